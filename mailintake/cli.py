@@ -1,0 +1,454 @@
+"""The ``mailintake`` command: a thin shell over functions the daemon also calls.
+
+Errors a user can fix are one line and exit 1; a wrong configuration is one
+line naming the key and exit 2. Every listing has ``--json``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from . import __version__
+from .config import Config, ConfigError, load
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class ConfigClickError(click.ClickException):
+    exit_code = 2
+
+
+def _config(ctx: click.Context) -> Config:
+    obj = ctx.ensure_object(dict)
+    if "config" not in obj:
+        try:
+            obj["config"] = load(obj.get("config_path"))
+        except ConfigError as exc:
+            raise ConfigClickError(str(exc)) from None
+        logging.basicConfig(level=obj["config"].log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                            stream=sys.stderr)
+    cfg: Config = obj["config"]
+    return cfg
+
+
+def parse_now(value: str | None, cfg: Config) -> datetime:
+    """``--now``: ISO 8601; a time without offset is read in the agency's zone."""
+    if not value:
+        return datetime.now(cfg.hours.timezone)
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an ISO 8601 time, e.g. 2025-12-04T18:05+07:00", param_hint="--now") from None
+    return moment.replace(tzinfo=cfg.hours.timezone) if moment.tzinfo is None else moment
+
+
+def now_option(f: F) -> F:
+    return click.option("--now", "now", metavar="ISO", help="Act as if it were this time (ISO 8601).")(f)
+
+
+def json_option(f: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")(f)
+
+
+def friendly(f: F) -> F:
+    """Turn known failures into one line instead of a traceback."""
+    from .classify import RulesError
+    from .source import SourceError
+    from .sweep import SweepBusy
+    from .triage import NotFound
+
+    @wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return f(*args, **kwargs)
+        except ConfigError as exc:
+            raise ConfigClickError(str(exc)) from None
+        except (SourceError, SweepBusy, NotFound, RulesError) as exc:
+            raise click.ClickException(str(exc)) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _print_json(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+def _table(rows: list[dict[str, Any]], columns: list[tuple[str, str, int]]) -> None:
+    if not rows:
+        click.echo("(none)")
+        return
+    header = "  ".join(title.ljust(width) for _k, title, width in columns)
+    click.echo(header.rstrip())
+    click.echo("-" * len(header.rstrip()))
+    for row in rows:
+        cells = []
+        for key, _title, width in columns:
+            text = "" if row.get(key) is None else str(row.get(key))
+            cells.append((text[: width - 1] + "…") if len(text) > width else text.ljust(width))
+        click.echo("  ".join(cells).rstrip())
+
+
+def _short_time(iso: str | None) -> str:
+    return "" if not iso else datetime.fromisoformat(iso).strftime("%d %b %H:%M")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="MAILINTAKE_CONFIG",
+              help="The agency's config.toml (default: ./config.toml, else the shipped defaults).")
+@click.version_option(__version__, prog_name="mailintake")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None) -> None:
+    """Register, acknowledge and track permit applications sent to the
+    central mailbox (saraban@).
+
+    Example: mailintake --config config.toml sweep
+    """
+    ctx.ensure_object(dict)["config_path"] = config_path
+
+
+@cli.command()
+@now_option
+@click.option("--wait", is_flag=True, help="Wait for a running sweep to finish instead of exiting.")
+@click.option("--inbox-only", is_flag=True, help="Poll INBOX only (what the daemon does between sweeps).")
+@json_option
+@click.pass_context
+@friendly
+def sweep(ctx: click.Context, now: str | None, wait: bool, inbox_only: bool, as_json: bool) -> None:
+    """One pass over every folder, then send what is queued.
+
+    Example: mailintake sweep --now 2025-12-04T18:05+07:00
+    """
+    from .sweep import as_json as report_json
+    from .sweep import run_sweep
+
+    cfg = _config(ctx)
+    report = run_sweep(cfg, parse_now(now, cfg), full=not inbox_only, wait=wait)
+    if as_json:
+        _print_json(report_json(report))
+    else:
+        click.echo(report.summary())
+        for err in report.errors:
+            click.echo(f"  warning: {err}", err=True)
+
+
+@cli.command()
+@click.pass_context
+@friendly
+def run(ctx: click.Context) -> None:
+    """Run the daemon: poll INBOX, sweep every folder at the sweep times on
+    working days, send the outbox; stop with SIGTERM or Ctrl-C.
+
+    Example: mailintake --config /etc/mailintake/config.toml run
+    """
+    from .daemon import run_daemon
+
+    run_daemon(_config(ctx))
+
+
+@cli.command()
+@click.option("--fresh", is_flag=True, help="Empty var/ first (the demo's mailbox, registry and outgoing mail).")
+@click.pass_context
+@friendly
+def demo(ctx: click.Context, fresh: bool) -> None:
+    """Deliver the sample applications into the local Maildir with realistic
+    receipt times, sweep, and show the triage list.
+
+    Example: mailintake demo --fresh
+    """
+    from .demo import run_demo
+
+    run_demo(_config(ctx), fresh=fresh)
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(file_okay=False))
+def init(directory: str) -> None:
+    """Create a deployment directory with config.toml, rules/ and templates/ to edit.
+
+    Example: mailintake init /etc/mailintake
+    """
+    from .demo import init_directory
+
+    for line in init_directory(Path(directory)):
+        click.echo(line)
+
+
+@cli.group()
+def triage() -> None:
+    """Read the register of applications.
+
+    Example: mailintake triage list
+    """
+
+
+@triage.command("list")
+@click.option("--status", help="Only applications in this status.")
+@click.option("--all", "include_closed", is_flag=True, help="Include closed applications.")
+@json_option
+@click.pass_context
+@friendly
+def triage_list(ctx: click.Context, status: str | None, include_closed: bool, as_json: bool) -> None:
+    """Open applications, first come first served by deemed receipt.
+
+    Example: mailintake triage list --json
+    """
+    from .registry import Registry
+    from .triage import list_applications
+
+    cfg = _config(ctx)
+    reg = Registry(cfg.db_path)
+    rows = list_applications(reg, status=status, include_closed=include_closed)
+    if as_json:
+        _print_json(rows)
+        return
+    table = [{
+        "tid": r["transaction_id"], "service": r["service"] or "unassigned", "applicant": r["applicant_email"],
+        "received": _short_time(r["received_at"]), "deemed": _short_time(r["deemed_received_at"]), "status": r["status"],
+        "ack": "sent " + _short_time(r["acknowledged_at"]) if r["acknowledged_at"] else "due " + _short_time(r["ack_due_at"]),
+        "files": f"{sum(f['accepted'] for f in r['files'])}/{len(r['files'])} ok",
+        "problems": ",".join(r["problems"] + [f for f in r["flags"]]),
+    } for r in rows]
+    _table(table, [("tid", "TRANSACTION", 16), ("service", "SERVICE", 12), ("applicant", "APPLICANT", 26),
+                   ("received", "RECEIVED", 12), ("deemed", "DEEMED", 12), ("status", "STATUS", 10),
+                   ("ack", "ACK", 17), ("files", "FILES", 8), ("problems", "PROBLEMS/FLAGS", 30)])
+
+
+@triage.command("show")
+@click.argument("transaction_id")
+@json_option
+@click.pass_context
+@friendly
+def triage_show(ctx: click.Context, transaction_id: str, as_json: bool) -> None:
+    """Everything about one application: messages, files, deadlines, events.
+
+    Example: mailintake triage show SRB-2568-000001
+    """
+    from .registry import Registry
+    from .triage import show_application
+
+    cfg = _config(ctx)
+    app = show_application(Registry(cfg.db_path), transaction_id)
+    if as_json:
+        _print_json(app)
+        return
+    echo = click.echo
+    echo(f"{app['transaction_id']}  [{app['status']}]  service: {app['service'] or 'unassigned'}")
+    echo(f"Applicant:     {app['applicant_name'] or ''} <{app['applicant_email']}>")
+    echo(f"Subject:       {app['subject']}")
+    echo(f"Received:      {app['received_at']}")
+    echo(f"Deemed:        {app['deemed_received_at']}  ({app['ack_reason']})")
+    echo(f"Ack due:       {app['ack_due_at']}")
+    echo(f"Acknowledged:  {app['acknowledged_at'] or 'not yet'}")
+    if app["problems"] or app["flags"]:
+        echo(f"Problems:      {', '.join(app['problems']) or '-'}   flags: {', '.join(app['flags']) or '-'}")
+    echo("\nFiles:")
+    for i, f in enumerate(app["files"], 1):
+        verdict = "ok" if f["accepted"] else f"PROBLEM {', '.join(f['problems'])}: {f['problem_en']}"
+        dpi = f", {f['dpi']:.0f} dpi" if f["dpi"] else ""
+        echo(f"  {i}. {f['name']} ({f['content_type']}, {f['size']} bytes{dpi}) {verdict}")
+    echo("\nMessages:")
+    for m in app["messages"]:
+        echo(f"  #{m['id']} {m['kind']:11} {m['received_at']} from {m['from']} in {m['folder']}: {m['subject']}")
+        echo(f"      Message-ID {m['message_id']}; Date: {m['date_header']}; fetched {m['fetched_at']}; "
+             f"{len(m['received_chain'])} Received lines" + (f"; defects: {', '.join(m['defects'])}" if m["defects"] else ""))
+    echo("\nOutgoing mail:")
+    for o in app["outgoing"]:
+        echo(f"  {o['kind']:8} {o['status']:8} to {o['to']} {o['sent_at'] or ''} {o['message_id']}"
+             + (f" ({o['last_error']})" if o["last_error"] else ""))
+    echo("\nEvents:")
+    for e in app["events"]:
+        change = f" {e['status_before'] or '-'} -> {e['status_after']}" if e["status_after"] else ""
+        echo(f"  {e['at']}  {e['actor']:8} {e['action']}{change}")
+
+
+@cli.group("outbox")
+def outbox_group() -> None:
+    """Outgoing mail and its delivery attempts.
+
+    Example: mailintake outbox list --status failed
+    """
+
+
+@outbox_group.command("list")
+@click.option("--status", type=click.Choice(["pending", "sent", "failed", "bounced"]), help="Only this status.")
+@json_option
+@click.pass_context
+@friendly
+def outbox_list(ctx: click.Context, status: str | None, as_json: bool) -> None:
+    """Queued, sent, failed and bounced mail.
+
+    Example: mailintake outbox list --json
+    """
+    from .registry import Registry
+    from .triage import list_outbox
+
+    rows = list_outbox(Registry(_config(ctx).db_path), status=status)
+    if as_json:
+        _print_json(rows)
+        return
+    for r in rows:
+        r["when"] = _short_time(r["sent_at"] or r["next_attempt_at"])
+    _table(rows, [("id", "ID", 5), ("transaction_id", "TRANSACTION", 16), ("kind", "KIND", 8), ("recipient", "TO", 28),
+                  ("status", "STATUS", 8), ("attempts", "TRIES", 5), ("when", "WHEN", 12), ("last_error", "LAST ERROR", 40)])
+
+
+@outbox_group.command("send")
+@now_option
+@click.pass_context
+@friendly
+def outbox_send(ctx: click.Context, now: str | None) -> None:
+    """Send what is due now (the sweep does this too).
+
+    Example: mailintake outbox send
+    """
+    from .sweep import Intake
+
+    cfg = _config(ctx)
+    intake = Intake(cfg)
+    try:
+        r = intake.drain(parse_now(now, cfg))
+    finally:
+        intake.close()
+    click.echo(f"{r.sent} sent, {r.retried} to retry, {r.failed} failed")
+
+
+@cli.group()
+def quarantine() -> None:
+    """Messages whose processing failed, kept with the stage and the error.
+
+    Example: mailintake quarantine list
+    """
+
+
+@quarantine.command("list")
+@json_option
+@click.pass_context
+@friendly
+def quarantine_list(ctx: click.Context, as_json: bool) -> None:
+    """Quarantined messages.
+
+    Example: mailintake quarantine list --json
+    """
+    from .registry import Registry
+    from .triage import list_quarantine
+
+    rows = list_quarantine(Registry(_config(ctx).db_path))
+    if as_json:
+        _print_json(rows)
+        return
+    _table(rows, [("id", "ID", 5), ("folder", "FOLDER", 10), ("received_at", "RECEIVED", 26), ("stage", "STAGE", 9),
+                  ("attempts", "TRIES", 5), ("error", "ERROR", 60)])
+
+
+@quarantine.command("retry")
+@click.argument("message_id", required=False, type=int)
+@now_option
+@click.pass_context
+@friendly
+def quarantine_retry(ctx: click.Context, message_id: int | None, now: str | None) -> None:
+    """Run quarantined messages (all, or one by ID) through the pipeline again.
+
+    Example: mailintake quarantine retry 12
+    """
+    from .sweep import Intake, sweep_lock
+
+    cfg = _config(ctx)
+    with sweep_lock(cfg.storage_path, wait=True):
+        intake = Intake(cfg)
+        try:
+            when = parse_now(now, cfg)
+            outcomes = intake.retry_quarantined(when, message_id)
+            intake.drain(when)
+        finally:
+            intake.close()
+    if message_id is not None and not outcomes:
+        raise click.ClickException(f"no quarantined message {message_id}")
+    for o in outcomes:
+        click.echo(f"message {o.message_row}: {o.kind}" + (f" {o.transaction_id}" if o.transaction_id else ""))
+
+
+@cli.command()
+@json_option
+@click.option("--live/--no-live", default=True, help="Ask the mailbox for its backlog and quota (default on).")
+@click.pass_context
+@friendly
+def status(ctx: click.Context, as_json: bool, live: bool) -> None:
+    """Last sweep, backlog per folder, outbox, quarantine and mailbox quota.
+
+    Example: mailintake status --json
+    """
+    from .registry import Registry
+    from .source import open_source
+    from .triage import status as get_status
+
+    cfg = _config(ctx)
+    data = get_status(Registry(cfg.db_path))
+    data["backlog"] = None
+    if live:
+        src = open_source(cfg.mailbox)
+        try:
+            data["backlog"] = {f.name: len(src.pending(f.name)) for f in src.folders(full=True)}
+            q = src.quota()
+            if q is not None:
+                data["quota"] = {"used_kb": q.used_kb, "limit_kb": q.limit_kb, "percent": round(q.percent, 1)}
+        except Exception as exc:  # noqa: BLE001 - status must still print what the registry knows
+            data["warnings"].append(f"mailbox not reachable: {exc}")
+        finally:
+            src.close()
+    if as_json:
+        _print_json(data)
+        return
+    ls = data["last_sweep"]
+    click.echo(f"Last sweep:   {ls['clock'] if ls else 'never'}" + (f"  {ls['counts']}" if ls else ""))
+    if data["backlog"] is not None:
+        click.echo("Backlog:      " + (", ".join(f"{k} {v}" for k, v in data["backlog"].items()) or "none"))
+    click.echo(f"Messages:     {data['messages']}")
+    click.echo(f"Applications: {data['applications']} ({data['unacknowledged']} not yet acknowledged)")
+    click.echo(f"Outbox:       {data['outbox']}")
+    q = data["quota"]
+    click.echo(f"Quota:        {q['percent']}% of {q['limit_kb']} KB" if q else "Quota:        not reported by the server")
+    for w in data["warnings"]:
+        click.echo(f"WARNING: {w}")
+
+
+@cli.group()
+def rules() -> None:
+    """Validate rules/ (mail rules).
+
+    Example: mailintake rules check
+    """
+
+
+@rules.command("check")
+@click.pass_context
+def rules_check(ctx: click.Context) -> None:
+    """Report every error in rules/ with file and key.
+
+    Example: mailintake rules check
+    """
+    from .classify import RulesError, load_rules
+
+    cfg = _config(ctx)
+    try:
+        path = cfg.find("rules", "mail.toml")
+        load_rules(path)
+    except (RulesError, ConfigError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{path}: ok")
+
+
+def main() -> None:
+    cli(prog_name="mailintake")
+
+
+if __name__ == "__main__":
+    main()

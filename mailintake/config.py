@@ -1,0 +1,426 @@
+"""Configuration: shipped defaults, the agency's config.toml laid over them, then
+the environment (``MAILINTAKE_<SECTION>_<KEY>``), validated once into typed objects.
+
+Every error names the key, e.g. ``config.toml: [hours] open: expected HH:MM, got '8h'``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import sys
+import tomllib
+from dataclasses import dataclass, field
+from datetime import date, time
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+DEFAULTS = Path(__file__).with_name("defaults.toml")
+ENV_PREFIX = "MAILINTAKE_"
+SECRET_KEYS = {"password"}
+
+
+class ConfigError(Exception):
+    """A wrong or missing configuration value; the message names the key."""
+
+
+@dataclass(frozen=True)
+class Agency:
+    name_th: str
+    name_en: str
+    phone: str
+    mailbox_address: str
+    templates_dir: Path
+    rules_dir: Path
+
+
+@dataclass(frozen=True)
+class Mailbox:
+    kind: str
+    path: Path
+    host: str
+    port: int
+    security: str
+    username: str
+    password: str = field(repr=False)
+    done_action: str
+    done_keyword: str
+    archive_folder: str
+    skip_folders: tuple[str, ...]
+    junk_names: tuple[str, ...]
+    sent_folder: str
+    timeout_seconds: float
+
+
+@dataclass(frozen=True)
+class Smtp:
+    host: str
+    port: int
+    security: str
+    username: str
+    password: str = field(repr=False)
+    outgoing_path: Path
+    timeout_seconds: float
+    retry_base_seconds: int
+    retry_max_seconds: int
+    give_up_hours: float
+
+
+@dataclass(frozen=True)
+class Hours:
+    timezone: ZoneInfo
+    open: time
+    close: time
+    ack_by: time
+    working_weekdays: frozenset[int]
+    extra_holidays: dict[date, str]
+    extra_working_days: frozenset[date]
+    date_skew_hours: float
+
+
+@dataclass(frozen=True)
+class Ids:
+    format: str
+    prefix: str
+
+
+@dataclass(frozen=True)
+class Checks:
+    allowed_types: tuple[str, ...]
+    min_dpi: int
+    dpi_tolerance_percent: float
+    page_width_in: float
+    page_height_in: float
+
+
+@dataclass(frozen=True)
+class Daemon:
+    poll_seconds: int
+    sweep_times: tuple[time, ...]
+    outbox_seconds: int
+    use_idle: bool
+
+
+@dataclass(frozen=True)
+class Config:
+    source: Path | None
+    base_dir: Path
+    agency: Agency
+    mailbox: Mailbox
+    smtp: Smtp
+    storage_path: Path
+    hours: Hours
+    ids: Ids
+    checks: Checks
+    daemon: Daemon
+    log_level: str
+    raw: dict[str, Any]
+
+    @property
+    def db_path(self) -> Path:
+        return self.storage_path / "mailintake.db"
+
+    @property
+    def store_path(self) -> Path:
+        return self.storage_path / "store"
+
+    def search_path(self, kind: str) -> list[Path]:
+        """Directories searched for ``rules`` or ``templates``: the agency's first,
+        then a source checkout's top level, then what a wheel installed."""
+        first = self.agency.rules_dir if kind == "rules" else self.agency.templates_dir
+        shipped = Path(__file__).resolve().parent.parent / kind
+        installed = Path(sys.prefix) / "share" / "mailintake" / kind
+        seen: list[Path] = []
+        for p in (first, shipped, installed):
+            if p.is_dir() and p not in seen:
+                seen.append(p)
+        return seen
+
+    def find(self, kind: str, name: str) -> Path:
+        """The first file called ``name`` in the ``kind`` search path."""
+        for d in self.search_path(kind):
+            if (d / name).is_file():
+                return d / name
+        raise ConfigError(f"{kind}/{name}: not found in {', '.join(map(str, self.search_path(kind))) or 'any directory'}")
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any], where: str) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if key not in base:
+            raise ConfigError(f"{where}: unknown key [{key}]" if not where.endswith("]") else f"{where} {key}: unknown key")
+        if isinstance(base[key], dict):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{where}: [{key}] must be a table")
+            out[key] = _merge(base[key], value, f"{where}: [{key}]")
+        else:
+            out[key] = value
+    return out
+
+
+def _coerce_env(default: Any, text: str, key: str) -> Any:
+    if isinstance(default, bool):
+        if text.lower() in ("1", "true", "yes", "on"):
+            return True
+        if text.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"environment {key}: expected true or false, got {text!r}")
+    if isinstance(default, int):
+        try:
+            return int(text)
+        except ValueError:
+            raise ConfigError(f"environment {key}: expected a whole number, got {text!r}") from None
+    if isinstance(default, float):
+        try:
+            return float(text)
+        except ValueError:
+            raise ConfigError(f"environment {key}: expected a number, got {text!r}") from None
+    if isinstance(default, list):
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return text
+
+
+def _apply_env(data: dict[str, Any], environ: dict[str, str]) -> None:
+    for section, table in data.items():
+        if not isinstance(table, dict):
+            continue
+        for key, value in table.items():
+            name = f"{ENV_PREFIX}{section}_{key}".upper()
+            if name in environ:
+                table[key] = _coerce_env(value, environ[name], name)
+
+
+class _Reader:
+    """Reads one section with errors that name the key."""
+
+    def __init__(self, where: str, section: str, table: dict[str, Any]):
+        self.where, self.section, self.table = where, section, table
+
+    def fail(self, key: str, what: str) -> ConfigError:
+        value = self.table.get(key)
+        shown = "***" if key in SECRET_KEYS else repr(value)
+        return ConfigError(f"{self.where}: [{self.section}] {key}: {what}, got {shown}")
+
+    def text(self, key: str, *, choices: tuple[str, ...] = (), required: bool = False) -> str:
+        value = self.table.get(key)
+        if not isinstance(value, str):
+            raise self.fail(key, "expected text")
+        if required and not value.strip():
+            raise self.fail(key, "must not be empty")
+        if choices and value not in choices:
+            raise self.fail(key, f"expected one of {', '.join(choices)}")
+        return value
+
+    def integer(self, key: str, *, minimum: int = 0, maximum: int = 2**31) -> int:
+        value = self.table.get(key)
+        if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+            raise self.fail(key, f"expected a whole number from {minimum} to {maximum}")
+        return value
+
+    def number(self, key: str, *, minimum: float = 0.0) -> float:
+        value = self.table.get(key)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < minimum:
+            raise self.fail(key, f"expected a number of at least {minimum}")
+        return float(value)
+
+    def boolean(self, key: str) -> bool:
+        value = self.table.get(key)
+        if not isinstance(value, bool):
+            raise self.fail(key, "expected true or false")
+        return value
+
+    def clock(self, key: str, value: Any = None) -> time:
+        value = self.table.get(key) if value is None else value
+        try:
+            hh, mm = str(value).split(":")
+            return time(int(hh), int(mm))
+        except (ValueError, TypeError):
+            raise self.fail(key, "expected HH:MM") from None
+
+    def strings(self, key: str) -> tuple[str, ...]:
+        value = self.table.get(key)
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self.fail(key, "expected a list of text")
+        return tuple(value)
+
+    def path(self, key: str, base: Path) -> Path:
+        p = Path(self.text(key)).expanduser()
+        return p if p.is_absolute() else base / p
+
+
+def _dates(reader: _Reader, key: str) -> dict[date, str]:
+    out: dict[date, str] = {}
+    value = reader.table.get(key)
+    if not isinstance(value, list):
+        raise reader.fail(key, "expected a list of dates")
+    for item in value:
+        text = item.isoformat() if isinstance(item, date) else str(item)
+        day, _, name = text.partition(" ")
+        try:
+            out[date.fromisoformat(day)] = name.strip() or "agency holiday"
+        except ValueError:
+            raise ConfigError(f"{reader.where}: [{reader.section}] {key}: {item!r} is not a date (YYYY-MM-DD)") from None
+    return out
+
+
+def load(path: str | os.PathLike[str] | None = None, environ: dict[str, str] | None = None) -> Config:
+    """Load and validate the configuration.
+
+    ``path`` None means ``$MAILINTAKE_CONFIG``, else ``./config.toml`` when it
+    exists, else the shipped defaults alone (storage under ``./var``).
+    """
+    env = dict(os.environ if environ is None else environ)
+    if path is None and env.get("MAILINTAKE_CONFIG"):
+        path = env["MAILINTAKE_CONFIG"]
+    if path is None and Path("config.toml").is_file():
+        path = "config.toml"
+    with DEFAULTS.open("rb") as fh:
+        data = tomllib.load(fh)
+    source: Path | None = None
+    where = "defaults"
+    if path is not None:
+        source = Path(path).resolve()
+        where = source.name
+        try:
+            with source.open("rb") as fh:
+                user = tomllib.load(fh)
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: config file not found") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        data = _merge(data, user, where)
+    _apply_env(data, env)
+    base = source.parent if source else Path.cwd()
+    return _build(data, base, source, where)
+
+
+def _build(data: dict[str, Any], base: Path, source: Path | None, where: str) -> Config:
+    a = _Reader(where, "agency", data["agency"])
+    agency = Agency(
+        name_th=a.text("name_th", required=True),
+        name_en=a.text("name_en", required=True),
+        phone=a.text("phone", required=True),
+        mailbox_address=a.text("mailbox_address", required=True),
+        templates_dir=a.path("templates_dir", base),
+        rules_dir=a.path("rules_dir", base),
+    )
+    if "@" not in agency.mailbox_address:
+        raise a.fail("mailbox_address", "expected an email address")
+
+    m = _Reader(where, "mailbox", data["mailbox"])
+    kind = m.text("kind", choices=("imap", "maildir"))
+    mailbox = Mailbox(
+        kind=kind,
+        path=m.path("path", base),
+        host=m.text("host", required=kind == "imap"),
+        port=m.integer("port", maximum=65535),
+        security=m.text("security", choices=("ssl", "starttls", "none")),
+        username=m.text("username", required=kind == "imap"),
+        password=m.text("password"),
+        done_action=m.text("done_action", choices=("flag", "move")),
+        done_keyword=m.text("done_keyword", required=True),
+        archive_folder=m.text("archive_folder", required=True),
+        skip_folders=m.strings("skip_folders"),
+        junk_names=m.strings("junk_names"),
+        sent_folder=m.text("sent_folder"),
+        timeout_seconds=m.number("timeout_seconds", minimum=1),
+    )
+    if kind == "imap" and mailbox.security == "none" and not _is_loopback(mailbox.host):
+        raise m.fail("security", "'none' (no TLS) is allowed only for a loopback host; use ssl or starttls")
+
+    s = _Reader(where, "smtp", data["smtp"])
+    smtp = Smtp(
+        host=s.text("host"),
+        port=s.integer("port", maximum=65535),
+        security=s.text("security", choices=("ssl", "starttls", "none")),
+        username=s.text("username"),
+        password=s.text("password"),
+        outgoing_path=s.path("outgoing_path", base),
+        timeout_seconds=s.number("timeout_seconds", minimum=1),
+        retry_base_seconds=s.integer("retry_base_seconds", minimum=1),
+        retry_max_seconds=s.integer("retry_max_seconds", minimum=1),
+        give_up_hours=s.number("give_up_hours", minimum=0),
+    )
+    if smtp.host and smtp.security == "none" and not _is_loopback(smtp.host):
+        raise s.fail("security", "'none' (no TLS) is allowed only for a loopback host; use ssl or starttls")
+
+    st = _Reader(where, "storage", data["storage"])
+    storage_path = st.path("path", base)
+
+    h = _Reader(where, "hours", data["hours"])
+    try:
+        tz = ZoneInfo(h.text("timezone", required=True))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise h.fail("timezone", "expected an IANA time zone such as Asia/Bangkok") from None
+    weekdays = h.table.get("working_weekdays")
+    if not isinstance(weekdays, list) or not weekdays or not all(isinstance(d, int) and 1 <= d <= 7 for d in weekdays):
+        raise h.fail("working_weekdays", "expected a list of weekday numbers 1 (Monday) to 7 (Sunday)")
+    hours = Hours(
+        timezone=tz,
+        open=h.clock("open"),
+        close=h.clock("close"),
+        ack_by=h.clock("ack_by"),
+        working_weekdays=frozenset(weekdays),
+        extra_holidays=_dates(h, "extra_holidays"),
+        extra_working_days=frozenset(_dates(h, "extra_working_days")),
+        date_skew_hours=h.number("date_skew_hours"),
+    )
+    if hours.close <= hours.open:
+        raise h.fail("close", f"must be later than open ({hours.open:%H:%M})")
+
+    i = _Reader(where, "ids", data["ids"])
+    ids = Ids(format=i.text("format", required=True), prefix=i.text("prefix"))
+    try:
+        sample = ids.format.format(prefix=ids.prefix, be_year=2568, year=2025, seq=1)
+    except (KeyError, ValueError, IndexError) as exc:
+        raise i.fail("format", f"bad format field {exc}; use {{prefix}} {{be_year}} {{year}} {{seq}}") from None
+    if "{seq" not in ids.format or sample.strip() == "":
+        raise i.fail("format", "must contain {seq}")
+
+    c = _Reader(where, "checks", data["checks"])
+    allowed = c.strings("allowed_types")
+    from .check import KNOWN_TYPES  # local import: check imports config types only
+
+    for t in allowed:
+        if t not in KNOWN_TYPES:
+            raise c.fail("allowed_types", f"unknown type {t!r}; known: {', '.join(sorted(KNOWN_TYPES))}")
+    checks = Checks(
+        allowed_types=allowed,
+        min_dpi=c.integer("min_dpi", minimum=1, maximum=10000),
+        dpi_tolerance_percent=c.number("dpi_tolerance_percent"),
+        page_width_in=c.number("page_width_in", minimum=0.5),
+        page_height_in=c.number("page_height_in", minimum=0.5),
+    )
+
+    d = _Reader(where, "daemon", data["daemon"])
+    daemon = Daemon(
+        poll_seconds=d.integer("poll_seconds", minimum=5),
+        sweep_times=tuple(d.clock("sweep_times", v) for v in d.strings("sweep_times")),
+        outbox_seconds=d.integer("outbox_seconds", minimum=5),
+        use_idle=d.boolean("use_idle"),
+    )
+    lg = _Reader(where, "log", data["log"])
+    return Config(
+        source=source,
+        base_dir=base,
+        agency=agency,
+        mailbox=mailbox,
+        smtp=smtp,
+        storage_path=storage_path,
+        hours=hours,
+        ids=ids,
+        checks=checks,
+        daemon=daemon,
+        log_level=lg.text("level", choices=("DEBUG", "INFO", "WARNING", "ERROR")),
+        raw=data,
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

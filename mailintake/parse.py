@@ -1,0 +1,298 @@
+"""Raw bytes to one immutable record, ``Incoming``.
+
+mail-parser does the MIME work (RFC 2047 words, RFC 2231 names, nested
+messages); the Thai charset names are registered first (``thaitext``). Header
+values we echo or reply to are validated here: one strict address, no CR/LF.
+Nothing in this module raises on bad mail: problems become ``defects``.
+"""
+
+from __future__ import annotations
+
+import base64
+import email.policy
+import email.utils
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.message import Message
+from html.parser import HTMLParser
+from typing import Any
+
+import mailparser
+
+from . import thaitext
+
+thaitext.register_thai_charsets()
+
+# An address we are willing to send to: no quotes, spaces, brackets or
+# comments, a dotted domain. Anything else is not answered (CVE-2023-27043 class).
+_ADDR = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@(?=.{4,253}$)([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$")
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\u2028\u2029]")
+_BIDI = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+@dataclass(frozen=True)
+class Attachment:
+    name: str  # cleaned for display; never used as a path
+    declared_type: str
+    data: bytes
+    nested: bool = False  # came from a forwarded message/rfc822 part
+
+
+@dataclass(frozen=True)
+class Incoming:
+    sha256: str
+    body_sha256: str
+    message_id: str | None
+    from_name: str
+    from_addr: str | None  # validated, lower-cased domain
+    reply_to: str | None  # validated
+    to_addrs: tuple[str, ...]
+    subject: str
+    body_text: str
+    date_header: datetime | None
+    in_reply_to: tuple[str, ...]
+    references: tuple[str, ...]
+    headers: dict[str, tuple[str, ...]]  # lower-case name -> values, one line each
+    content_type: str
+    attachments: tuple[Attachment, ...]
+    received_chain: tuple[str, ...]
+    nested_messages: int = 0
+    tnef: bool = False
+    defects: tuple[str, ...] = field(default_factory=tuple)
+    size: int = 0
+
+    def header(self, name: str) -> str | None:
+        values = self.headers.get(name.lower())
+        return values[0] if values else None
+
+    @property
+    def reply_address(self) -> str | None:
+        """Where a reply goes (R4, R5): Reply-To when valid, else From."""
+        return self.reply_to or self.from_addr
+
+
+def one_line(text: str, limit: int = 998) -> str:
+    """A header-safe, display-safe single line: control characters, CR/LF and
+    direction overrides removed (CVE-2024-6923 class), whitespace folded."""
+    text = _CONTROL.sub(" ", text)
+    text = _BIDI.sub("", text)
+    text = " ".join(text.split())
+    return text[:limit]
+
+
+def clean_filename(name: str | None, index: int) -> str:
+    """A display name for an attachment: the last path component, no control or
+    direction characters, at most 120 characters; never used on disk."""
+    text = unicodedata.normalize("NFC", name or "")
+    text = text.replace("\x00", "")
+    text = re.split(r"[\\/]", text)[-1]
+    text = one_line(text, 400).strip(" .")
+    if not text:
+        return f"attachment-{index}"
+    if len(text) > 120:
+        stem, dot, ext = text.rpartition(".")
+        text = (stem[:110] + "…." + ext[:8]) if dot and len(ext) <= 8 else text[:120]
+    return text
+
+
+def valid_address(value: str | None) -> str | None:
+    if not value:
+        return None
+    addr = value.strip()
+    if not _ADDR.match(addr):
+        return None
+    local, _, domain = addr.rpartition("@")
+    return f"{local}@{domain.lower()}"
+
+
+def parse_addresses(raw_value: str | None) -> list[tuple[str, str]]:
+    """Strictly parse an address header; bad input gives an empty list."""
+    if not raw_value:
+        return []
+    # Unfold (RFC 5322 2.2.3); a bare CR or LF left after that is refused.
+    value = re.sub(r"\r?\n(?=[ \t])", "", str(raw_value))
+    if "\r" in value or "\n" in value:
+        return []
+    try:
+        header = email.policy.default.header_factory("to", value)
+        groups = getattr(header, "groups", ())
+        out: list[tuple[str, str]] = []
+        for group in groups:
+            for a in group.addresses:
+                out.append((one_line(a.display_name or "", 200), a.addr_spec))
+        return out
+    except Exception:  # noqa: BLE001 - the stdlib raises several types on broken headers
+        return []
+
+
+def _single_address(raw_value: str | None, defects: list[str], name: str) -> tuple[str, str | None]:
+    if raw_value is None:
+        return "", None
+    found = parse_addresses(raw_value)
+    if len(found) != 1:
+        if raw_value.strip():
+            defects.append(f"{name}: {len(found)} addresses" if found else f"{name}: not a valid address")
+        return (found[0][0] if found else ""), None
+    display, addr = found[0]
+    valid = valid_address(addr)
+    if valid is None:
+        defects.append(f"{name}: address {one_line(addr, 80)!r} refused")
+    return display, valid
+
+
+class _TextOfHtml(HTMLParser):
+    BLOCK = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "table", "section", "blockquote"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag: str, attrs: Any) -> None:
+        if tag in ("script", "style", "head"):
+            self._skip += 1
+        elif tag in self.BLOCK:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style", "head") and self._skip:
+            self._skip -= 1
+        elif tag in self.BLOCK:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip:
+            self.parts.append(data)
+
+
+def html_to_text(html: str) -> str:
+    p = _TextOfHtml()
+    try:
+        p.feed(html)
+        p.close()
+    except Exception as exc:  # noqa: BLE001 - broken HTML still gives what was read
+        p.parts.append(f"\n[html: {type(exc).__name__}]")
+    lines = [" ".join(line.split()) for line in "".join(p.parts).splitlines()]
+    return "\n".join(line for line in lines if line).strip()
+
+
+def _header_values(msg: Message) -> dict[str, tuple[str, ...]]:
+    out: dict[str, list[str]] = {}
+    for key, value in msg.raw_items():
+        try:
+            text = str(email.header.make_header(email.header.decode_header(str(value))))
+        except Exception:  # noqa: BLE001 - keep the raw text of an undecodable header
+            text = str(value)
+        out.setdefault(key.lower(), []).append(one_line(text, 20000))
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def _ids(value: str | None) -> tuple[str, ...]:
+    if not value:
+        return ()
+    return tuple(re.findall(r"<[^<>\s]+>", value))
+
+
+def split_header_body(raw: bytes) -> tuple[bytes, bytes]:
+    for sep in (b"\r\n\r\n", b"\n\n"):
+        pos = raw.find(sep)
+        if pos >= 0:
+            return raw[:pos], raw[pos + len(sep):]
+    return raw, b""
+
+
+def parse_headers_only(raw_header: bytes) -> Message:
+    """Headers alone, for classifying spam without touching the body."""
+    return email.message_from_bytes(raw_header + b"\n\n", policy=email.policy.compat32)
+
+
+def parse(raw: bytes) -> Incoming:
+    """Parse a whole message; never raises on bad mail."""
+    defects: list[str] = []
+    try:
+        pm = mailparser.parse_from_bytes(raw)
+        msg: Message = pm.message
+        parts_defects = [f"{k}" for k in (pm.defects_categories or [])]
+        defects.extend(parts_defects)
+    except Exception as exc:  # noqa: BLE001 - fall back to the stdlib on parser failure
+        defects.append(f"parser: {type(exc).__name__}: {one_line(str(exc), 200)}")
+        pm = None
+        msg = email.message_from_bytes(raw, policy=email.policy.compat32)
+    headers = _header_values(msg)
+
+    def first(name: str) -> str | None:
+        v = headers.get(name)
+        return v[0] if v else None
+
+    from_name, from_addr = _single_address(msg.get("From"), defects, "From")
+    _rn, reply_to = _single_address(msg.get("Reply-To"), defects, "Reply-To") if msg.get("Reply-To") else ("", None)
+    to_addrs = tuple(a for _, a in parse_addresses(msg.get("To")))[:50]
+
+    subject = one_line(first("subject") or "", 500)
+    if "\ufffd" in subject:
+        defects.append("subject: undecodable bytes")
+
+    date_header: datetime | None = None
+    if first("date"):
+        try:
+            date_header = email.utils.parsedate_to_datetime(first("date") or "")
+            if date_header.tzinfo is None:
+                date_header = None
+                defects.append("Date: no time zone")
+        except (TypeError, ValueError, IndexError):
+            defects.append("Date: unreadable")
+
+    attachments: list[Attachment] = []
+    nested = 0
+    tnef = False
+    body_text = ""
+    if pm is not None:
+        for i, att in enumerate(pm.attachments, start=1):
+            ctype = str(att.get("mail_content_type") or "application/octet-stream").lower()
+            if ctype == "message/rfc822":
+                nested += 1
+                continue
+            payload = att.get("payload") or ""
+            try:
+                data = base64.b64decode(payload) if att.get("binary") else str(payload).encode(att.get("charset") or "utf-8", "replace")
+            except Exception:  # noqa: BLE001 - a broken base64 body is a defect, not a crash
+                defects.append(f"attachment {i}: undecodable body")
+                data = b""
+            name = clean_filename(att.get("filename"), i)
+            if ctype == "application/ms-tnef" or name.lower() == "winmail.dat":
+                tnef = True
+            attachments.append(Attachment(name, ctype, data, nested=nested > 0))
+        plain = "\n".join(pm.text_plain).strip()
+        body_text = plain or html_to_text("\n".join(pm.text_html))
+    else:
+        body = msg.get_payload(decode=True)
+        body_text = body.decode("utf-8", "replace") if isinstance(body, bytes) else ""
+
+    header_bytes, body_bytes = split_header_body(raw)
+    mid = first("message-id")
+    ids = _ids(mid)
+    return Incoming(
+        sha256=hashlib.sha256(raw).hexdigest(),
+        body_sha256=hashlib.sha256(body_bytes).hexdigest(),
+        message_id=ids[0] if ids else None,
+        from_name=from_name,
+        from_addr=from_addr,
+        reply_to=reply_to,
+        to_addrs=to_addrs,
+        subject=subject,
+        body_text=body_text[:200_000],
+        date_header=date_header,
+        in_reply_to=_ids(first("in-reply-to")),
+        references=_ids(" ".join(headers.get("references", ()))),
+        headers=headers,
+        content_type=(msg.get_content_type() or "text/plain").lower(),
+        attachments=tuple(attachments),
+        received_chain=headers.get("received", ()),
+        nested_messages=nested,
+        tnef=tnef,
+        defects=tuple(dict.fromkeys(defects)),
+        size=len(raw),
+    )

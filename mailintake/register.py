@@ -1,0 +1,262 @@
+"""Register what a sweep decided, one SQLite transaction per message: the message
+row, its (folder, UIDVALIDITY, UID), the file records, the application with its
+transaction ID (R11) and deadlines, the audit event and the queued
+acknowledgement. Nothing is sent here, and files are in the store before the
+transaction that names them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.message import Message
+from typing import Any
+
+from . import thaitext
+from .calendar import WorkCalendar
+from .check import FileCheck
+from .classify import AUTOREPLY, BOUNCE, NEW, OWN, REPLY, Verdict
+from .config import Config
+from .parse import Incoming
+from .registry import Registry, to_iso
+from .respond import Renderer, compose, queue
+from .source import Envelope
+from .store import Store
+
+SYSTEM = "system"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    kind: str  # application | reply | autoreply | bounce | own | spam | duplicate | quarantined
+    message_row: int
+    transaction_id: str | None = None
+
+
+def _j(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+class Registrar:
+    def __init__(self, cfg: Config, reg: Registry, store: Store, cal: WorkCalendar, renderer: Renderer):
+        self.cfg, self.reg, self.store, self.cal, self.renderer = cfg, reg, store, cal, renderer
+
+    # --- lookups used by classify (the Lookup protocol) ---------------------------
+    def transaction_exists(self, tid: str) -> bool:
+        return self.reg.one("SELECT 1 AS x FROM applications WHERE transaction_id = ?", (tid,)) is not None
+
+    def transaction_of_sent(self, message_ids: Any) -> str | None:
+        for mid in message_ids:
+            row = self.reg.one("SELECT transaction_id FROM outbox WHERE message_id = ? AND transaction_id IS NOT NULL", (mid,))
+            if row:
+                return str(row["transaction_id"])
+        return None
+
+    def is_our_message(self, message_id: str) -> bool:
+        return self.reg.one("SELECT 1 AS x FROM outbox WHERE message_id = ?", (message_id,)) is not None
+
+    # --- idempotence ----------------------------------------------------------------
+    def seen(self, env: Envelope) -> dict[str, Any] | None:
+        return self.reg.one(
+            "SELECT m.id, m.kind, m.transaction_id FROM seen s JOIN messages m ON m.id = s.message_row "
+            "WHERE s.folder = ? AND s.uidvalidity = ? AND s.uid = ?", (env.folder, env.uidvalidity, env.uid))
+
+    def known(self, msg: Incoming) -> dict[str, Any] | None:
+        """The message already registered with the same bytes, or with the same
+        Message-ID and the same body (a redelivery with new Received lines)."""
+        row = self.reg.one("SELECT id, kind, transaction_id FROM messages WHERE sha256 = ? AND kind != 'quarantined' "
+                           "AND kind != 'duplicate' ORDER BY id LIMIT 1", (msg.sha256,))
+        if row is None and msg.message_id:
+            row = self.reg.one("SELECT id, kind, transaction_id FROM messages WHERE message_id = ? AND body_sha256 = ? "
+                               "AND kind NOT IN ('quarantined', 'duplicate') ORDER BY id LIMIT 1",
+                               (msg.message_id, msg.body_sha256))
+        return row
+
+    # --- rows ---------------------------------------------------------------------------
+    def _message_row(self, env: Envelope | None, msg: Incoming, kind: str, now: datetime, *,
+                     tid: str | None = None, flags: list[str] | None = None, headers: bool = False,
+                     outbox_id: int | None = None, received: datetime | None = None) -> int:
+        when = received or (env.internaldate if env else now)
+        row = {
+            "sha256": msg.sha256, "body_sha256": msg.body_sha256, "message_id": msg.message_id, "kind": kind,
+            "transaction_id": tid, "folder": env.folder if env else None,
+            "uidvalidity": env.uidvalidity if env else None, "uid": env.uid if env else None,
+            "received_at": to_iso(self.cal.local(when)), "internaldate": to_iso(when),
+            "date_header": to_iso(msg.date_header), "received_chain": _j(list(msg.received_chain[:20])),
+            "fetched_at": to_iso(now), "size": msg.size, "from_addr": msg.from_addr or (msg.header("from") or "")[:300],
+            "reply_to": msg.reply_to, "to_addrs": _j(list(msg.to_addrs)), "subject": msg.subject,
+            "defects": _j(list(msg.defects)), "flags": _j(flags or []),
+            "headers": _j({k: list(v) for k, v in msg.headers.items()}) if headers else None,
+            "stored": 1, "outbox_id": outbox_id, "created_at": to_iso(now),
+        }
+        message_row = self.reg.insert("messages", row)
+        if env is not None:
+            self.mark_seen(env, message_row)
+        return message_row
+
+    def mark_seen(self, env: Envelope, message_row: int) -> None:
+        self.reg.conn.execute("INSERT OR REPLACE INTO seen (folder, uidvalidity, uid, message_row) VALUES (?, ?, ?, ?)",
+                              (env.folder, env.uidvalidity, env.uid, message_row))
+
+    def _files(self, message_row: int, tid: str | None, checks: list[tuple[str, FileCheck]]) -> None:
+        for digest, fc in checks:
+            self.reg.insert("files", {
+                "transaction_id": tid, "message_row": message_row, "sha256": digest, "name": fc.name,
+                "size": fc.size, "declared_type": fc.declared_type, "content_type": fc.content_type, "kind": fc.kind,
+                "accepted": int(fc.accepted), "dpi": fc.dpi, "problem": fc.problem,
+                "problem_th": "; ".join(p.th for p in fc.problems) or None,
+                "problem_en": "; ".join(p.en for p in fc.problems) or None,
+                "details": _j({"problems": [p.code for p in fc.problems], **fc.details}),
+            })
+
+    def new_transaction_id(self, received: datetime) -> str:
+        year = self.cal.local(received).year
+        seq = self.reg.next_number("transaction", year)
+        return self.cfg.ids.format.format(prefix=self.cfg.ids.prefix, be_year=thaitext.be_year(year), year=year, seq=seq)
+
+    # --- outcomes -----------------------------------------------------------------------
+    def record_spam(self, env: Envelope, headers: Message, raw_header: bytes, verdict: Verdict, now: datetime) -> Outcome:
+        """Spam is recorded by its headers only; its body is never parsed (R22)."""
+        from .parse import parse_headers_only  # noqa: F401 - documented dependency
+        from .store import sha256
+
+        keep = {k.lower(): [str(v)[:500]] for k, v in list(headers.items())[:200]}
+        with self.reg.transaction():
+            row = self.reg.insert("messages", {
+                "sha256": sha256(raw_header), "message_id": str(headers.get("Message-ID", ""))[:300] or None,
+                "kind": "spam", "folder": env.folder, "uidvalidity": env.uidvalidity, "uid": env.uid,
+                "received_at": to_iso(self.cal.local(env.internaldate)), "internaldate": to_iso(env.internaldate),
+                "fetched_at": to_iso(now), "size": env.size, "from_addr": str(headers.get("From", ""))[:300],
+                "subject": str(headers.get("Subject", ""))[:300], "headers": _j(keep), "flags": _j([verdict.reason]),
+                "stored": 0, "created_at": to_iso(now),
+            })
+            self.mark_seen(env, row)
+            self.reg.add_event(at=now, actor=SYSTEM, action="spam_deleted", detail={"reason": verdict.reason, "message": row})
+        return Outcome("spam", row)
+
+    def record_duplicate(self, env: Envelope | None, msg: Incoming, original: dict[str, Any], now: datetime) -> Outcome:
+        with self.reg.transaction():
+            row = self._message_row(env, msg, "duplicate", now, tid=original["transaction_id"])
+            self.reg.add_event(at=now, actor=SYSTEM, action="duplicate_ignored", transaction_id=original["transaction_id"],
+                               detail={"message": row, "same_as": original["id"]})
+        return Outcome("duplicate", row, original["transaction_id"])
+
+    def record_quarantine(self, env: Envelope | None, raw: bytes, stage: str, error: str, now: datetime,
+                          existing: int | None = None) -> Outcome:
+        from .store import sha256
+
+        with self.reg.transaction():
+            if existing is not None:
+                self.reg.conn.execute("UPDATE messages SET stage = ?, error = ?, attempts = attempts + 1 WHERE id = ?",
+                                      (stage, error[:1000], existing))
+                row = existing
+            else:
+                when = env.internaldate if env else now
+                row = self.reg.insert("messages", {
+                    "sha256": sha256(raw), "kind": "quarantined", "folder": env.folder if env else None,
+                    "uidvalidity": env.uidvalidity if env else None, "uid": env.uid if env else None,
+                    "received_at": to_iso(self.cal.local(when)), "internaldate": to_iso(when), "fetched_at": to_iso(now),
+                    "size": len(raw), "stored": 1, "stage": stage, "error": error[:1000], "attempts": 1,
+                    "created_at": to_iso(now),
+                })
+                if env is not None:
+                    self.mark_seen(env, row)
+            self.reg.add_event(at=now, actor=SYSTEM, action="quarantined", detail={"message": row, "stage": stage, "error": error[:300]})
+        return Outcome("quarantined", row)
+
+    def record(self, env: Envelope | None, msg: Incoming, verdict: Verdict, checks: list[tuple[str, FileCheck]],
+               now: datetime, *, replace_row: int | None = None, received: datetime | None = None) -> Outcome:
+        """Register a parsed, classified and checked message."""
+        received = received or (env.internaldate if env else now)
+        with self.reg.transaction():
+            if replace_row is not None:
+                # A quarantined message retried: its old row becomes this outcome.
+                self.reg.conn.execute("DELETE FROM seen WHERE message_row = ?", (replace_row,))
+                self.reg.conn.execute("UPDATE messages SET kind = 'retried' WHERE id = ?", (replace_row,))
+            if verdict.kind == NEW:
+                return self._new_application(env, msg, checks, now, received)
+            if verdict.kind == REPLY and verdict.transaction_id:
+                return self._reply(env, msg, verdict.transaction_id, checks, now, received)
+            outbox_id = None
+            tid = None
+            if verdict.kind == BOUNCE and verdict.outbox_message_id:
+                ob = self.reg.one("SELECT id, transaction_id, recipient FROM outbox WHERE message_id = ?",
+                                  (verdict.outbox_message_id,))
+                if ob:
+                    outbox_id, tid = ob["id"], ob["transaction_id"]
+                    self.reg.update("outbox", "id", ob["id"], {"status": "bounced", "last_error": f"bounce: {verdict.reason}"[:500]})
+            row = self._message_row(env, msg, verdict.kind, now, tid=tid, headers=True, outbox_id=outbox_id,
+                                    flags=[verdict.reason], received=received)
+            action = {AUTOREPLY: "autoreply_recorded", BOUNCE: "bounce_recorded", OWN: "own_mail_recorded"}.get(verdict.kind, "recorded")
+            self.reg.add_event(at=now, actor=SYSTEM, action=action, transaction_id=tid,
+                               detail={"message": row, "reason": verdict.reason,
+                                       **({"bounced": verdict.outbox_message_id} if verdict.outbox_message_id else {})})
+            return Outcome(verdict.kind, row, tid)
+
+    def _context(self, tid: str, msg: Incoming, received: datetime, deemed: datetime,
+                 checks: list[tuple[str, FileCheck]]) -> dict[str, Any]:
+        local_received, local_deemed = self.cal.local(received), self.cal.local(deemed)
+        return {
+            "tid": tid, "subject": msg.subject, "applicant_name": msg.from_name or None,
+            "received_th": thaitext.thai_date(local_received), "received_en": thaitext.english_date(local_received),
+            "deemed_th": thaitext.thai_date(local_deemed), "deemed_en": thaitext.english_date(local_deemed),
+            "files": [fc for _d, fc in checks], "resend": any(not fc.accepted for _d, fc in checks),
+        }
+
+    def _new_application(self, env: Envelope | None, msg: Incoming, checks: list[tuple[str, FileCheck]],
+                         now: datetime, received: datetime) -> Outcome:
+        deadline = self.cal.deadline(received)
+        tid = self.new_transaction_id(received)
+        flags: list[str] = []
+        if msg.date_header and abs(msg.date_header - received) > timedelta(hours=self.cfg.hours.date_skew_hours):
+            flags.append("date_skew")
+        problems = sorted({p.code for _d, fc in checks for p in fc.problems})
+        recipient = msg.reply_address
+        if recipient is None:
+            problems.append("no_reply_address")
+        row = self._message_row(env, msg, "application", now, tid=tid, flags=flags, received=received)
+        self._files(row, tid, checks)
+        self.reg.insert("applications", {
+            "transaction_id": tid, "status": "received", "service": None,
+            "applicant_email": recipient or (msg.header("from") or "")[:300],
+            "applicant_name": msg.from_name or None, "subject": msg.subject,
+            "received_at": to_iso(self.cal.local(received)), "deemed_received_at": to_iso(deadline.deemed_received_at),
+            "ack_due_at": to_iso(deadline.ack_due_at), "ack_reason": deadline.reason,
+            "problems": _j(problems), "flags": _j(flags), "created_at": to_iso(now), "updated_at": to_iso(now),
+        })
+        self.reg.add_event(at=now, actor=SYSTEM, action="registered", transaction_id=tid, before=None, after="received",
+                           detail={"message": row, "files": len(checks), "deemed": to_iso(deadline.deemed_received_at),
+                                   "reason": deadline.reason})
+        if recipient is not None:
+            ctx = self._context(tid, msg, received, deadline.deemed_received_at, checks)
+            composed = compose(self.cfg, self.renderer, template="ack", recipient=recipient, context=ctx, now=now,
+                               tid=tid, in_reply_to=msg.message_id, references=msg.references)
+            queue(self.reg, composed, kind="ack", tid=tid, now=now)
+            self.reg.add_event(at=now, actor=SYSTEM, action="ack_queued", transaction_id=tid,
+                               detail={"to": recipient, "message_id": composed.message_id})
+        else:
+            self.reg.add_event(at=now, actor=SYSTEM, action="ack_impossible", transaction_id=tid,
+                               detail="no valid From or Reply-To address")
+        return Outcome("application", row, tid)
+
+    def _reply(self, env: Envelope | None, msg: Incoming, tid: str, checks: list[tuple[str, FileCheck]],
+               now: datetime, received: datetime) -> Outcome:
+        app = self.reg.one("SELECT status, flags, problems FROM applications WHERE transaction_id = ?", (tid,))
+        assert app is not None
+        row = self._message_row(env, msg, "reply", now, tid=tid, received=received)
+        self._files(row, tid, checks)
+        flags = json.loads(app["flags"])
+        if checks and "new_documents" not in flags:
+            flags.append("new_documents")
+        self.reg.update("applications", "transaction_id", tid, {"flags": _j(flags), "updated_at": to_iso(now)})
+        self.reg.add_event(at=now, actor=SYSTEM, action="documents_added" if checks else "reply_recorded",
+                           transaction_id=tid, before=app["status"], after=app["status"],
+                           detail={"message": row, "files": len(checks)})
+        recipient = msg.reply_address
+        if checks and recipient is not None:
+            ctx = self._context(tid, msg, received, received, checks)
+            composed = compose(self.cfg, self.renderer, template="more", recipient=recipient, context=ctx, now=now,
+                               tid=tid, in_reply_to=msg.message_id, references=msg.references)
+            queue(self.reg, composed, kind="receipt", tid=tid, now=now)
+        return Outcome("reply", row, tid)

@@ -1,0 +1,261 @@
+"""The registry: one SQLite file (WAL) through sqlite-utils.
+
+Schema changes are numbered migrations recorded in ``PRAGMA user_version``.
+Writes happen inside ``Registry.transaction()``; the audit log is append-only
+(triggers refuse UPDATE and DELETE) and hash-chained.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+MIGRATIONS: list[str] = [
+    # 1: the intake core.
+    """
+    CREATE TABLE messages (
+        id INTEGER PRIMARY KEY,
+        sha256 TEXT NOT NULL,
+        body_sha256 TEXT,
+        message_id TEXT,
+        kind TEXT NOT NULL,
+        transaction_id TEXT,
+        folder TEXT, uidvalidity TEXT, uid TEXT,
+        received_at TEXT, internaldate TEXT, date_header TEXT,
+        received_chain TEXT, fetched_at TEXT,
+        size INTEGER,
+        from_addr TEXT, reply_to TEXT, to_addrs TEXT, subject TEXT,
+        defects TEXT, flags TEXT, headers TEXT,
+        stored INTEGER NOT NULL DEFAULT 0,
+        stage TEXT, error TEXT, attempts INTEGER NOT NULL DEFAULT 0,
+        outbox_id INTEGER,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX messages_sha ON messages(sha256);
+    CREATE INDEX messages_mid ON messages(message_id);
+    CREATE INDEX messages_tid ON messages(transaction_id);
+    CREATE TABLE seen (
+        folder TEXT NOT NULL, uidvalidity TEXT NOT NULL, uid TEXT NOT NULL,
+        message_row INTEGER NOT NULL,
+        PRIMARY KEY (folder, uidvalidity, uid)
+    );
+    CREATE TABLE applications (
+        transaction_id TEXT PRIMARY KEY,
+        status TEXT NOT NULL,
+        service TEXT,
+        applicant_email TEXT NOT NULL,
+        applicant_name TEXT,
+        subject TEXT,
+        received_at TEXT NOT NULL,
+        deemed_received_at TEXT NOT NULL,
+        ack_due_at TEXT NOT NULL,
+        ack_reason TEXT NOT NULL,
+        acknowledged_at TEXT,
+        problems TEXT NOT NULL DEFAULT '[]',
+        flags TEXT NOT NULL DEFAULT '[]',
+        assigned_to TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX applications_deemed ON applications(deemed_received_at);
+    CREATE TABLE files (
+        id INTEGER PRIMARY KEY,
+        transaction_id TEXT,
+        message_row INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        name TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        declared_type TEXT,
+        content_type TEXT,
+        kind TEXT,
+        accepted INTEGER NOT NULL,
+        dpi REAL,
+        problem TEXT,
+        problem_th TEXT,
+        problem_en TEXT,
+        details TEXT
+    );
+    CREATE INDEX files_tid ON files(transaction_id);
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        transaction_id TEXT,
+        status_before TEXT,
+        status_after TEXT,
+        detail TEXT,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL
+    );
+    CREATE INDEX events_tid ON events(transaction_id);
+    CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+        BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+    CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+        BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY,
+        message_id TEXT NOT NULL UNIQUE,
+        transaction_id TEXT,
+        kind TEXT NOT NULL,
+        recipient TEXT NOT NULL,
+        sender TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        raw BLOB NOT NULL,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT NOT NULL,
+        last_error TEXT,
+        created_at TEXT NOT NULL,
+        sent_at TEXT,
+        copied_to_sent INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX outbox_status ON outbox(status, next_attempt_at);
+    CREATE TABLE sequences (
+        name TEXT NOT NULL, year INTEGER NOT NULL, value INTEGER NOT NULL,
+        PRIMARY KEY (name, year)
+    );
+    CREATE TABLE sweeps (
+        id INTEGER PRIMARY KEY,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        clock TEXT,
+        counts TEXT,
+        folders TEXT,
+        errors TEXT
+    );
+    CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT);
+    """,
+]
+
+GENESIS = "0" * 64
+
+
+def to_iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat(timespec="seconds")
+
+
+def event_hash(prev: str, row: dict[str, Any]) -> str:
+    """The hash that chains an event to the one before it."""
+    fields = [prev] + [str(row.get(k) or "") for k in
+                       ("at", "actor", "action", "transaction_id", "status_before", "status_after", "detail")]
+    return hashlib.sha256("\x1f".join(fields).encode()).hexdigest()
+
+
+class Registry:
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(path), timeout=30)
+        self.db = sqlite_utils.Database(conn)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self.migrate()
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        return self.db.conn
+
+    def close(self) -> None:
+        self.db.close()
+
+    def migrate(self) -> None:
+        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+        for number, script in enumerate(MIGRATIONS, start=1):
+            if number <= version:
+                continue
+            with self.transaction():
+                for statement in _split_sql(script):
+                    self.conn.execute(statement)
+                self.conn.execute(f"PRAGMA user_version = {number}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[Registry]:
+        """One write transaction (BEGIN IMMEDIATE so writers queue, not deadlock)."""
+        if self.conn.in_transaction:
+            with self.db.atomic():
+                yield self
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self
+        except BaseException:
+            self.conn.rollback()
+            raise
+        else:
+            self.conn.execute("COMMIT")
+
+    # --- queries -------------------------------------------------------------
+    def one(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> dict[str, Any] | None:
+        rows = list(self.db.query(sql, params))
+        return rows[0] if rows else None
+
+    def all(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[dict[str, Any]]:
+        return list(self.db.query(sql, params))
+
+    def insert(self, table: str, row: dict[str, Any]) -> int:
+        cols = ", ".join(row)
+        marks = ", ".join("?" for _ in row)
+        cur = self.conn.execute(f"INSERT INTO {table} ({cols}) VALUES ({marks})", tuple(row.values()))
+        return int(cur.lastrowid or 0)
+
+    def update(self, table: str, key: str, value: Any, changes: dict[str, Any]) -> None:
+        sets = ", ".join(f"{k} = ?" for k in changes)
+        self.conn.execute(f"UPDATE {table} SET {sets} WHERE {key} = ?", (*changes.values(), value))
+
+    # --- sequences and events -----------------------------------------------
+    def next_number(self, name: str, year: int) -> int:
+        """The next number of a yearly sequence; numbers are never reused
+        because the increment commits with the row that uses it."""
+        row = self.one("SELECT value FROM sequences WHERE name = ? AND year = ?", (name, year))
+        value = (row["value"] if row else 0) + 1
+        self.conn.execute(
+            "INSERT INTO sequences (name, year, value) VALUES (?, ?, ?) "
+            "ON CONFLICT(name, year) DO UPDATE SET value = excluded.value",
+            (name, year, value),
+        )
+        return value
+
+    def add_event(self, *, at: datetime, actor: str, action: str, transaction_id: str | None = None,
+                  before: str | None = None, after: str | None = None, detail: str | dict[str, Any] | None = None) -> int:
+        last = self.one("SELECT hash FROM events ORDER BY id DESC LIMIT 1")
+        prev = last["hash"] if last else GENESIS
+        row: dict[str, Any] = {
+            "at": to_iso(at), "actor": actor, "action": action, "transaction_id": transaction_id,
+            "status_before": before, "status_after": after,
+            "detail": json.dumps(detail, ensure_ascii=False, sort_keys=True) if isinstance(detail, dict) else detail,
+        }
+        row["prev_hash"] = prev
+        row["hash"] = event_hash(prev, row)
+        return self.insert("events", row)
+
+    def get_kv(self, key: str) -> str | None:
+        row = self.one("SELECT value FROM kv WHERE key = ?", (key,))
+        return None if row is None else str(row["value"])
+
+    def set_kv(self, key: str, value: str) -> None:
+        self.conn.execute("INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                          (key, value))
+
+
+def _split_sql(script: str) -> list[str]:
+    """Split a migration into statements, keeping trigger bodies whole."""
+    out: list[str] = []
+    buf: list[str] = []
+    for line in script.strip().splitlines():
+        buf.append(line)
+        joined = "\n".join(buf).strip()
+        if joined.endswith(";") and sqlite3.complete_statement(joined):
+            out.append(joined)
+            buf = []
+    if "\n".join(buf).strip():
+        out.append("\n".join(buf))
+    return out

@@ -1,0 +1,105 @@
+"""Compose the mail we send: bilingual templates (Thai first, then English)
+rendered with Jinja2 into a text and an HTML part, with the headers that keep a
+thread together and stop auto-reply loops. Nothing is sent here: composed mail
+is queued in the outbox inside the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime
+from typing import Any
+
+import jinja2
+
+from .config import Config
+from .parse import one_line
+from .registry import Registry, to_iso
+
+
+@dataclass(frozen=True)
+class Composed:
+    message_id: str
+    recipient: str
+    subject: str
+    message: EmailMessage
+
+
+class Renderer:
+    def __init__(self, cfg: Config):
+        self.cfg = cfg
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader([str(p) for p in cfg.search_path("templates")]),
+            autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
+            undefined=jinja2.StrictUndefined,
+            keep_trailing_newline=True,
+        )
+
+    def has(self, name: str) -> bool:
+        try:
+            self.env.get_template(name)
+            return True
+        except jinja2.TemplateNotFound:
+            return False
+
+    def render(self, name: str, context: dict[str, Any]) -> str:
+        return self.env.get_template(name).render(agency=self.cfg.agency, **context)
+
+
+def new_message_id(cfg: Config, tid: str | None, kind: str) -> str:
+    domain = cfg.agency.mailbox_address.rpartition("@")[2] or "mailintake.invalid"
+    local = f"{(tid or 'mail').lower()}.{kind}.{secrets.token_hex(8)}"
+    return f"<{local}@{domain}>"
+
+
+def compose(cfg: Config, renderer: Renderer, *, template: str, recipient: str, context: dict[str, Any],
+            now: datetime, tid: str | None, in_reply_to: str | None = None,
+            references: tuple[str, ...] = (), auto: bool = True) -> Composed:
+    """Render ``template`` (.subject.j2, .txt.j2 and, when present, .html.j2)."""
+    subject = one_line(renderer.render(f"{template}.subject.j2", context), 900)
+    text = renderer.render(f"{template}.txt.j2", context)
+    msg = EmailMessage(policy=SMTP)
+    local, _, domain = cfg.agency.mailbox_address.rpartition("@")
+    msg["From"] = Address(display_name=f"{cfg.agency.name_th} / {cfg.agency.name_en}", username=local, domain=domain)
+    msg["To"] = recipient
+    msg["Subject"] = subject
+    msg["Date"] = format_datetime(now)
+    mid = new_message_id(cfg, tid, template)
+    msg["Message-ID"] = mid
+    if in_reply_to:
+        msg["In-Reply-To"] = in_reply_to
+        refs = [r for r in references if r != in_reply_to][-10:] + [in_reply_to]
+        msg["References"] = " ".join(refs)
+    if auto:
+        # RFC 3834: we are a robot; Exchange: do not answer us.
+        msg["Auto-Submitted"] = "auto-replied"
+        msg["X-Auto-Response-Suppress"] = "All"
+    msg["Content-Language"] = "th, en"
+    if tid:
+        msg["X-Mailintake-ID"] = tid
+    msg.set_content(text, charset="utf-8")
+    if renderer.has(f"{template}.html.j2"):
+        msg.add_alternative(renderer.render(f"{template}.html.j2", context), subtype="html", charset="utf-8")
+    return Composed(mid, recipient, subject, msg)
+
+
+def queue(reg: Registry, composed: Composed, *, kind: str, tid: str | None, now: datetime) -> int:
+    """Put composed mail in the outbox (call inside the caller's transaction)."""
+    return reg.insert("outbox", {
+        "message_id": composed.message_id,
+        "transaction_id": tid,
+        "kind": kind,
+        "recipient": composed.recipient,
+        "sender": composed.message["From"].addresses[0].addr_spec,
+        "subject": composed.subject,
+        "raw": composed.message.as_bytes(),
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": to_iso(now),
+        "created_at": to_iso(now),
+    })

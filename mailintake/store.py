@@ -1,0 +1,44 @@
+"""Content-addressed file store (R14): every raw .eml and every attachment is kept
+under ``store/ab/cdef...`` named by its sha256, written atomically, never by the
+name a sender chose."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class Store:
+    def __init__(self, root: Path):
+        self.root = root
+
+    def path_of(self, digest: str) -> Path:
+        if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+            raise ValueError(f"not a sha256 digest: {digest!r}")
+        return self.root / digest[:2] / digest[2:]
+
+    def put(self, data: bytes) -> str:
+        """Store ``data`` and return its sha256; storing it again is a no-op."""
+        digest = sha256(data)
+        target = self.path_of(digest)
+        if target.exists() and target.stat().st_size == len(data):
+            return digest
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+        return digest
+
+    def get(self, digest: str) -> bytes:
+        return self.path_of(digest).read_bytes()
+
+    def has(self, digest: str) -> bool:
+        return self.path_of(digest).exists()

@@ -1,0 +1,276 @@
+"""The road every message takes:
+
+    source -> parse -> classify -> check -> register -> (outbox) -> mark done
+
+``Intake.sweep`` walks every folder (``poll`` only INBOX), one message at a
+time. A message is marked done at the source only after its registration
+committed; a message that fails at any stage is quarantined with the stage and
+the error, and the sweep goes on. Only one sweep runs at a time (a file lock).
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import logging
+import os
+import sqlite3
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from . import outbox
+from .calendar import WorkCalendar
+from .check import FileCheck, Wording, check_file
+from .classify import NEW, REPLY, classify, load_rules, spam_verdict, transaction_pattern
+from .config import Config
+from .parse import Incoming, parse, parse_headers_only
+from .register import Outcome, Registrar
+from .registry import Registry, to_iso
+from .respond import Renderer
+from .source import Envelope, Source, SourceError, open_source
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+
+class SweepBusy(Exception):
+    """Another sweep holds the lock."""
+
+
+@dataclass
+class SweepReport:
+    started_at: datetime
+    counts: Counter[str] = field(default_factory=Counter)
+    folders: dict[str, int] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    outbox: outbox.DrainResult | None = None
+
+    def summary(self) -> str:
+        parts = [f"{n} {k}" for k, n in sorted(self.counts.items())] or ["nothing new"]
+        line = "swept " + ", ".join(f"{f} ({n})" for f, n in self.folders.items()) + ": " + ", ".join(parts)
+        if self.outbox is not None:
+            line += f"; outbox: {self.outbox.sent} sent, {self.outbox.retried} to retry, {self.outbox.failed} failed"
+        return line
+
+
+@contextmanager
+def sweep_lock(storage: Path, *, wait: bool) -> Iterator[None]:
+    storage.mkdir(parents=True, exist_ok=True)
+    path = storage / "sweep.lock"
+    fh = open(path, "a+")
+    try:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except OSError as exc:
+            if exc.errno in (errno.EAGAIN, errno.EACCES):
+                fh.seek(0)
+                holder = fh.read().strip() or "unknown"
+                raise SweepBusy(f"another sweep is running (pid {holder}); try again later or use --wait") from None
+            raise
+        fh.seek(0)
+        fh.truncate()
+        fh.write(str(os.getpid()))
+        fh.flush()
+        yield
+    finally:
+        fh.close()
+
+
+class Intake:
+    """Everything a sweep needs, built once from the configuration."""
+
+    def __init__(self, cfg: Config, source: Source | None = None):
+        self.cfg = cfg
+        self.reg = Registry(cfg.db_path)
+        self.store = Store(cfg.store_path)
+        self.cal = WorkCalendar(cfg.hours)
+        self.renderer = Renderer(cfg)
+        self.wording = Wording(cfg.find("templates", "problems.toml"))
+        self.rules = load_rules(cfg.find("rules", "mail.toml"))
+        self.tid_pattern = transaction_pattern(cfg.ids.format, cfg.ids.prefix)
+        self.registrar = Registrar(cfg, self.reg, self.store, self.cal, self.renderer)
+        self._source = source
+
+    @property
+    def source(self) -> Source:
+        if self._source is None:
+            self._source = open_source(self.cfg.mailbox)
+        return self._source
+
+    def close(self) -> None:
+        if self._source is not None:
+            self._source.close()
+        self.reg.close()
+
+    # --- the pipeline for one message -------------------------------------------------------
+    def check_all(self, msg: Incoming) -> list[tuple[str, FileCheck]]:
+        out = []
+        for att in msg.attachments:
+            digest = self.store.put(att.data)
+            fc = check_file(att.data, att.name, att.declared_type, self.cfg.checks, self.wording)
+            if att.name.lower() == "winmail.dat" or att.declared_type == "application/ms-tnef":
+                fc = FileCheck(fc.name, fc.size, fc.declared_type, "application/ms-tnef", "tnef", False, None,
+                               (self.wording.problem("tnef", name=att.name),), fc.details)
+            out.append((digest, fc))
+        return out
+
+    def process(self, env: Envelope | None, raw: bytes, now: datetime, *, retry_row: int | None = None,
+                received: datetime | None = None) -> Outcome:
+        """parse -> classify -> check -> register, quarantining on failure."""
+        stage = "parse"
+        try:
+            msg = parse(raw)
+            stage = "classify"
+            known = self.registrar.known(msg)
+            if known is not None and retry_row is None:
+                return self.registrar.record_duplicate(env, msg, known, now)
+            verdict = classify(self.rules, msg, self.registrar, self.tid_pattern)
+            stage = "check"
+            checks = self.check_all(msg) if verdict.kind in (NEW, REPLY) else []
+            stage = "register"
+            return self.registrar.record(env, msg, verdict, checks, now, replace_row=retry_row, received=received)
+        except (sqlite3.OperationalError, OSError) as exc:
+            # Database busy, disk full: not the message's fault. Leave it on the
+            # server, unflagged, for the next sweep.
+            raise _Retryable(f"{stage}: {type(exc).__name__}: {exc}") from exc
+        except Exception as exc:  # noqa: BLE001 - any failure quarantines the message, never stops the sweep
+            log.warning("quarantined at %s: %s: %s", stage, type(exc).__name__, exc)
+            return self.registrar.record_quarantine(env, raw, stage, f"{type(exc).__name__}: {exc}", now, existing=retry_row)
+
+    def _handle(self, env: Envelope, role: str, now: datetime, report: SweepReport) -> None:
+        src = self.source
+        seen = self.registrar.seen(env)
+        if seen is not None:
+            # Registered before a crash or a failed flag: finish the job only.
+            if seen["kind"] == "spam":
+                src.delete(env)
+            else:
+                src.mark_done(env)
+            report.counts["finished earlier"] += 1
+            return
+        headers = parse_headers_only(env.header)
+        verdict = spam_verdict(self.rules, headers)
+        if verdict is not None:
+            self.registrar.record_spam(env, headers, env.header, verdict, now)
+            src.delete(env)
+            report.counts["spam"] += 1
+            return
+        if role == "junk":
+            # Not spam by the server's verdict: back to INBOX, taken there (R22).
+            src.move_to_inbox(env)
+            report.counts["moved from junk"] += 1
+            return
+        raw = src.fetch(env)
+        # The raw message is kept before anything else can fail (R14).
+        self.store.put(raw)
+        outcome = self.process(env, raw, now)
+        src.mark_done(env)
+        report.counts[outcome.kind] += 1
+
+    def sweep(self, now: datetime, *, full: bool = True, drain: bool = True) -> SweepReport:
+        report = SweepReport(started_at=now)
+        with self.reg.transaction():
+            sweep_id = self.reg.insert("sweeps", {"started_at": to_iso(datetime.now().astimezone()), "clock": to_iso(now)})
+        try:
+            folders = self.source.folders(full=full)
+        except SourceError as exc:
+            report.errors.append(str(exc))
+            folders = []
+        for folder in folders:
+            try:
+                envelopes = self.source.pending(folder.name)
+            except SourceError as exc:
+                report.errors.append(f"{folder.name}: {exc}")
+                continue
+            except Exception as exc:  # noqa: BLE001 - a protocol error in one folder must not stop the others
+                report.errors.append(f"{folder.name}: {type(exc).__name__}: {exc}")
+                continue
+            report.folders[folder.name] = len(envelopes)
+            for env in envelopes:
+                try:
+                    self._handle(env, folder.role, now, report)
+                except _Retryable as exc:
+                    report.errors.append(f"{folder.name} uid {env.uid}: left for the next sweep: {exc}")
+                    report.counts["left pending"] += 1
+                except SourceError as exc:
+                    report.errors.append(f"{folder.name} uid {env.uid}: {exc}")
+                    report.counts["left pending"] += 1
+                except Exception as exc:  # noqa: BLE001 - a server error on one message; the next sweep retries it
+                    report.errors.append(f"{folder.name} uid {env.uid}: {type(exc).__name__}: {exc}")
+                    report.counts["left pending"] += 1
+        if drain:
+            report.outbox = self.drain(now)
+        self._finish(sweep_id, report, full)
+        return report
+
+    def drain(self, now: datetime) -> outbox.DrainResult:
+        source = self._source if self._source is not None else None
+        try:
+            source = self.source
+        except SourceError:
+            source = None
+        return outbox.drain(self.cfg, self.reg, now, source)
+
+    def _finish(self, sweep_id: int, report: SweepReport, full: bool) -> None:
+        quota = None
+        try:
+            q = self.source.quota()
+            quota = None if q is None else {"used_kb": q.used_kb, "limit_kb": q.limit_kb, "percent": round(q.percent, 1)}
+        except Exception:  # noqa: BLE001 - quota is advisory
+            quota = None
+        with self.reg.transaction():
+            self.reg.update("sweeps", "id", sweep_id, {
+                "finished_at": to_iso(datetime.now().astimezone()),
+                "counts": json.dumps(dict(report.counts)), "folders": json.dumps(report.folders),
+                "errors": json.dumps(report.errors[:100], ensure_ascii=False),
+            })
+            self.reg.set_kv("last_sweep" if full else "last_poll", json.dumps({
+                "clock": to_iso(report.started_at), "counts": dict(report.counts), "folders": report.folders,
+                "errors": len(report.errors)}))
+            if quota is not None:
+                self.reg.set_kv("quota", json.dumps(quota))
+
+    # --- quarantine -------------------------------------------------------------------------
+    def retry_quarantined(self, now: datetime, message_row: int | None = None) -> list[Outcome]:
+        sql = "SELECT * FROM messages WHERE kind = 'quarantined'" + (" AND id = ?" if message_row else "") + " ORDER BY id"
+        rows = self.reg.all(sql, (message_row,) if message_row else ())
+        outcomes = []
+        for row in rows:
+            raw = self.store.get(row["sha256"])
+            env = None
+            received = datetime.fromisoformat(row["internaldate"]) if row["internaldate"] else now
+            outcomes.append(self.process(env, raw, now, retry_row=row["id"], received=received))
+        return outcomes
+
+
+class _Retryable(Exception):
+    pass
+
+
+def run_sweep(cfg: Config, now: datetime, *, full: bool = True, wait: bool = False) -> SweepReport:
+    """One locked sweep (what ``mailintake sweep`` and the daemon call)."""
+    started = time.monotonic()
+    with sweep_lock(cfg.storage_path, wait=wait):
+        intake = Intake(cfg)
+        try:
+            report = intake.sweep(now, full=full)
+        finally:
+            intake.close()
+    log.debug("%s in %.1fs", report.summary(), time.monotonic() - started)
+    return report
+
+
+def as_json(report: SweepReport) -> dict[str, Any]:
+    return {
+        "clock": to_iso(report.started_at), "counts": dict(report.counts), "folders": report.folders,
+        "errors": report.errors,
+        "outbox": None if report.outbox is None else {"sent": report.outbox.sent, "retried": report.outbox.retried,
+                                                      "failed": report.outbox.failed},
+    }

@@ -1,0 +1,112 @@
+"""What the clerk reads: applications in first-come-first-served order (R12),
+one application in full, the outbox, the quarantine and the system status.
+Each function returns plain data, the stable JSON contract of the CLI."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from .registry import Registry
+
+OPEN_STATUSES = ("received", "info_requested", "under_review", "approved", "fee_due", "fee_submitted", "fee_confirmed",
+                 "permit_issued")
+
+
+class NotFound(Exception):
+    pass
+
+
+def _file(row: dict[str, Any]) -> dict[str, Any]:
+    details = json.loads(row["details"] or "{}")
+    return {
+        "name": row["name"], "content_type": row["content_type"], "kind": row["kind"], "size": row["size"],
+        "sha256": row["sha256"], "accepted": bool(row["accepted"]), "dpi": row["dpi"], "problem": row["problem"],
+        "problems": details.get("problems", []), "problem_th": row["problem_th"], "problem_en": row["problem_en"],
+    }
+
+
+def _application(reg: Registry, row: dict[str, Any]) -> dict[str, Any]:
+    files = reg.all("SELECT * FROM files WHERE transaction_id = ? ORDER BY id", (row["transaction_id"],))
+    return {
+        "transaction_id": row["transaction_id"], "status": row["status"], "service": row["service"],
+        "applicant_email": row["applicant_email"], "applicant_name": row["applicant_name"], "subject": row["subject"],
+        "received_at": row["received_at"], "deemed_received_at": row["deemed_received_at"],
+        "ack_due_at": row["ack_due_at"], "ack_reason": row["ack_reason"], "acknowledged_at": row["acknowledged_at"],
+        "problems": json.loads(row["problems"]), "flags": json.loads(row["flags"]),
+        "assigned_to": row["assigned_to"], "files": [_file(f) for f in files],
+    }
+
+
+def list_applications(reg: Registry, *, status: str | None = None, include_closed: bool = False) -> list[dict[str, Any]]:
+    rows = reg.all("SELECT * FROM applications")
+    if status:
+        rows = [r for r in rows if r["status"] == status]
+    elif not include_closed:
+        rows = [r for r in rows if r["status"] in OPEN_STATUSES]
+    # First come, first served: by deemed receipt as an instant, then by ID.
+    rows.sort(key=lambda r: (datetime.fromisoformat(r["deemed_received_at"]), r["transaction_id"]))
+    return [_application(reg, r) for r in rows]
+
+
+def show_application(reg: Registry, tid: str) -> dict[str, Any]:
+    row = reg.one("SELECT * FROM applications WHERE transaction_id = ?", (tid.upper(),))
+    if row is None:
+        raise NotFound(f"no application {tid}")
+    out = _application(reg, row)
+    out["messages"] = [
+        {"id": m["id"], "kind": m["kind"], "message_id": m["message_id"], "from": m["from_addr"], "subject": m["subject"],
+         "received_at": m["received_at"], "internaldate": m["internaldate"], "date_header": m["date_header"],
+         "fetched_at": m["fetched_at"], "folder": m["folder"], "size": m["size"], "sha256": m["sha256"],
+         "received_chain": json.loads(m["received_chain"] or "[]"), "defects": json.loads(m["defects"] or "[]"),
+         "flags": json.loads(m["flags"] or "[]")}
+        for m in reg.all("SELECT * FROM messages WHERE transaction_id = ? ORDER BY id", (row["transaction_id"],))
+    ]
+    out["outgoing"] = [
+        {"message_id": o["message_id"], "kind": o["kind"], "to": o["recipient"], "subject": o["subject"],
+         "status": o["status"], "attempts": o["attempts"], "sent_at": o["sent_at"], "last_error": o["last_error"]}
+        for o in reg.all("SELECT * FROM outbox WHERE transaction_id = ? ORDER BY id", (row["transaction_id"],))
+    ]
+    out["events"] = [
+        {"id": e["id"], "at": e["at"], "actor": e["actor"], "action": e["action"], "status_before": e["status_before"],
+         "status_after": e["status_after"], "detail": e["detail"]}
+        for e in reg.all("SELECT * FROM events WHERE transaction_id = ? ORDER BY id", (row["transaction_id"],))
+    ]
+    return out
+
+
+def list_outbox(reg: Registry, *, status: str | None = None) -> list[dict[str, Any]]:
+    sql = "SELECT id, message_id, transaction_id, kind, recipient, subject, status, attempts, next_attempt_at, " \
+          "last_error, created_at, sent_at FROM outbox" + (" WHERE status = ?" if status else "") + " ORDER BY id"
+    return reg.all(sql, (status,) if status else ())
+
+
+def list_quarantine(reg: Registry) -> list[dict[str, Any]]:
+    return reg.all("SELECT id, folder, uid, received_at, size, sha256, stage, error, attempts FROM messages "
+                   "WHERE kind = 'quarantined' ORDER BY id")
+
+
+def status(reg: Registry) -> dict[str, Any]:
+    def kv(key: str) -> Any:
+        v = reg.get_kv(key)
+        return None if v is None else json.loads(v)
+
+    counts = {r["kind"]: r["n"] for r in reg.all("SELECT kind, COUNT(*) AS n FROM messages GROUP BY kind")}
+    apps = {r["status"]: r["n"] for r in reg.all("SELECT status, COUNT(*) AS n FROM applications GROUP BY status")}
+    ob = {r["status"]: r["n"] for r in reg.all("SELECT status, COUNT(*) AS n FROM outbox GROUP BY status")}
+    unacked = reg.one("SELECT COUNT(*) AS n FROM applications WHERE acknowledged_at IS NULL")
+    quota = kv("quota")
+    warnings = []
+    if quota and quota.get("percent", 0) >= 95:
+        warnings.append(f"mailbox quota {quota['percent']}% used: nearly full, mail will bounce")
+    elif quota and quota.get("percent", 0) >= 80:
+        warnings.append(f"mailbox quota {quota['percent']}% used")
+    if ob.get("failed"):
+        warnings.append(f"{ob['failed']} outgoing message(s) failed: see `mailintake outbox list --status failed`")
+    if counts.get("quarantined"):
+        warnings.append(f"{counts['quarantined']} message(s) in quarantine: see `mailintake quarantine list`")
+    return {
+        "last_sweep": kv("last_sweep"), "last_poll": kv("last_poll"), "messages": counts, "applications": apps,
+        "unacknowledged": unacked["n"] if unacked else 0, "outbox": ob, "quota": quota, "warnings": warnings,
+    }
