@@ -175,10 +175,7 @@ def classify(rules: MailRules, msg: Incoming, lookup: Lookup, tid_pattern: re.Pa
     subject_bounce = bool(rules.bounce_subject and rules.bounce_subject.search(msg.subject))
     sender_robot = bool(rules.auto_sender and rules.auto_sender.search(msg.from_addr or (get("from") or ("",))[0]))
     if is_report or hit or (subject_bounce and sender_robot):
-        referenced = list(msg.in_reply_to) + list(msg.references)
-        referenced += re.findall(r"<[^<>\s@]+@[^<>\s]+>", "\n".join(
-            [a.data.decode("utf-8", "replace") for a in msg.attachments if a.declared_type.startswith(("message/", "text/rfc822"))]
-            + [msg.body_text]))
+        referenced = list(msg.quoted_message_ids) + list(msg.in_reply_to) + list(msg.references)
         linked = None
         for mid in referenced:
             if lookup.is_our_message(mid):

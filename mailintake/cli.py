@@ -388,6 +388,7 @@ def status(ctx: click.Context, as_json: bool, live: bool) -> None:
     """
     from .registry import Registry
     from .source import open_source
+    from .triage import quota_warning
     from .triage import status as get_status
 
     cfg = _config(ctx)
@@ -404,6 +405,10 @@ def status(ctx: click.Context, as_json: bool, live: bool) -> None:
             data["warnings"].append(f"mailbox not reachable: {exc}")
         finally:
             src.close()
+    warning = quota_warning(data["quota"])
+    if warning:
+        data["warnings"].insert(0, warning)
+    del data["quota_warning"]
     if as_json:
         _print_json(data)
         return

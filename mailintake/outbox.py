@@ -69,6 +69,11 @@ async def _send_all(cfg: Config, rows: list[dict[str, Any]]) -> list[tuple[dict[
                     code, text = next(iter(errors.values()))
                     raise aiosmtplib.SMTPResponseException(code, text)
                 results.append((row, None))
+            except aiosmtplib.SMTPRecipientsRefused as exc:
+                refused = exc.recipients[0] if exc.recipients else None
+                code = refused.code if refused is not None else 450
+                kind = _Permanent if 500 <= code < 600 else _Temporary
+                results.append((row, kind(f"{code} {refused.message if refused else exc}")))
             except aiosmtplib.SMTPResponseException as exc:
                 kind = _Permanent if 500 <= exc.code < 600 else _Temporary
                 results.append((row, kind(f"{exc.code} {exc.message}")))

@@ -59,6 +59,7 @@ class Incoming:
     content_type: str
     attachments: tuple[Attachment, ...]
     received_chain: tuple[str, ...]
+    quoted_message_ids: tuple[str, ...] = ()  # Message-ID lines inside the body (DSNs quote them)
     nested_messages: int = 0
     tnef: bool = False
     defects: tuple[str, ...] = field(default_factory=tuple)
@@ -272,6 +273,8 @@ def parse(raw: bytes) -> Incoming:
         body_text = body.decode("utf-8", "replace") if isinstance(body, bytes) else ""
 
     header_bytes, body_bytes = split_header_body(raw)
+    quoted = tuple(dict.fromkeys(m.decode("ascii", "replace") for m in
+                                 re.findall(rb"(?im)^message-id:[ \t]*(<[^<>\s]{3,250}>)", body_bytes[:4_000_000])))
     mid = first("message-id")
     ids = _ids(mid)
     return Incoming(
@@ -291,6 +294,7 @@ def parse(raw: bytes) -> Incoming:
         content_type=(msg.get_content_type() or "text/plain").lower(),
         attachments=tuple(attachments),
         received_chain=headers.get("received", ()),
+        quoted_message_ids=quoted[:50],
         nested_messages=nested,
         tnef=tnef,
         defects=tuple(dict.fromkeys(defects)),

@@ -36,6 +36,7 @@ from .registry import Registry, to_iso
 from .respond import Renderer
 from .source import Envelope, Source, SourceError, open_source
 from .store import Store
+from .triage import quota_warning
 
 log = logging.getLogger(__name__)
 
@@ -223,6 +224,10 @@ class Intake:
         try:
             q = self.source.quota()
             quota = None if q is None else {"used_kb": q.used_kb, "limit_kb": q.limit_kb, "percent": round(q.percent, 1)}
+            warning = quota_warning(quota)
+            if warning:
+                log.warning("%s", warning)
+                report.errors.append(warning)
         except Exception:  # noqa: BLE001 - quota is advisory
             quota = None
         with self.reg.transaction():

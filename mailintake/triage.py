@@ -87,6 +87,16 @@ def list_quarantine(reg: Registry) -> list[dict[str, Any]]:
                    "WHERE kind = 'quarantined' ORDER BY id")
 
 
+def quota_warning(quota: dict[str, Any] | None) -> str | None:
+    """R24: warn at 80 % and 95 % of the mailbox quota."""
+    percent = (quota or {}).get("percent", 0)
+    if percent >= 95:
+        return f"mailbox quota {percent}% used: nearly full, new mail will bounce; archive or delete old mail now"
+    if percent >= 80:
+        return f"mailbox quota {percent}% used: plan to archive old mail"
+    return None
+
+
 def status(reg: Registry) -> dict[str, Any]:
     def kv(key: str) -> Any:
         v = reg.get_kv(key)
@@ -98,10 +108,6 @@ def status(reg: Registry) -> dict[str, Any]:
     unacked = reg.one("SELECT COUNT(*) AS n FROM applications WHERE acknowledged_at IS NULL")
     quota = kv("quota")
     warnings = []
-    if quota and quota.get("percent", 0) >= 95:
-        warnings.append(f"mailbox quota {quota['percent']}% used: nearly full, mail will bounce")
-    elif quota and quota.get("percent", 0) >= 80:
-        warnings.append(f"mailbox quota {quota['percent']}% used")
     if ob.get("failed"):
         warnings.append(f"{ob['failed']} outgoing message(s) failed: see `mailintake outbox list --status failed`")
     if counts.get("quarantined"):
@@ -109,4 +115,5 @@ def status(reg: Registry) -> dict[str, Any]:
     return {
         "last_sweep": kv("last_sweep"), "last_poll": kv("last_poll"), "messages": counts, "applications": apps,
         "unacknowledged": unacked["n"] if unacked else 0, "outbox": ob, "quota": quota, "warnings": warnings,
+        "quota_warning": quota_warning(quota),
     }

@@ -1,0 +1,238 @@
+"""Real servers for the test suite: Dovecot (IMAP) and aiosmtpd (SMTP), each on a
+free loopback port in a temporary directory. No mocks."""
+
+from __future__ import annotations
+
+import asyncio
+import grp
+import itertools
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from email import message_from_bytes
+from email.message import Message
+from email.policy import compat32
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from imapclient import IMAPClient
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_port(port: int, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on port {port}")
+
+
+DOVECOT_CONF = """
+base_dir = {root}/run
+state_dir = {root}/state
+log_path = {root}/dovecot.log
+info_log_path = {root}/dovecot.log
+protocols = imap
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+first_valid_uid = {uid}
+default_internal_user = dovecot
+default_login_user = dovenull
+mail_location = maildir:{root}/mail/%u
+mail_plugins = quota
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {root}/passwd
+}}
+userdb {{
+  driver = passwd-file
+  args = username_format=%u {root}/passwd
+}}
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+  chroot =
+}}
+service anvil {{
+  chroot =
+}}
+protocol imap {{
+  mail_plugins = $mail_plugins imap_quota
+  mail_max_userip_connections = 100
+}}
+plugin {{
+  quota = maildir:User quota
+}}
+namespace inbox {{
+  inbox = yes
+  separator = /
+  mailbox Junk {{
+    special_use = \\Junk
+    auto = create
+  }}
+  mailbox Sent {{
+    special_use = \\Sent
+    auto = create
+  }}
+  mailbox Drafts {{
+    special_use = \\Drafts
+    auto = create
+  }}
+  mailbox Trash {{
+    special_use = \\Trash
+    auto = create
+  }}
+}}
+"""
+
+
+class Dovecot:
+    """One Dovecot for the session; each test gets its own user (and Maildir)."""
+
+    password = "secret"
+    POOL = 2000
+
+    def __init__(self, root: Path):
+        if shutil.which("dovecot") is None:
+            raise RuntimeError("dovecot is not installed: run `bash .ci/run` (it installs dovecot-imapd)")
+        self.root = root
+        self.port = free_port()
+        self.uid = pwd.getpwnam("dovecot").pw_uid
+        self.gid = grp.getgrnam("dovecot").gr_gid
+        self._users = itertools.count(1)
+        os.chmod(root, 0o755)
+        for d in ("mail", "home", "run", "state"):
+            (root / d).mkdir()
+        shutil.chown(root / "mail", "dovecot", "dovecot")
+        shutil.chown(root / "home", "dovecot", "dovecot")
+        # All users are written before the start: dovecot re-reads a changed
+        # passwd-file only when its mtime (whole seconds) changes.
+        lines = [self._line(f"user{i}@test", None) for i in range(1, self.POOL + 1)]
+        lines += [self._line(f"quota{i}@test", 100) for i in range(1, 21)]
+        (root / "passwd").write_text("".join(lines))
+        self._quota_users = itertools.count(1)
+        (root / "dovecot.conf").write_text(DOVECOT_CONF.format(root=root, uid=self.uid, port=self.port))
+        self.start()
+
+    def start(self) -> None:
+        subprocess.run(["dovecot", "-c", str(self.root / "dovecot.conf")], check=True)
+        wait_port(self.port)
+
+    def stop(self) -> None:
+        pidfile = self.root / "run" / "master.pid"
+        if pidfile.exists():
+            pid = int(pidfile.read_text().strip())
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                try:
+                    os.kill(pid, 0)
+                except ProcessLookupError:
+                    break
+                time.sleep(0.05)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def _line(self, user: str, quota_kb: int | None) -> str:
+        extra = f"userdb_quota_rule=*:storage={quota_kb}K" if quota_kb else ""
+        return f"{user}:{{PLAIN}}{self.password}:{self.uid}:{self.gid}::{self.root}/home/{user}::{extra}\n"
+
+    def new_user(self, quota_kb: int | None = None) -> str:
+        """A fresh mailbox; with ``quota_kb`` one of the users with a 100 KB quota."""
+        if quota_kb:
+            return f"quota{next(self._quota_users)}@test"
+        return f"user{next(self._users)}@test"
+
+    def client(self, user: str) -> IMAPClient:
+        c = IMAPClient("127.0.0.1", port=self.port, ssl=False, timeout=30)
+        c.normalise_times = False
+        c.login(user, self.password)
+        return c
+
+
+@dataclass
+class Mailbox:
+    """A test user's mailbox, spoken to over IMAP like any client would."""
+
+    server: Dovecot
+    user: str
+
+    def append(self, raw: bytes, when: datetime, folder: str = "INBOX") -> int:
+        with self.server.client(self.user) as c:
+            if not c.folder_exists(folder):
+                c.create_folder(folder)
+            resp = c.append(folder, raw, msg_time=when)
+        return int(resp.split(b"APPENDUID ")[1].split(b"]")[0].split()[1])
+
+    def folder(self, folder: str = "INBOX") -> dict[int, dict[bytes, Any]]:
+        with self.server.client(self.user) as c:
+            if not c.folder_exists(folder):
+                return {}
+            c.select_folder(folder, readonly=True)
+            uids = c.search(["NOT", "DELETED"])
+            return dict(c.fetch(uids, ["FLAGS", "INTERNALDATE", "BODY.PEEK[]"])) if uids else {}
+
+    def messages(self, folder: str = "INBOX") -> list[Message]:
+        return [message_from_bytes(v[b"BODY[]"], policy=compat32) for v in self.folder(folder).values()]
+
+
+@dataclass
+class SmtpSink:
+    """aiosmtpd on a free port; keeps every message it accepts. ``refuse`` makes
+    it answer RCPT with a given code (e.g. 451 or 550)."""
+
+    port: int = 0
+    received: list[dict[str, Any]] = field(default_factory=list)
+    refuse: tuple[int, str] | None = None
+    controller: Controller | None = None
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any) -> str:
+        if self.refuse:
+            return f"{self.refuse[0]} {self.refuse[1]}"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.received.append({"from": envelope.mail_from, "to": list(envelope.rcpt_tos), "raw": bytes(envelope.content)})
+        return "250 Message accepted"
+
+    def start(self) -> SmtpSink:
+        self.port = free_port()
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+        return self
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+    def messages(self) -> list[Message]:
+        return [message_from_bytes(m["raw"], policy=compat32) for m in self.received]
+
+
+def run_async(coro: Any) -> Any:
+    return asyncio.run(coro)
