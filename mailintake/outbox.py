@@ -18,6 +18,7 @@ from typing import Any
 import aiosmtplib
 
 from .config import Config
+from .faults import checkpoint
 from .registry import Registry, to_iso
 from .source import Source
 
@@ -114,6 +115,7 @@ def drain(cfg: Config, reg: Registry, now: datetime, source: Source | None = Non
         _copy_to_sent(reg, source, now)
         return result
     sent = _write_local(cfg, rows) if not cfg.smtp.host else asyncio.run(_send_all(cfg, rows))
+    checkpoint("after_smtp")
     for row, err in sent:
         with reg.transaction():
             attempts = row["attempts"] + 1

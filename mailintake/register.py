@@ -73,6 +73,19 @@ class Registrar:
                                (msg.message_id, msg.body_sha256))
         return row
 
+    def begin_attempt(self, digest: str, now: datetime) -> int:
+        """Count a processing attempt (committed first, so a crash still counts)."""
+        with self.reg.transaction():
+            self.reg.conn.execute(
+                "INSERT INTO attempts (sha256, count, last_at) VALUES (?, 1, ?) "
+                "ON CONFLICT(sha256) DO UPDATE SET count = count + 1, last_at = excluded.last_at", (digest, to_iso(now)))
+            row = self.reg.one("SELECT count FROM attempts WHERE sha256 = ?", (digest,))
+        return int(row["count"]) if row else 1
+
+    def end_attempt(self, digest: str) -> None:
+        with self.reg.transaction():
+            self.reg.conn.execute("DELETE FROM attempts WHERE sha256 = ?", (digest,))
+
     # --- rows ---------------------------------------------------------------------------
     def _message_row(self, env: Envelope | None, msg: Incoming, kind: str, now: datetime, *,
                      tid: str | None = None, flags: list[str] | None = None, headers: bool = False,

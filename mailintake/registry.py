@@ -133,6 +133,7 @@ MIGRATIONS: list[str] = [
         errors TEXT
     );
     CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT);
+    CREATE TABLE attempts (sha256 TEXT PRIMARY KEY, count INTEGER NOT NULL, last_at TEXT NOT NULL);
     """,
 ]
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from . import outbox
+from .faults import checkpoint
 from .calendar import WorkCalendar
 from .check import FileCheck, Wording, check_file
 from .classify import NEW, REPLY, classify, load_rules, spam_verdict, transaction_pattern
@@ -39,6 +40,10 @@ from .store import Store
 from .triage import quota_warning
 
 log = logging.getLogger(__name__)
+
+
+# A message whose processing killed the worker this many times is quarantined.
+MAX_CRASHES = 3
 
 
 class SweepBusy(Exception):
@@ -128,6 +133,7 @@ class Intake:
         stage = "parse"
         try:
             msg = parse(raw)
+            checkpoint("after_parse")
             stage = "classify"
             known = self.registrar.known(msg)
             if known is not None and retry_row is None:
@@ -170,9 +176,18 @@ class Intake:
             return
         raw = src.fetch(env)
         # The raw message is kept before anything else can fail (R14).
-        self.store.put(raw)
-        outcome = self.process(env, raw, now)
+        digest = self.store.put(raw)
+        checkpoint("after_fetch")
+        tries = self.registrar.begin_attempt(digest, now)
+        if tries > MAX_CRASHES:
+            outcome = self.registrar.record_quarantine(
+                env, raw, "crash", f"processing this message stopped the worker {MAX_CRASHES} times", now)
+        else:
+            outcome = self.process(env, raw, now)
+        checkpoint("after_commit")
         src.mark_done(env)
+        checkpoint("after_flag")
+        self.registrar.end_attempt(digest)
         report.counts[outcome.kind] += 1
 
     def sweep(self, now: datetime, *, full: bool = True, drain: bool = True) -> SweepReport:
