@@ -138,6 +138,8 @@ def sweep(ctx: click.Context, now: str | None, wait: bool, inbox_only: bool, as_
         click.echo(report.summary())
         for err in report.errors:
             click.echo(f"  warning: {err}", err=True)
+    if report.unreachable:
+        raise click.ClickException(report.unreachable)
 
 
 @cli.command()

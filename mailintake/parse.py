@@ -90,7 +90,7 @@ def clean_filename(name: str | None, index: int) -> str:
     text = unicodedata.normalize("NFC", name or "")
     text = text.replace("\x00", "")
     text = re.split(r"[\\/]", text)[-1]
-    text = one_line(text, 400).strip(" .")
+    text = one_line(text, 20000).strip(" .")
     if not text:
         return f"attachment-{index}"
     if len(text) > 120:
@@ -250,11 +250,18 @@ def parse(raw: bytes) -> Incoming:
     nested = 0
     tnef = False
     body_text = ""
+    # Forwarded messages (message/rfc822) and the file names inside them.
+    inner_names: set[str] = set()
+    for part in msg.walk():
+        if part.get_content_type() == "message/rfc822":
+            nested += 1
+            for inner in part.walk():
+                if inner is not part and inner.get_filename():
+                    inner_names.add(clean_filename(inner.get_filename(), 0))
     if pm is not None:
         for i, att in enumerate(pm.attachments, start=1):
             ctype = str(att.get("mail_content_type") or "application/octet-stream").lower()
             if ctype == "message/rfc822":
-                nested += 1
                 continue
             payload = att.get("payload") or ""
             try:
@@ -265,7 +272,7 @@ def parse(raw: bytes) -> Incoming:
             name = clean_filename(att.get("filename"), i)
             if ctype == "application/ms-tnef" or name.lower() == "winmail.dat":
                 tnef = True
-            attachments.append(Attachment(name, ctype, data, nested=nested > 0))
+            attachments.append(Attachment(name, ctype, data, nested=name in inner_names))
         plain = "\n".join(pm.text_plain).strip()
         body_text = plain or html_to_text("\n".join(pm.text_html))
     else:

@@ -57,6 +57,7 @@ class SweepReport:
     folders: dict[str, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     outbox: outbox.DrainResult | None = None
+    unreachable: str | None = None  # the mailbox could not be reached at all
 
     def summary(self) -> str:
         parts = [f"{n} {k}" for k, n in sorted(self.counts.items())] or ["nothing new"]
@@ -197,7 +198,7 @@ class Intake:
         try:
             folders = self.source.folders(full=full)
         except SourceError as exc:
-            report.errors.append(str(exc))
+            report.unreachable = str(exc)
             folders = []
         for folder in folders:
             try:
