@@ -245,7 +245,7 @@ class Registrar:
             ctx = self._context(tid, msg, received, deadline.deemed_received_at, checks)
             composed = compose(self.cfg, self.renderer, template="ack", recipient=recipient, context=ctx, now=now,
                                tid=tid, in_reply_to=msg.message_id, references=msg.references)
-            queue(self.reg, composed, kind="ack", tid=tid, now=now)
+            queue(self.cfg, self.reg, composed, kind="ack", tid=tid, now=now)
             self.reg.add_event(at=now, actor=SYSTEM, action="ack_queued", transaction_id=tid,
                                detail={"to": recipient, "message_id": composed.message_id})
         else:
@@ -271,5 +271,5 @@ class Registrar:
             ctx = self._context(tid, msg, received, received, checks)
             composed = compose(self.cfg, self.renderer, template="more", recipient=recipient, context=ctx, now=now,
                                tid=tid, in_reply_to=msg.message_id, references=msg.references)
-            queue(self.reg, composed, kind="receipt", tid=tid, now=now)
+            queue(self.cfg, self.reg, composed, kind="receipt", tid=tid, now=now)
         return Outcome("reply", row, tid)

@@ -6,12 +6,15 @@ is queued in the outbox inside the caller's transaction.
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.policy import SMTP
+from email.header import Header
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.policy import compat32
 from email.utils import format_datetime
 from typing import Any
 
@@ -27,7 +30,7 @@ class Composed:
     message_id: str
     recipient: str
     subject: str
-    message: EmailMessage
+    message: Message
 
 
 class Renderer:
@@ -60,20 +63,35 @@ def new_message_id(cfg: Config, tid: str | None, kind: str) -> str:
 def compose(cfg: Config, renderer: Renderer, *, template: str, recipient: str, context: dict[str, Any],
             now: datetime, tid: str | None, in_reply_to: str | None = None,
             references: tuple[str, ...] = (), auto: bool = True) -> Composed:
-    """Render ``template`` (.subject.j2, .txt.j2 and, when present, .html.j2)."""
+    """Render ``template`` (.subject.j2, .txt.j2 and, when present, .html.j2).
+
+    Headers are built with ``email.header.Header`` (RFC 2047, folded at 78),
+    which is several times faster than the modern header registry for Thai
+    text. Every value is a single line: the subject through ``one_line``, the
+    recipient validated by the parser, message IDs matched as ``<...>``.
+    """
     subject = one_line(renderer.render(f"{template}.subject.j2", context), 900)
     text = renderer.render(f"{template}.txt.j2", context)
-    msg = EmailMessage(policy=SMTP)
-    local, _, domain = cfg.agency.mailbox_address.rpartition("@")
-    msg["From"] = Address(display_name=f"{cfg.agency.name_th} / {cfg.agency.name_en}", username=local, domain=domain)
+    if not _ID.match(recipient) or (in_reply_to is not None and not _ID_REF.match(in_reply_to)):
+        raise ValueError(f"refusing to compose mail to {recipient!r} in reply to {in_reply_to!r}")
+    html = renderer.render(f"{template}.html.j2", context) if renderer.has(f"{template}.html.j2") else None
+    msg: Message
+    if html is None:
+        msg = MIMEText(text, "plain", "utf-8")
+    else:
+        msg = MIMEMultipart("alternative")
+        msg.attach(MIMEText(text, "plain", "utf-8"))
+        msg.attach(MIMEText(html, "html", "utf-8"))
+    display = one_line(f"{cfg.agency.name_th} / {cfg.agency.name_en}", 200)
+    msg["From"] = f"{Header(display, 'utf-8').encode()} <{cfg.agency.mailbox_address}>"
     msg["To"] = recipient
-    msg["Subject"] = subject
+    msg["Subject"] = Header(subject, "utf-8").encode()
     msg["Date"] = format_datetime(now)
     mid = new_message_id(cfg, tid, template)
     msg["Message-ID"] = mid
     if in_reply_to:
         msg["In-Reply-To"] = in_reply_to
-        refs = [r for r in references if r != in_reply_to][-10:] + [in_reply_to]
+        refs = [r for r in references if r != in_reply_to and _ID_REF.match(r)][-10:] + [in_reply_to]
         msg["References"] = " ".join(refs)
     if auto:
         # RFC 3834: we are a robot; Exchange: do not answer us.
@@ -81,23 +99,29 @@ def compose(cfg: Config, renderer: Renderer, *, template: str, recipient: str, c
         msg["X-Auto-Response-Suppress"] = "All"
     msg["Content-Language"] = "th, en"
     if tid:
-        msg["X-Mailintake-ID"] = tid
-    msg.set_content(text, charset="utf-8")
-    if renderer.has(f"{template}.html.j2"):
-        msg.add_alternative(renderer.render(f"{template}.html.j2", context), subtype="html", charset="utf-8")
+        msg["X-Mailintake-ID"] = one_line(tid, 100)
     return Composed(mid, recipient, subject, msg)
 
 
-def queue(reg: Registry, composed: Composed, *, kind: str, tid: str | None, now: datetime) -> int:
+_ID = re.compile(r"^[^\s<>@]+@[^\s<>@]+$")
+_ID_REF = re.compile(r"^<[^<>\s]+>$")
+_WIRE = compat32.clone(linesep="\r\n")
+
+
+def as_bytes(msg: Message) -> bytes:
+    return msg.as_bytes(policy=_WIRE)
+
+
+def queue(cfg: Config, reg: Registry, composed: Composed, *, kind: str, tid: str | None, now: datetime) -> int:
     """Put composed mail in the outbox (call inside the caller's transaction)."""
     return reg.insert("outbox", {
         "message_id": composed.message_id,
         "transaction_id": tid,
         "kind": kind,
         "recipient": composed.recipient,
-        "sender": composed.message["From"].addresses[0].addr_spec,
+        "sender": cfg.agency.mailbox_address,
         "subject": composed.subject,
-        "raw": composed.message.as_bytes(),
+        "raw": as_bytes(composed.message),
         "status": "pending",
         "attempts": 0,
         "next_attempt_at": to_iso(now),

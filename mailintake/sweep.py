@@ -26,11 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from . import outbox
-from .faults import checkpoint
 from .calendar import WorkCalendar
 from .check import FileCheck, Wording, check_file
 from .classify import NEW, REPLY, classify, load_rules, spam_verdict, transaction_pattern
 from .config import Config
+from .faults import checkpoint
 from .parse import Incoming, parse, parse_headers_only
 from .register import Outcome, Registrar
 from .registry import Registry, to_iso

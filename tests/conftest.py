@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from servers import Dovecot, Mailbox, SmtpSink
 
 from mailintake.cli import cli
-from servers import Dovecot, Mailbox, SmtpSink
 
 
 @pytest.fixture(scope="session")

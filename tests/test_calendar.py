@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date
 from pathlib import Path
 
 import pytest
+from mails import at
 
 from mailintake.calendar import WorkCalendar
 from mailintake.config import load
-from mails import at
 
 
 @pytest.fixture
@@ -71,10 +71,10 @@ def test_exact_close_is_after_hours(cal: WorkCalendar) -> None:
 
 
 def test_utc_input_is_judged_in_bangkok(cal: WorkCalendar) -> None:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     # 02:00 UTC is 09:00 in Bangkok: in working time.
-    d = cal.deadline(datetime(2025, 12, 9, 2, 0, tzinfo=timezone.utc))
+    d = cal.deadline(datetime(2025, 12, 9, 2, 0, tzinfo=UTC))
     assert d.in_working_time and d.ack_due_at == at("2025-12-09 16:30")
 
 

@@ -9,9 +9,9 @@ import sys
 from collections import Counter
 
 import pytest
-
 from conftest import Env
 from mails import at, mail
+
 from mailintake.config import load
 from mailintake.registry import Registry
 

@@ -9,6 +9,7 @@ from email.message import Message
 
 from conftest import Env
 from mails import at, mail
+
 from samples.make_samples import jpeg, scanned_pdf
 
 ACK_SUBJECT = "ได้รับอีเมลของท่านแล้ว / Your email has been received"

@@ -122,7 +122,7 @@ def test_reply_to_is_used_only_when_valid() -> None:
 
 
 def test_encoded_newlines_cannot_reach_a_header() -> None:
-    subject = "=?utf-8?B?" + base64.b64encode("ok\r\nBcc: victim@example.com".encode()).decode() + "?="
+    subject = "=?utf-8?B?" + base64.b64encode(b"ok\r\nBcc: victim@example.com").decode() + "?="
     msg = parse(f"From: a@example.com\r\nSubject: {subject}\r\n\r\nx".encode())
     assert "\n" not in msg.subject and "\r" not in msg.subject
     assert msg.subject == "ok Bcc: victim@example.com"

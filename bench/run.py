@@ -1,0 +1,154 @@
+"""Benchmark intake against its own raw limit, in one run, against one Dovecot.
+
+    python bench/make_corpus.py --count 300 --out bench/out/corpus
+    python bench/run.py --corpus bench/out/corpus
+
+(a) raw limit: one process fetching every message over IMAP, parsing the MIME
+    and reading each attachment's image header (Pillow) or page tree (pikepdf);
+(b) ``mailintake sweep`` end to end: fetch, parse, classify, check, register in
+    SQLite, store files, acknowledge through a real SMTP server (aiosmtpd), flag.
+Prints messages per second for each and the ratio, and the peak memory of a
+sweep of one message with a 30 MB attachment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from email import message_from_bytes
+from email.policy import default
+from pathlib import Path
+
+import pikepdf
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from servers import Dovecot, Mailbox, SmtpSink  # noqa: E402
+
+CONFIG = """
+[agency]
+name_th = "เทศบาลตำบลบ้านใหม่"
+name_en = "Ban Mai Subdistrict Municipality"
+phone = "0 4400 0000"
+mailbox_address = "saraban@banmai.go.th"
+[mailbox]
+kind = "imap"
+host = "127.0.0.1"
+port = {port}
+security = "none"
+username = "{user}"
+password = "secret"
+[smtp]
+host = "127.0.0.1"
+port = {smtp}
+security = "none"
+[storage]
+path = "{storage}"
+"""
+
+
+def load(box: Mailbox, files: list[Path]) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    when = datetime(2025, 12, 9, 9, 0, tzinfo=timezone(timedelta(hours=7)))
+    with box.server.client(box.user) as c:
+        for f in files:
+            c.append("INBOX", f.read_bytes(), msg_time=when)
+
+
+def raw_limit(box: Mailbox) -> tuple[int, float]:
+    start = time.perf_counter()
+    n = 0
+    with box.server.client(box.user) as c:
+        c.select_folder("INBOX", readonly=True)
+        uids = c.search(["ALL"])
+        for i in range(0, len(uids), 50):
+            for item in c.fetch(uids[i:i + 50], ["INTERNALDATE", "BODY.PEEK[]"]).values():
+                msg = message_from_bytes(item[b"BODY[]"], policy=default)
+                for part in msg.iter_attachments():
+                    data = part.get_payload(decode=True)
+                    if part.get_content_type() == "image/jpeg":
+                        with Image.open(io.BytesIO(data)) as img:
+                            _ = (img.size, img.info.get("dpi"))
+                    elif part.get_content_type() == "application/pdf":
+                        with pikepdf.open(io.BytesIO(data)) as pdf:
+                            _ = [p.mediabox for p in pdf.pages]
+                n += 1
+    return n, time.perf_counter() - start
+
+
+def sweep(config: Path) -> tuple[float, float]:
+    """Wall time and peak RSS (MB) of one `mailintake sweep` process."""
+    probe = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
+             "r = subprocess.run(sys.argv[1:]); d = time.perf_counter() - t; "
+             "print(d, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024); sys.exit(r.returncode)")
+    out = subprocess.run([sys.executable, "-c", probe, sys.executable, "-m", "mailintake", "--config", str(config),
+                          "sweep", "--now", "2025-12-09T10:00:00+07:00"], capture_output=True, text=True, check=True)
+    seconds, rss = out.stdout.strip().splitlines()[-1].split()
+    return float(seconds), float(rss)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--corpus", type=Path, default=ROOT / "bench" / "out" / "corpus")
+    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "results.json")
+    args = ap.parse_args()
+    files = sorted(args.corpus.glob("*.eml"))
+    big = args.corpus / "big-30mb.eml.x"
+    if not files or not big.exists():
+        sys.exit(f"no corpus in {args.corpus}: run bench/make_corpus.py first")
+
+    root = Path(tempfile.mkdtemp(prefix="mailintake-bench-"))
+    server = Dovecot(root)
+    smtp = SmtpSink().start()
+    try:
+        box = Mailbox(server, server.new_user())
+        load(box, files)
+        raw_limit(box)  # warm the server's and the OS's caches once
+        n_raw, t_raw = raw_limit(box)
+
+        cfg = root / "config.toml"
+        cfg.write_text(CONFIG.format(port=server.port, user=box.user, smtp=smtp.port, storage=root / "var"))
+        t_sweep, rss_sweep = sweep(cfg)
+        registered = json.loads(subprocess.run([sys.executable, "-m", "mailintake", "--config", str(cfg), "status",
+                                                "--json", "--no-live"], capture_output=True, text=True, check=True).stdout)
+        n_sweep = registered["messages"].get("application", 0)
+        assert n_sweep == len(files), f"registered {n_sweep} of {len(files)}"
+        assert len(smtp.received) == len(files), f"acknowledged {len(smtp.received)} of {len(files)}"
+
+        big_box = Mailbox(server, server.new_user())
+        load(big_box, [big])
+        cfg_big = root / "config-big.toml"
+        cfg_big.write_text(CONFIG.format(port=server.port, user=big_box.user, smtp=smtp.port, storage=root / "var-big"))
+        t_big, rss_big = sweep(cfg_big)
+    finally:
+        smtp.stop()
+        server.stop()
+
+    size_mb = sum(f.stat().st_size for f in files) / len(files) / 1e6
+    result = {
+        "messages": len(files), "average_mb": round(size_mb, 2),
+        "raw_limit_msgs_per_s": round(n_raw / t_raw, 1), "sweep_msgs_per_s": round(n_sweep / t_sweep, 1),
+        "ratio": round((n_sweep / t_sweep) / (n_raw / t_raw), 2),
+        "big_message_mb": round(big.stat().st_size / 1e6, 1), "big_sweep_seconds": round(t_big, 1),
+        "big_sweep_peak_rss_mb": round(rss_big, 1), "corpus_sweep_peak_rss_mb": round(rss_sweep, 1),
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2))
+    print(f"corpus: {len(files)} messages, {size_mb:.2f} MB average")
+    print(f"(a) raw limit (fetch + MIME + image headers): {result['raw_limit_msgs_per_s']:7.1f} msg/s")
+    print(f"(b) mailintake sweep end to end:              {result['sweep_msgs_per_s']:7.1f} msg/s")
+    print(f"    ratio (b)/(a): {result['ratio']:.2f}   (target >= 0.6)")
+    print(f"peak memory, sweep of one {result['big_message_mb']} MB message (30 MB attachment): "
+          f"{result['big_sweep_peak_rss_mb']:.0f} MB   (target < 300 MB)")
+
+
+if __name__ == "__main__":
+    main()
