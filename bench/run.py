@@ -112,7 +112,10 @@ def main() -> None:
         box = Mailbox(server, server.new_user())
         load(box, files)
         raw_limit(box)  # warm the server's and the OS's caches once
-        n_raw, t_raw = raw_limit(box)
+        # The best of three runs: the ceiling we compare against is the fastest
+        # the raw work has gone on this machine, not an unlucky run.
+        raws = [raw_limit(box) for _ in range(3)]
+        n_raw, t_raw = min(raws, key=lambda r: r[1])
 
         cfg = root / "config.toml"
         cfg.write_text(CONFIG.format(port=server.port, user=box.user, smtp=smtp.port, storage=root / "var"))
@@ -135,7 +138,8 @@ def main() -> None:
     size_mb = sum(f.stat().st_size for f in files) / len(files) / 1e6
     result = {
         "messages": len(files), "average_mb": round(size_mb, 2),
-        "raw_limit_msgs_per_s": round(n_raw / t_raw, 1), "sweep_msgs_per_s": round(n_sweep / t_sweep, 1),
+        "raw_limit_msgs_per_s": round(n_raw / t_raw, 1), "raw_limit_runs": [round(n / t, 1) for n, t in raws],
+        "sweep_msgs_per_s": round(n_sweep / t_sweep, 1),
         "ratio": round((n_sweep / t_sweep) / (n_raw / t_raw), 2),
         "big_message_mb": round(big.stat().st_size / 1e6, 1), "big_sweep_seconds": round(t_big, 1),
         "big_sweep_peak_rss_mb": round(rss_big, 1), "corpus_sweep_peak_rss_mb": round(rss_sweep, 1),
@@ -143,7 +147,8 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
     print(f"corpus: {len(files)} messages, {size_mb:.2f} MB average")
-    print(f"(a) raw limit (fetch + MIME + image headers): {result['raw_limit_msgs_per_s']:7.1f} msg/s")
+    print(f"(a) raw limit (fetch + MIME + image headers): {result['raw_limit_msgs_per_s']:7.1f} msg/s "
+          f"(best of {result['raw_limit_runs']})")
     print(f"(b) mailintake sweep end to end:              {result['sweep_msgs_per_s']:7.1f} msg/s")
     print(f"    ratio (b)/(a): {result['ratio']:.2f}   (target >= 0.6)")
     print(f"peak memory, sweep of one {result['big_message_mb']} MB message (30 MB attachment): "

@@ -151,12 +151,14 @@ def _copy_to_sent(reg: Registry, source: Source | None, now: datetime) -> None:
     """Keep a copy of what we sent in the mailbox's Sent folder (after sending)."""
     if source is None:
         return
-    for row in reg.all("SELECT id, raw, sent_at FROM outbox WHERE status IN ('sent', 'bounced') AND copied_to_sent = 0 "
-                       "ORDER BY id LIMIT 200"):
+    rows = reg.all("SELECT id, raw, sent_at FROM outbox WHERE status IN ('sent', 'bounced') AND copied_to_sent = 0 "
+                   "ORDER BY id LIMIT 200")
+    for i in range(0, len(rows), 50):
+        batch = rows[i:i + 50]
         try:
-            source.append_sent(row["raw"], datetime.fromisoformat(row["sent_at"]) if row["sent_at"] else now)
+            source.append_sent_many([(r["raw"], datetime.fromisoformat(r["sent_at"]) if r["sent_at"] else now) for r in batch])
         except Exception as exc:  # noqa: BLE001 - a copy failure must not stop sending; retried next time
             log.warning("could not copy outgoing mail to Sent: %s", exc)
             return
         with reg.transaction():
-            reg.update("outbox", "id", row["id"], {"copied_to_sent": 1})
+            reg.conn.executemany("UPDATE outbox SET copied_to_sent = 1 WHERE id = ?", [(r["id"],) for r in batch])

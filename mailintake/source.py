@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .config import Mailbox
+from .faults import checkpoint
 
 INBOX = "INBOX"
 log = logging.getLogger(__name__)
@@ -60,10 +61,13 @@ class Source(Protocol):
     def folders(self, *, full: bool) -> list[Folder]: ...
     def pending(self, folder: str) -> list[Envelope]: ...
     def fetch(self, env: Envelope) -> bytes: ...
+    def fetch_many(self, envs: list[Envelope]) -> Iterator[tuple[Envelope, bytes | Exception]]: ...
     def mark_done(self, env: Envelope) -> None: ...
+    def flush(self) -> None: ...
     def move_to_inbox(self, env: Envelope) -> None: ...
     def delete(self, env: Envelope) -> None: ...
     def append_sent(self, raw: bytes, when: datetime) -> None: ...
+    def append_sent_many(self, items: list[tuple[bytes, datetime]]) -> None: ...
     def quota(self) -> Quota | None: ...
     def close(self) -> None: ...
 
@@ -140,6 +144,13 @@ class MaildirSource:
         except (KeyError, FileNotFoundError):
             raise SourceError(f"message {env.uid} vanished from {env.folder}") from None
 
+    def fetch_many(self, envs: list[Envelope]) -> Iterator[tuple[Envelope, bytes | Exception]]:
+        for env in envs:
+            try:
+                yield env, self.fetch(env)
+            except SourceError as exc:
+                yield env, exc
+
     def _move(self, env: Envelope, target: mailbox.Maildir) -> None:
         box = self._box(env.folder)
         try:
@@ -153,6 +164,9 @@ class MaildirSource:
 
     def mark_done(self, env: Envelope) -> None:
         self._move(env, self._box(self.cfg.archive_folder))
+
+    def flush(self) -> None:
+        checkpoint("after_flag")
 
     def move_to_inbox(self, env: Envelope) -> None:
         self._move(env, self.root)
@@ -169,6 +183,10 @@ class MaildirSource:
         key = box.add(raw)
         path = self._file(box, key)
         os.utime(path, (when.timestamp(), when.timestamp()))
+
+    def append_sent_many(self, items: list[tuple[bytes, datetime]]) -> None:
+        for raw, when in items:
+            self.append_sent(raw, when)
 
     def add(self, folder: str, raw: bytes, when: datetime) -> str:
         """Deliver a message (used by ``demo`` and tests) with a receipt time."""
@@ -189,12 +207,17 @@ class ImapSource:
     """IMAP through imapclient. The connection is made in ``_connect`` only."""
 
     BATCH = 200
+    BATCH_COUNT = 25
+    BATCH_BYTES = 16 * 1024 * 1024
 
     def __init__(self, cfg: Mailbox):
         self.cfg = cfg
         self._client: Any = None
         self._selected: str | None = None
         self._uidvalidity: str = ""
+        self._folders_made: set[str] = set()
+        self._sent: str | None = None
+        self._done: list[int] = []
 
     def _connect(self) -> Any:
         from imapclient import IMAPClient
@@ -224,13 +247,17 @@ class ImapSource:
 
     def _select(self, folder: str) -> None:
         if self._selected != folder:
+            self.flush()
             info = self.client.select_folder(folder)
             self._uidvalidity = str(info.get(b"UIDVALIDITY", ""))
             self._selected = folder
 
     def _ensure_folder(self, folder: str) -> None:
+        if folder in self._folders_made:
+            return
         if not self.client.folder_exists(folder):
             self.client.create_folder(folder)
+        self._folders_made.add(folder)
 
     def folders(self, *, full: bool) -> list[Folder]:
         out: list[Folder] = []
@@ -277,15 +304,54 @@ class ImapSource:
             raise SourceError(f"message {env.uid} vanished from {env.folder}")
         return bytes(item[b"BODY[]"])
 
-    def mark_done(self, env: Envelope) -> None:
-        self._select(env.folder)
-        if self._uidvalidity != env.uidvalidity:
+    def fetch_many(self, envs: list[Envelope]) -> Iterator[tuple[Envelope, bytes | Exception]]:
+        """Bodies in batches of at most BATCH_BYTES (one FETCH per batch), so a
+        sweep pays one round trip per batch, not per message."""
+        batch: list[Envelope] = []
+        size = 0
+        for env in envs:
+            if batch and (size + env.size > self.BATCH_BYTES or len(batch) >= self.BATCH_COUNT):
+                yield from self._fetch_batch(batch)
+                batch, size = [], 0
+            batch.append(env)
+            size += env.size
+        if batch:
+            yield from self._fetch_batch(batch)
+
+    def _fetch_batch(self, batch: list[Envelope]) -> Iterator[tuple[Envelope, bytes | Exception]]:
+        self._select(batch[0].folder)
+        self.flush()
+        if self._uidvalidity != batch[0].uidvalidity:
+            err = SourceError(f"{batch[0].folder} was recreated (UIDVALIDITY changed); will list it again")
+            for env in batch:
+                yield env, err
             return
+        data = self.client.fetch([int(e.uid) for e in batch], ["BODY.PEEK[]"])
+        for env in batch:
+            item = data.pop(int(env.uid), None)
+            if not item or b"BODY[]" not in item:
+                yield env, SourceError(f"message {env.uid} vanished from {env.folder}")
+            else:
+                yield env, bytes(item[b"BODY[]"])
+
+    def mark_done(self, env: Envelope) -> None:
+        """Mark done (after the caller's commit). The STORE or MOVE is sent in
+        batches by ``flush``: a crash before it only means the next sweep finds
+        the message registered and marks it then."""
+        self._select(env.folder)
+        if self._uidvalidity == env.uidvalidity:
+            self._done.append(int(env.uid))
+
+    def flush(self) -> None:
+        if not self._done or self._client is None:
+            return
+        uids, self._done = self._done, []
         if self.cfg.done_action == "move":
             self._ensure_folder(self.cfg.archive_folder)
-            self.client.move([int(env.uid)], self.cfg.archive_folder)
+            self.client.move(uids, self.cfg.archive_folder)
         else:
-            self.client.add_flags([int(env.uid)], [self.cfg.done_keyword.encode()], silent=True)
+            self.client.add_flags(uids, [self.cfg.done_keyword.encode()], silent=True)
+        checkpoint("after_flag")
 
     def move_to_inbox(self, env: Envelope) -> None:
         self._select(env.folder)
@@ -300,10 +366,23 @@ class ImapSource:
         else:
             self.client.expunge()
 
+    def _sent_folder(self) -> str:
+        if self._sent is None:
+            self._sent = self.client.find_special_folder(b"\\Sent") or self.cfg.sent_folder
+            self._ensure_folder(self._sent)
+        return self._sent
+
     def append_sent(self, raw: bytes, when: datetime) -> None:
-        folder = self.client.find_special_folder(b"\\Sent") or self.cfg.sent_folder
-        self._ensure_folder(folder)
-        self.client.append(folder, raw, flags=[b"\\Seen"], msg_time=when)
+        self.client.append(self._sent_folder(), raw, flags=[b"\\Seen"], msg_time=when)
+
+    def append_sent_many(self, items: list[tuple[bytes, datetime]]) -> None:
+        """One MULTIAPPEND when the server offers it (RFC 3502)."""
+        if len(items) > 1 and self.client.has_capability("MULTIAPPEND"):
+            self.client.multiappend(self._sent_folder(), [{"msg": raw, "flags": [b"\\Seen"], "date": when}
+                                                          for raw, when in items])
+            return
+        for raw, when in items:
+            self.append_sent(raw, when)
 
     def quota(self) -> Quota | None:
         if not self.client.has_capability("QUOTA"):
@@ -332,11 +411,17 @@ class ImapSource:
     def close(self) -> None:
         if self._client is not None:
             try:
+                self.flush()
+            except Exception as exc:  # noqa: BLE001 - unflagged mail is finished by the next sweep
+                log.warning("could not mark messages done: %s", exc)
+            try:
                 self._client.logout()
             except Exception as exc:  # noqa: BLE001 - closing a dead connection
                 log.debug("logout: %s", exc)
             self._client = None
             self._selected = None
+            self._folders_made.clear()
+            self._sent = None
 
 
 def _chunks(items: list[int], n: int) -> Iterator[list[int]]:

@@ -152,7 +152,9 @@ class Intake:
             log.warning("quarantined at %s: %s: %s", stage, type(exc).__name__, exc)
             return self.registrar.record_quarantine(env, raw, stage, f"{type(exc).__name__}: {exc}", now, existing=retry_row)
 
-    def _handle(self, env: Envelope, role: str, now: datetime, report: SweepReport) -> None:
+    def _first_look(self, env: Envelope, role: str, now: datetime, report: SweepReport) -> bool:
+        """Decide what can be decided from the headers alone; True when the body
+        is needed (the message goes on down the pipeline)."""
         src = self.source
         seen = self.registrar.seen(env)
         if seen is not None:
@@ -162,20 +164,23 @@ class Intake:
             else:
                 src.mark_done(env)
             report.counts["finished earlier"] += 1
-            return
+            return False
         headers = parse_headers_only(env.header)
         verdict = spam_verdict(self.rules, headers)
         if verdict is not None:
             self.registrar.record_spam(env, headers, env.header, verdict, now)
             src.delete(env)
             report.counts["spam"] += 1
-            return
+            return False
         if role == "junk":
             # Not spam by the server's verdict: back to INBOX, taken there (R22).
             src.move_to_inbox(env)
             report.counts["moved from junk"] += 1
-            return
-        raw = src.fetch(env)
+            return False
+        return True
+
+    def _take(self, env: Envelope, raw: bytes, now: datetime, report: SweepReport) -> None:
+        """The pipeline for one fetched message, then mark it done at the source."""
         # The raw message is kept before anything else can fail (R14).
         digest = self.store.put(raw)
         checkpoint("after_fetch")
@@ -186,10 +191,22 @@ class Intake:
         else:
             outcome = self.process(env, raw, now)
         checkpoint("after_commit")
-        src.mark_done(env)
-        checkpoint("after_flag")
+        self.source.mark_done(env)
         self.registrar.end_attempt(digest)
         report.counts[outcome.kind] += 1
+
+    def _guard(self, env: Envelope, report: SweepReport, step: Any, *args: Any) -> Any:
+        """Run one step for one message; a failure leaves it for the next sweep."""
+        try:
+            return step(*args)
+        except _Retryable as exc:
+            report.errors.append(f"{env.folder} uid {env.uid}: left for the next sweep: {exc}")
+        except SourceError as exc:
+            report.errors.append(f"{env.folder} uid {env.uid}: {exc}")
+        except Exception as exc:  # noqa: BLE001 - a server error on one message; the next sweep retries it
+            report.errors.append(f"{env.folder} uid {env.uid}: {type(exc).__name__}: {exc}")
+        report.counts["left pending"] += 1
+        return None
 
     def sweep(self, now: datetime, *, full: bool = True, drain: bool = True) -> SweepReport:
         report = SweepReport(started_at=now)
@@ -210,18 +227,17 @@ class Intake:
                 report.errors.append(f"{folder.name}: {type(exc).__name__}: {exc}")
                 continue
             report.folders[folder.name] = len(envelopes)
-            for env in envelopes:
-                try:
-                    self._handle(env, folder.role, now, report)
-                except _Retryable as exc:
-                    report.errors.append(f"{folder.name} uid {env.uid}: left for the next sweep: {exc}")
-                    report.counts["left pending"] += 1
-                except SourceError as exc:
-                    report.errors.append(f"{folder.name} uid {env.uid}: {exc}")
-                    report.counts["left pending"] += 1
-                except Exception as exc:  # noqa: BLE001 - a server error on one message; the next sweep retries it
-                    report.errors.append(f"{folder.name} uid {env.uid}: {type(exc).__name__}: {exc}")
-                    report.counts["left pending"] += 1
+            bodies = [e for e in envelopes if self._guard(e, report, self._first_look, e, folder.role, now, report)]
+            try:
+                for env, raw in self.source.fetch_many(bodies):
+                    if isinstance(raw, Exception):
+                        report.errors.append(f"{folder.name} uid {env.uid}: {raw}")
+                        report.counts["left pending"] += 1
+                        continue
+                    self._guard(env, report, self._take, env, raw, now, report)
+                self.source.flush()
+            except Exception as exc:  # noqa: BLE001 - the connection failed mid-folder; the next sweep resumes
+                report.errors.append(f"{folder.name}: {type(exc).__name__}: {exc}")
         if drain:
             report.outbox = self.drain(now)
         self._finish(sweep_id, report, full)

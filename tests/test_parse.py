@@ -144,3 +144,16 @@ def test_attachment_names_are_cleaned_for_display(name: str, shown: str) -> None
 def test_very_long_name_is_shortened_keeping_the_extension() -> None:
     shown = clean_filename("ก" * 10_000 + ".pdf", 1)
     assert len(shown) <= 120 and shown.endswith(".pdf")
+
+
+@pytest.mark.parametrize("size", [10, 150_000, 400_001, 3_000_000])
+def test_large_attachments_come_out_byte_for_byte(size: int) -> None:
+    from mails import mail
+
+    data = bytes((i * 7919) % 251 for i in range(size))
+    for linesep in ("\n", "\r\n"):
+        m = mail("big", attachments=[("a.bin", data, "application/octet-stream"), ("b.bin", data[::-1], "application/octet-stream")])
+        raw = m.as_bytes(policy=m.policy.clone(linesep=linesep))
+        parsed = parse(raw)
+        assert [a.data for a in parsed.attachments] == [data, data[::-1]]
+        assert parsed.body_text.strip() == "เรียน เจ้าหน้าที่\nขออนุญาตจัดงานครับ"
