@@ -134,7 +134,7 @@ def sweep(ctx: click.Context, now: str | None, wait: bool, inbox_only: bool, as_
     report = run_sweep(cfg, parse_now(now, cfg), full=not inbox_only, wait=wait)
     if as_json:
         _print_json(report_json(report))
-    else:
+    elif not report.unreachable:
         click.echo(report.summary())
         for err in report.errors:
             click.echo(f"  warning: {err}", err=True)

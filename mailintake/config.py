@@ -44,6 +44,7 @@ class Mailbox:
     security: str
     username: str
     password: str = field(repr=False)
+    ca_file: Path | None
     done_action: str
     done_keyword: str
     archive_folder: str
@@ -60,6 +61,7 @@ class Smtp:
     security: str
     username: str
     password: str = field(repr=False)
+    ca_file: Path | None
     outgoing_path: Path
     timeout_seconds: float
     retry_base_seconds: int
@@ -318,6 +320,7 @@ def _build(data: dict[str, Any], base: Path, source: Path | None, where: str) ->
         security=m.text("security", choices=("ssl", "starttls", "none")),
         username=m.text("username", required=kind == "imap"),
         password=m.text("password"),
+        ca_file=_ca_file(m, base),
         done_action=m.text("done_action", choices=("flag", "move")),
         done_keyword=m.text("done_keyword", required=True),
         archive_folder=m.text("archive_folder", required=True),
@@ -336,6 +339,7 @@ def _build(data: dict[str, Any], base: Path, source: Path | None, where: str) ->
         security=s.text("security", choices=("ssl", "starttls", "none")),
         username=s.text("username"),
         password=s.text("password"),
+        ca_file=_ca_file(s, base),
         outgoing_path=s.path("outgoing_path", base),
         timeout_seconds=s.number("timeout_seconds", minimum=1),
         retry_base_seconds=s.integer("retry_base_seconds", minimum=1),
@@ -415,6 +419,15 @@ def _build(data: dict[str, Any], base: Path, source: Path | None, where: str) ->
         log_level=lg.text("level", choices=("DEBUG", "INFO", "WARNING", "ERROR")),
         raw=data,
     )
+
+
+def _ca_file(reader: _Reader, base: Path) -> Path | None:
+    if not reader.text("ca_file"):
+        return None
+    path = reader.path("ca_file", base)
+    if not path.is_file():
+        raise reader.fail("ca_file", "no such file")
+    return path
 
 
 def _is_loopback(host: str) -> bool:

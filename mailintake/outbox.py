@@ -51,7 +51,8 @@ async def _send_all(cfg: Config, rows: list[dict[str, Any]]) -> list[tuple[dict[
     port = s.port or {"ssl": 465, "starttls": 587, "none": 25}[s.security]
     client = aiosmtplib.SMTP(hostname=s.host, port=port, timeout=s.timeout_seconds,
                              use_tls=s.security == "ssl", start_tls=s.security == "starttls",
-                             tls_context=ssl.create_default_context() if s.security != "none" else None)
+                             tls_context=ssl.create_default_context(cafile=str(s.ca_file) if s.ca_file else None)
+                             if s.security != "none" else None)
     results: list[tuple[dict[str, Any], Exception | None]] = []
     try:
         await client.connect()

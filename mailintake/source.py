@@ -225,7 +225,7 @@ class ImapSource:
 
         port = self.cfg.port or (993 if self.cfg.security == "ssl" else 143)
         try:
-            ctx = ssl.create_default_context()
+            ctx = ssl.create_default_context(cafile=str(self.cfg.ca_file) if self.cfg.ca_file else None)
             client = IMAPClient(self.cfg.host, port=port, ssl=self.cfg.security == "ssl", ssl_context=ctx,
                                 timeout=self.cfg.timeout_seconds)
             if self.cfg.security == "starttls":
@@ -236,6 +236,10 @@ class ImapSource:
         except LoginError:
             raise SourceError(f"IMAP login refused for {self.cfg.username} at {self.cfg.host}:{port}") from None
         except (OSError, IMAPClientError, ssl.SSLError) as exc:
+            if isinstance(exc, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(exc):
+                why = getattr(exc, "verify_message", None) or "verify failed"
+                raise SourceError(f"IMAP server {self.cfg.host}:{port}: certificate not trusted ({why}); "
+                                  "set [mailbox] ca_file for a private CA") from None
             raise SourceError(f"cannot reach IMAP server {self.cfg.host}:{port}: {exc}") from None
         return client
 

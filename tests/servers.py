@@ -48,7 +48,9 @@ log_path = {root}/dovecot.log
 info_log_path = {root}/dovecot.log
 protocols = imap
 listen = 127.0.0.1
-ssl = no
+ssl = yes
+ssl_cert = <{root}/cert.pem
+ssl_key = <{root}/key.pem
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 first_valid_uid = {uid}
@@ -70,7 +72,8 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {ssl_port}
   }}
   chroot =
 }}
@@ -118,6 +121,16 @@ class Dovecot:
             raise RuntimeError("dovecot is not installed: run `bash .ci/run` (it installs dovecot-imapd)")
         self.root = root
         self.port = free_port()
+        self.ssl_port = free_port()
+        # A throw-away CA (trustme) for the SSL and STARTTLS tests.
+        import trustme
+
+        self.ca = trustme.CA()
+        cert = self.ca.issue_cert("localhost", "127.0.0.1")
+        cert.private_key_pem.write_to_path(str(root / "key.pem"))
+        cert.cert_chain_pems[0].write_to_path(str(root / "cert.pem"))
+        self.ca.cert_pem.write_to_path(str(root / "ca.pem"))
+        self.ca_file = root / "ca.pem"
         self.uid = pwd.getpwnam("dovecot").pw_uid
         self.gid = grp.getgrnam("dovecot").gr_gid
         self._users = itertools.count(1)
@@ -132,12 +145,13 @@ class Dovecot:
         lines += [self._line(f"quota{i}@test", 100) for i in range(1, 21)]
         (root / "passwd").write_text("".join(lines))
         self._quota_users = itertools.count(1)
-        (root / "dovecot.conf").write_text(DOVECOT_CONF.format(root=root, uid=self.uid, port=self.port))
+        (root / "dovecot.conf").write_text(DOVECOT_CONF.format(root=root, uid=self.uid, port=self.port, ssl_port=self.ssl_port))
         self.start()
 
     def start(self) -> None:
         subprocess.run(["dovecot", "-c", str(self.root / "dovecot.conf")], check=True)
         wait_port(self.port)
+        wait_port(self.ssl_port)
 
     def stop(self) -> None:
         pidfile = self.root / "run" / "master.pid"

@@ -339,3 +339,57 @@ def test_quota_near_full_is_warned(dovecot, smtp, tmp_path) -> None:  # type: ig
     status = env.json("status")
     assert 80 <= status["quota"]["percent"] < 95
     assert any("quota" in w for w in status["warnings"])
+
+
+def _tls_config(deploy: Env, security: str, port: int, ca: str | None) -> None:
+    text = deploy.config.read_text()
+    text = text.replace('host = "127.0.0.1"\nport = ' + str(deploy.mailbox.server.port) + '\nsecurity = "none"',  # type: ignore[union-attr]
+                        f'host = "localhost"\nport = {port}\nsecurity = "{security}"' + (f'\nca_file = "{ca}"' if ca else ""))
+    deploy.config.write_text(text)
+
+
+def test_imap_over_ssl_with_the_agencys_ca(deploy: Env) -> None:
+    assert deploy.mailbox is not None
+    server = deploy.mailbox.server
+    _tls_config(deploy, "ssl", server.ssl_port, str(server.ca_file))
+    deploy.mailbox.append(mail("ผ่าน SSL").as_bytes(), at("2025-12-09 09:00"))
+    deploy.run("sweep", "--now", "2025-12-09T09:10:00+07:00")
+    assert [a["subject"] for a in deploy.json("triage", "list")] == ["ผ่าน SSL"]
+
+
+def test_imap_starttls(deploy: Env) -> None:
+    assert deploy.mailbox is not None
+    server = deploy.mailbox.server
+    _tls_config(deploy, "starttls", server.port, str(server.ca_file))
+    deploy.mailbox.append(mail("ผ่าน STARTTLS").as_bytes(), at("2025-12-09 09:00"))
+    deploy.run("sweep", "--now", "2025-12-09T09:10:00+07:00")
+    assert [a["subject"] for a in deploy.json("triage", "list")] == ["ผ่าน STARTTLS"]
+
+
+def test_untrusted_certificate_is_one_clear_line(deploy: Env) -> None:
+    assert deploy.mailbox is not None
+    _tls_config(deploy, "ssl", deploy.mailbox.server.ssl_port, None)
+    r = deploy.run("sweep", "--now", "2025-12-09T09:10:00+07:00", ok=False)
+    assert r.exit_code == 1
+    assert "certificate not trusted" in r.output and "ca_file" in r.output and "Traceback" not in r.output
+
+
+def test_done_action_move_archives_processed_mail(deploy: Env) -> None:
+    assert deploy.mailbox is not None
+    deploy.config.write_text(deploy.config.read_text().replace('timeout_seconds = 20', 'timeout_seconds = 20\ndone_action = "move"'))
+    deploy.mailbox.append(mail("ขออนุญาต").as_bytes(), at("2025-12-09 09:00"))
+    deploy.run("sweep", "--now", "2025-12-09T09:10:00+07:00")
+    assert deploy.mailbox.folder("INBOX") == {}
+    assert len(deploy.mailbox.folder("Archive")) == 1
+    deploy.run("sweep", "--now", "2025-12-09T09:20:00+07:00")
+    assert len(deploy.json("triage", "list")) == 1
+
+
+def test_date_header_far_from_receipt_is_flagged(deploy: Env) -> None:
+    assert deploy.mailbox is not None
+    deploy.mailbox.append(mail("เก่า", date=at("2025-12-01 09:00")).as_bytes(), at("2025-12-09 09:00"))
+    deploy.run("sweep", "--now", "2025-12-09T09:10:00+07:00")
+    [app] = deploy.json("triage", "list")
+    assert app["flags"] == ["date_skew"]
+    # R1: the receipt time is the server's, not the sender's Date header.
+    assert app["received_at"] == "2025-12-09T09:00:00+07:00"
