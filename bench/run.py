@@ -30,28 +30,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from servers import Dovecot, Mailbox, SmtpSink  # noqa: E402
-
-CONFIG = """
-[agency]
-name_th = "เทศบาลตำบลบ้านใหม่"
-name_en = "Ban Mai Subdistrict Municipality"
-phone = "0 4400 0000"
-mailbox_address = "saraban@banmai.go.th"
-[mailbox]
-kind = "imap"
-host = "127.0.0.1"
-port = {port}
-security = "none"
-username = "{user}"
-password = "secret"
-[smtp]
-host = "127.0.0.1"
-port = {smtp}
-security = "none"
-[storage]
-path = "{storage}"
-"""
+from servers import CONFIG, Dovecot, Mailbox, SmtpSink  # noqa: E402
 
 
 def load(box: Mailbox, files: list[Path]) -> None:
@@ -118,7 +97,8 @@ def main() -> None:
         n_raw, t_raw = min(raws, key=lambda r: r[1])
 
         cfg = root / "config.toml"
-        cfg.write_text(CONFIG.format(port=server.port, user=box.user, smtp=smtp.port, storage=root / "var"))
+        cfg.write_text(CONFIG.format(agency_extra="", imap_port=server.port, user=box.user, password=server.password,
+                                     smtp_port=smtp.port, storage=root / "var"))
         t_sweep, rss_sweep = sweep(cfg)
         registered = json.loads(subprocess.run([sys.executable, "-m", "mailintake", "--config", str(cfg), "status",
                                                 "--json", "--no-live"], capture_output=True, text=True, check=True).stdout)
@@ -129,7 +109,8 @@ def main() -> None:
         big_box = Mailbox(server, server.new_user())
         load(big_box, [big])
         cfg_big = root / "config-big.toml"
-        cfg_big.write_text(CONFIG.format(port=server.port, user=big_box.user, smtp=smtp.port, storage=root / "var-big"))
+        cfg_big.write_text(CONFIG.format(agency_extra="", imap_port=server.port, user=big_box.user, password=server.password,
+                                         smtp_port=smtp.port, storage=root / "var-big"))
         t_big, rss_big = sweep(cfg_big)
     finally:
         smtp.stop()

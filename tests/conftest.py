@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
-from servers import Dovecot, Mailbox, SmtpSink
+from servers import CONFIG, Dovecot, Mailbox, SmtpSink
 
 from mailintake.cli import cli
 
@@ -37,33 +37,7 @@ def smtp() -> Iterator[SmtpSink]:
     sink.stop()
 
 
-CONFIG = """
-[agency]
-name_th = "เทศบาลตำบลบ้านใหม่"
-name_en = "Ban Mai Subdistrict Municipality"
-phone = "0 4400 0000"
-mailbox_address = "saraban@banmai.go.th"
-{agency_extra}
 
-[mailbox]
-kind = "imap"
-host = "127.0.0.1"
-port = {imap_port}
-security = "none"
-username = "{user}"
-password = "{password}"
-timeout_seconds = 20
-
-[smtp]
-host = "127.0.0.1"
-port = {smtp_port}
-security = "none"
-retry_base_seconds = 60
-give_up_hours = 24
-
-[storage]
-path = "{storage}"
-"""
 
 
 class Env:

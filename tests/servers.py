@@ -110,6 +110,36 @@ namespace inbox {{
 """
 
 
+# A deployment pointing at these servers (tests and bench/run.py).
+CONFIG = """
+[agency]
+name_th = "เทศบาลตำบลบ้านใหม่"
+name_en = "Ban Mai Subdistrict Municipality"
+phone = "0 4400 0000"
+mailbox_address = "saraban@banmai.go.th"
+{agency_extra}
+
+[mailbox]
+kind = "imap"
+host = "127.0.0.1"
+port = {imap_port}
+security = "none"
+username = "{user}"
+password = "{password}"
+timeout_seconds = 20
+
+[smtp]
+host = "127.0.0.1"
+port = {smtp_port}
+security = "none"
+retry_base_seconds = 60
+give_up_hours = 24
+
+[storage]
+path = "{storage}"
+"""
+
+
 class Dovecot:
     """One Dovecot for the session; each test gets its own user (and Maildir)."""
 
