@@ -62,6 +62,7 @@ def json_option(f: F) -> F:
 def friendly(f: F) -> F:
     """Turn known failures into one line instead of a traceback."""
     from .classify import RulesError
+    from .services import ServicesError
     from .source import SourceError
     from .sweep import SweepBusy
     from .triage import NotFound
@@ -74,6 +75,9 @@ def friendly(f: F) -> F:
             raise ConfigClickError(str(exc)) from None
         except (SourceError, SweepBusy, NotFound, RulesError) as exc:
             raise click.ClickException(str(exc)) from None
+        except ServicesError as exc:
+            raise click.ClickException(f"{exc.errors[0]} (and {len(exc.errors) - 1} more; run `mailintake rules check`)"
+                                       if len(exc.errors) > 1 else exc.errors[0]) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -213,13 +217,13 @@ def triage_list(ctx: click.Context, status: str | None, include_closed: bool, as
         _print_json(rows)
         return
     table = [{
-        "tid": r["transaction_id"], "service": r["service"] or "unassigned", "applicant": r["applicant_email"],
+        "tid": r["transaction_id"], "service": r["service"] or ("inquiry" if r["kind"] == "inquiry" else "unassigned"), "applicant": r["applicant_email"],
         "received": _short_time(r["received_at"]), "deemed": _short_time(r["deemed_received_at"]), "status": r["status"],
         "ack": "sent " + _short_time(r["acknowledged_at"]) if r["acknowledged_at"] else "due " + _short_time(r["ack_due_at"]),
         "files": f"{sum(f['accepted'] for f in r['files'])}/{len(r['files'])} ok",
         "problems": ",".join(r["problems"] + [f for f in r["flags"]]),
     } for r in rows]
-    _table(table, [("tid", "TRANSACTION", 16), ("service", "SERVICE", 12), ("applicant", "APPLICANT", 26),
+    _table(table, [("tid", "TRANSACTION", 16), ("service", "SERVICE", 22), ("applicant", "APPLICANT", 26),
                    ("received", "RECEIVED", 12), ("deemed", "DEEMED", 12), ("status", "STATUS", 10),
                    ("ack", "ACK", 17), ("files", "FILES", 8), ("problems", "PROBLEMS/FLAGS", 30)])
 
@@ -429,7 +433,7 @@ def status(ctx: click.Context, as_json: bool, live: bool) -> None:
 
 @cli.group()
 def rules() -> None:
-    """Validate rules/ (mail rules).
+    """Validate rules/ (mail rules and services).
 
     Example: mailintake rules check
     """
@@ -438,19 +442,31 @@ def rules() -> None:
 @rules.command("check")
 @click.pass_context
 def rules_check(ctx: click.Context) -> None:
-    """Report every error in rules/ with file and key.
+    """Report every error in rules/mail.toml and rules/services/*.toml with file and key.
 
     Example: mailintake rules check
     """
     from .classify import RulesError, load_rules
+    from .services import ServicesError, load_services
 
     cfg = _config(ctx)
+    errors: list[str] = []
     try:
         path = cfg.find("rules", "mail.toml")
         load_rules(path)
+        click.echo(f"{path}: ok")
     except (RulesError, ConfigError) as exc:
-        raise click.ClickException(str(exc)) from None
-    click.echo(f"{path}: ok")
+        errors.append(str(exc))
+    try:
+        services = load_services(cfg.search_path("rules"))
+        for s in services:
+            click.echo(f"{s.source}: ok ({s.code}, {s.name_en})")
+    except ServicesError as exc:
+        errors += exc.errors
+    for e in errors:
+        click.echo(f"error: {e}", err=True)
+    if errors:
+        raise click.ClickException(f"{len(errors)} error(s) in rules")
 
 
 def main() -> None:

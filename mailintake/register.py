@@ -21,6 +21,7 @@ from .config import Config
 from .parse import Incoming
 from .registry import Registry, to_iso
 from .respond import Renderer, compose, queue
+from .services import Service, is_inquiry_code, match_service
 from .source import Envelope
 from .store import Store
 
@@ -39,8 +40,10 @@ def _j(value: Any) -> str:
 
 
 class Registrar:
-    def __init__(self, cfg: Config, reg: Registry, store: Store, cal: WorkCalendar, renderer: Renderer):
+    def __init__(self, cfg: Config, reg: Registry, store: Store, cal: WorkCalendar, renderer: Renderer,
+                 services: list[Service] | None = None):
         self.cfg, self.reg, self.store, self.cal, self.renderer = cfg, reg, store, cal, renderer
+        self.services = services or []
 
     # --- lookups used by classify (the Lookup protocol) ---------------------------
     def transaction_exists(self, tid: str) -> bool:
@@ -215,6 +218,7 @@ class Registrar:
             "received_th": thaitext.thai_date(local_received), "received_en": thaitext.english_date(local_received),
             "deemed_th": thaitext.thai_date(local_deemed), "deemed_en": thaitext.english_date(local_deemed),
             "files": [fc for _d, fc in checks], "resend": any(not fc.accepted for _d, fc in checks),
+            "inquiry": False, "service": None,
         }
 
     def _new_application(self, env: Envelope | None, msg: Incoming, checks: list[tuple[str, FileCheck]],
@@ -228,10 +232,14 @@ class Registrar:
         recipient = msg.reply_address
         if recipient is None:
             problems.append("no_reply_address")
+        service = match_service(self.services, msg.subject, msg.body_text)
+        # A question rather than an application (process 1): code INFO, or no
+        # files and no service recognised.
+        kind = "inquiry" if is_inquiry_code(msg.subject) or (not checks and service is None) else "application"
         row = self._message_row(env, msg, "application", now, tid=tid, flags=flags, received=received)
         self._files(row, tid, checks)
         self.reg.insert("applications", {
-            "transaction_id": tid, "status": "received", "service": None,
+            "transaction_id": tid, "kind": kind, "status": "received", "service": service.id if service else None,
             "applicant_email": recipient or (msg.header("from") or "")[:300],
             "applicant_name": msg.from_name or None, "subject": msg.subject,
             "received_at": to_iso(self.cal.local(received)), "deemed_received_at": to_iso(deadline.deemed_received_at),
@@ -239,10 +247,13 @@ class Registrar:
             "problems": _j(problems), "flags": _j(flags), "created_at": to_iso(now), "updated_at": to_iso(now),
         })
         self.reg.add_event(at=now, actor=SYSTEM, action="registered", transaction_id=tid, before=None, after="received",
-                           detail={"message": row, "files": len(checks), "deemed": to_iso(deadline.deemed_received_at),
+                           detail={"message": row, "files": len(checks), "kind": kind,
+                                   "service": service.id if service else None, "deemed": to_iso(deadline.deemed_received_at),
                                    "reason": deadline.reason})
         if recipient is not None:
             ctx = self._context(tid, msg, received, deadline.deemed_received_at, checks)
+            ctx["inquiry"] = kind == "inquiry"
+            ctx["service"] = service
             composed = compose(self.cfg, self.renderer, template="ack", recipient=recipient, context=ctx, now=now,
                                tid=tid, in_reply_to=msg.message_id, references=msg.references)
             queue(self.cfg, self.reg, composed, kind="ack", tid=tid, now=now)

@@ -135,6 +135,10 @@ MIGRATIONS: list[str] = [
     CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT);
     CREATE TABLE attempts (sha256 TEXT PRIMARY KEY, count INTEGER NOT NULL, last_at TEXT NOT NULL);
     """,
+    # 2: services and inquiries.
+    """
+    ALTER TABLE applications ADD COLUMN kind TEXT NOT NULL DEFAULT 'application';
+    """,
 ]
 
 GENESIS = "0" * 64

@@ -35,6 +35,7 @@ from .parse import Incoming, parse, parse_headers_only
 from .register import Outcome, Registrar
 from .registry import Registry, to_iso
 from .respond import Renderer
+from .services import load_services
 from .source import Envelope, Source, SourceError, open_source
 from .store import Store
 from .triage import quota_warning
@@ -102,7 +103,8 @@ class Intake:
         self.wording = Wording(cfg.find("templates", "problems.toml"))
         self.rules = load_rules(cfg.find("rules", "mail.toml"))
         self.tid_pattern = transaction_pattern(cfg.ids.format, cfg.ids.prefix)
-        self.registrar = Registrar(cfg, self.reg, self.store, self.cal, self.renderer)
+        self.services = load_services(cfg.search_path("rules"))
+        self.registrar = Registrar(cfg, self.reg, self.store, self.cal, self.renderer, self.services)
         self._source = source
 
     @property

@@ -30,7 +30,7 @@ def _file(row: dict[str, Any]) -> dict[str, Any]:
 def _application(reg: Registry, row: dict[str, Any]) -> dict[str, Any]:
     files = reg.all("SELECT * FROM files WHERE transaction_id = ? ORDER BY id", (row["transaction_id"],))
     return {
-        "transaction_id": row["transaction_id"], "status": row["status"], "service": row["service"],
+        "transaction_id": row["transaction_id"], "kind": row["kind"], "status": row["status"], "service": row["service"],
         "applicant_email": row["applicant_email"], "applicant_name": row["applicant_name"], "subject": row["subject"],
         "received_at": row["received_at"], "deemed_received_at": row["deemed_received_at"],
         "ack_due_at": row["ack_due_at"], "ack_reason": row["ack_reason"], "acknowledged_at": row["acknowledged_at"],

@@ -78,7 +78,7 @@ def test_demo_from_a_fresh_directory(tmp_path: Path) -> None:
     r = CliRunner().invoke(cli, ["--config", str(cfg), "demo"], catch_exceptions=False)
     assert r.exit_code == 0, r.output
     assert "4 applications registered" in r.output
-    assert "SRB-2568-000001" in r.output and "unassigned" in r.output
+    assert "SRB-2568-000001" in r.output and "event-permit" in r.output and "tm30" in r.output
     outgoing = list((tmp_path / "var" / "outgoing" / "new").iterdir())
     assert len(outgoing) == 4
     again = CliRunner().invoke(cli, ["--config", str(cfg), "demo"])
