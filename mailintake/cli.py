@@ -62,6 +62,7 @@ def json_option(f: F) -> F:
 def friendly(f: F) -> F:
     """Turn known failures into one line instead of a traceback."""
     from .classify import RulesError
+    from .roles import RoleError
     from .services import ServicesError
     from .source import SourceError
     from .sweep import SweepBusy
@@ -73,7 +74,7 @@ def friendly(f: F) -> F:
             return f(*args, **kwargs)
         except ConfigError as exc:
             raise ConfigClickError(str(exc)) from None
-        except (SourceError, SweepBusy, NotFound, RulesError) as exc:
+        except (SourceError, SweepBusy, NotFound, RulesError, RoleError) as exc:
             raise click.ClickException(str(exc)) from None
         except ServicesError as exc:
             raise click.ClickException(f"{exc.errors[0]} (and {len(exc.errors) - 1} more; run `mailintake rules check`)"
@@ -199,10 +200,11 @@ def triage() -> None:
 @triage.command("list")
 @click.option("--status", help="Only applications in this status.")
 @click.option("--all", "include_closed", is_flag=True, help="Include closed applications.")
+@click.option("--mine", is_flag=True, help="Only applications assigned to me.")
 @json_option
 @click.pass_context
 @friendly
-def triage_list(ctx: click.Context, status: str | None, include_closed: bool, as_json: bool) -> None:
+def triage_list(ctx: click.Context, status: str | None, include_closed: bool, as_json: bool, mine: bool = False) -> None:
     """Open applications, first come first served by deemed receipt.
 
     Example: mailintake triage list --json
@@ -212,7 +214,9 @@ def triage_list(ctx: click.Context, status: str | None, include_closed: bool, as
 
     cfg = _config(ctx)
     reg = Registry(cfg.db_path)
-    rows = list_applications(reg, status=status, include_closed=include_closed)
+    from .roles import acting_login
+
+    rows = list_applications(reg, status=status, include_closed=include_closed, mine=acting_login() if mine else None)
     if as_json:
         _print_json(rows)
         return
@@ -274,6 +278,66 @@ def triage_show(ctx: click.Context, transaction_id: str, as_json: bool) -> None:
     for e in app["events"]:
         change = f" {e['status_before'] or '-'} -> {e['status_after']}" if e["status_after"] else ""
         echo(f"  {e['at']}  {e['actor']:8} {e['action']}{change}")
+
+
+def _lifecycle(ctx: click.Context) -> tuple[Config, Any]:
+    from .registry import Registry
+
+    cfg = _config(ctx)
+    return cfg, Registry(cfg.db_path)
+
+
+@triage.command("take")
+@click.argument("transaction_id")
+@now_option
+@click.pass_context
+@friendly
+def triage_take(ctx: click.Context, transaction_id: str, now: str | None) -> None:
+    """Assign an application to me (clerk).
+
+    Example: mailintake triage take SRB-2568-000001
+    """
+    from .lifecycle import take
+
+    cfg, reg = _lifecycle(ctx)
+    who = take(cfg, reg, transaction_id, parse_now(now, cfg))
+    click.echo(f"{transaction_id.upper()} assigned to {who}")
+
+
+@triage.command("assign")
+@click.argument("transaction_id")
+@click.argument("user")
+@now_option
+@click.pass_context
+@friendly
+def triage_assign(ctx: click.Context, transaction_id: str, user: str, now: str | None) -> None:
+    """Assign an application to a user (clerk or admin).
+
+    Example: mailintake triage assign SRB-2568-000001 somchai
+    """
+    from .lifecycle import assign
+
+    cfg, reg = _lifecycle(ctx)
+    assign(cfg, reg, transaction_id, user, parse_now(now, cfg))
+    click.echo(f"{transaction_id.upper()} assigned to {user}")
+
+
+@triage.command("note")
+@click.argument("transaction_id")
+@click.argument("text")
+@now_option
+@click.pass_context
+@friendly
+def triage_note(ctx: click.Context, transaction_id: str, text: str, now: str | None) -> None:
+    """Add an internal note (never emailed).
+
+    Example: mailintake triage note SRB-2568-000001 "called the applicant"
+    """
+    from .lifecycle import note
+
+    cfg, reg = _lifecycle(ctx)
+    note(cfg, reg, transaction_id, text, parse_now(now, cfg))
+    click.echo(f"note added to {transaction_id.upper()}")
 
 
 @cli.group("outbox")
@@ -429,6 +493,56 @@ def status(ctx: click.Context, as_json: bool, live: bool) -> None:
     click.echo(f"Quota:        {q['percent']}% of {q['limit_kb']} KB" if q else "Quota:        not reported by the server")
     for w in data["warnings"]:
         click.echo(f"WARNING: {w}")
+
+
+@cli.group()
+def audit() -> None:
+    """The audit log: every action, hash-chained.
+
+    Example: mailintake audit verify
+    """
+
+
+@audit.command("verify")
+@click.pass_context
+@friendly
+def audit_verify(ctx: click.Context) -> None:
+    """Prove the chain of events intact, or name the first broken event.
+
+    Example: mailintake audit verify
+    """
+    from .audit import verify
+    from .registry import Registry
+
+    result = verify(Registry(_config(ctx).db_path))
+    if not result.ok:
+        raise click.ClickException(f"audit chain broken at event {result.broken_id}: {result.reason}")
+    click.echo(f"audit chain intact: {result.events} events")
+
+
+@audit.command("list")
+@click.option("--id", "transaction_id", help="Only events of this transaction ID.")
+@click.option("--user", help="Only events by this user (system for automatic ones).")
+@json_option
+@click.pass_context
+@friendly
+def audit_list(ctx: click.Context, transaction_id: str | None, user: str | None, as_json: bool) -> None:
+    """Read the audit log (admin).
+
+    Example: mailintake audit list --id SRB-2568-000001
+    """
+    from .audit import list_events
+    from .registry import Registry
+    from .roles import require
+
+    cfg = _config(ctx)
+    require(cfg, "admin")
+    rows = list_events(Registry(cfg.db_path), transaction_id=transaction_id, user=user)
+    if as_json:
+        _print_json(rows)
+        return
+    _table(rows, [("id", "ID", 6), ("at", "AT", 26), ("actor", "WHO", 10), ("action", "ACTION", 20),
+                  ("transaction_id", "TRANSACTION", 16), ("status_after", "STATUS", 12), ("detail", "DETAIL", 50)])
 
 
 @cli.group()

@@ -104,6 +104,17 @@ class Daemon:
     use_idle: bool
 
 
+ROLES = ("clerk", "approver", "finance", "admin")
+
+
+@dataclass(frozen=True)
+class User:
+    login: str
+    roles: frozenset[str]
+    name: str
+    position: str
+
+
 @dataclass(frozen=True)
 class Config:
     source: Path | None
@@ -117,6 +128,7 @@ class Config:
     checks: Checks
     daemon: Daemon
     log_level: str
+    users: dict[str, User]
     raw: dict[str, Any]
 
     @property
@@ -147,9 +159,15 @@ class Config:
         raise ConfigError(f"{kind}/{name}: not found in {', '.join(map(str, self.search_path(kind))) or 'any directory'}")
 
 
+OPEN_TABLES = {"users"}  # tables whose keys are names chosen by the agency
+
+
 def _merge(base: dict[str, Any], over: dict[str, Any], where: str) -> dict[str, Any]:
     out = dict(base)
     for key, value in over.items():
+        if key in OPEN_TABLES and isinstance(value, dict):
+            out[key] = {**base.get(key, {}), **value}
+            continue
         if key not in base:
             raise ConfigError(f"{where}: unknown key [{key}]" if not where.endswith("]") else f"{where} {key}: unknown key")
         if isinstance(base[key], dict):
@@ -417,8 +435,22 @@ def _build(data: dict[str, Any], base: Path, source: Path | None, where: str) ->
         checks=checks,
         daemon=daemon,
         log_level=lg.text("level", choices=("DEBUG", "INFO", "WARNING", "ERROR")),
+        users=_users(where, data.get("users", {})),
         raw=data,
     )
+
+
+def _users(where: str, table: dict[str, Any]) -> dict[str, User]:
+    users: dict[str, User] = {}
+    for login, value in table.items():
+        spec = {"roles": value} if isinstance(value, list) else value
+        if not isinstance(spec, dict) or set(spec) - {"roles", "name", "position"}:
+            raise ConfigError(f"{where}: [users] {login}: expected a list of roles or {{ roles = [...], name = ..., position = ... }}")
+        roles = spec.get("roles")
+        if not isinstance(roles, list) or not roles or any(r not in ROLES for r in roles):
+            raise ConfigError(f"{where}: [users] {login}: roles must be a list of {', '.join(ROLES)}, got {roles!r}")
+        users[login] = User(login, frozenset(roles), str(spec.get("name", login)), str(spec.get("position", "")))
+    return users
 
 
 def _ca_file(reader: _Reader, base: Path) -> Path | None:

@@ -39,8 +39,11 @@ def _application(reg: Registry, row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def list_applications(reg: Registry, *, status: str | None = None, include_closed: bool = False) -> list[dict[str, Any]]:
+def list_applications(reg: Registry, *, status: str | None = None, include_closed: bool = False,
+                      mine: str | None = None) -> list[dict[str, Any]]:
     rows = reg.all("SELECT * FROM applications")
+    if mine:
+        rows = [r for r in rows if r["assigned_to"] == mine]
     if status:
         rows = [r for r in rows if r["status"] == status]
     elif not include_closed:
