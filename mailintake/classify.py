@@ -45,6 +45,7 @@ class MailRules:
     bounce_types: tuple[str, ...]
     bounce_subject: re.Pattern[str] | None
     webmail_domains: frozenset[str]
+    poa_keywords: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,7 @@ def load_rules(path: Path) -> MailRules:
         bounce_types=tuple(t.lower() for t in bounce.get("content_types", [])),
         bounce_subject=_regex(f"{path.name}: [bounce] subject_regex", bounce.get("subject_regex")),
         webmail_domains=frozenset(d.lower() for d in domains),
+        poa_keywords=tuple(str(k).lower() for k in data.get("juristic", {}).get("poa_keywords", [])),
     )
 
 

@@ -62,6 +62,7 @@ def json_option(f: F) -> F:
 def friendly(f: F) -> F:
     """Turn known failures into one line instead of a traceback."""
     from .classify import RulesError
+    from .lifecycle import StepRefused
     from .roles import RoleError
     from .services import ServicesError
     from .source import SourceError
@@ -74,7 +75,7 @@ def friendly(f: F) -> F:
             return f(*args, **kwargs)
         except ConfigError as exc:
             raise ConfigClickError(str(exc)) from None
-        except (SourceError, SweepBusy, NotFound, RulesError, RoleError) as exc:
+        except (SourceError, SweepBusy, NotFound, RulesError, RoleError, StepRefused) as exc:
             raise click.ClickException(str(exc)) from None
         except ServicesError as exc:
             raise click.ClickException(f"{exc.errors[0]} (and {len(exc.errors) - 1} more; run `mailintake rules check`)"
@@ -280,11 +281,16 @@ def triage_show(ctx: click.Context, transaction_id: str, as_json: bool) -> None:
         echo(f"  {e['at']}  {e['actor']:8} {e['action']}{change}")
 
 
-def _lifecycle(ctx: click.Context) -> tuple[Config, Any]:
-    from .registry import Registry
+def _desk(ctx: click.Context) -> Any:
+    from .lifecycle import Desk
 
-    cfg = _config(ctx)
-    return cfg, Registry(cfg.db_path)
+    return Desk(_config(ctx))
+
+
+def _step(ctx: click.Context, verb: str, transaction_id: str, now: str | None, **kw: Any) -> None:
+    desk = _desk(ctx)
+    app = desk.step(verb, transaction_id, parse_now(now, desk.cfg), **kw)
+    click.echo(f"{app['transaction_id']}: {app['status']}")
 
 
 @triage.command("take")
@@ -297,10 +303,8 @@ def triage_take(ctx: click.Context, transaction_id: str, now: str | None) -> Non
 
     Example: mailintake triage take SRB-2568-000001
     """
-    from .lifecycle import take
-
-    cfg, reg = _lifecycle(ctx)
-    who = take(cfg, reg, transaction_id, parse_now(now, cfg))
+    desk = _desk(ctx)
+    who = desk.take(transaction_id, parse_now(now, desk.cfg))
     click.echo(f"{transaction_id.upper()} assigned to {who}")
 
 
@@ -315,10 +319,8 @@ def triage_assign(ctx: click.Context, transaction_id: str, user: str, now: str |
 
     Example: mailintake triage assign SRB-2568-000001 somchai
     """
-    from .lifecycle import assign
-
-    cfg, reg = _lifecycle(ctx)
-    assign(cfg, reg, transaction_id, user, parse_now(now, cfg))
+    desk = _desk(ctx)
+    desk.assign(transaction_id, user, parse_now(now, desk.cfg))
     click.echo(f"{transaction_id.upper()} assigned to {user}")
 
 
@@ -333,11 +335,131 @@ def triage_note(ctx: click.Context, transaction_id: str, text: str, now: str | N
 
     Example: mailintake triage note SRB-2568-000001 "called the applicant"
     """
-    from .lifecycle import note
-
-    cfg, reg = _lifecycle(ctx)
-    note(cfg, reg, transaction_id, text, parse_now(now, cfg))
+    desk = _desk(ctx)
+    desk.note(transaction_id, text, parse_now(now, desk.cfg))
     click.echo(f"note added to {transaction_id.upper()}")
+
+
+@triage.command("review")
+@click.argument("transaction_id")
+@now_option
+@click.pass_context
+@friendly
+def triage_review(ctx: click.Context, transaction_id: str, now: str | None) -> None:
+    """Start the review of a complete application (clerk); the applicant is told.
+
+    Example: mailintake triage review SRB-2568-000001
+    """
+    _step(ctx, "review", transaction_id, now)
+
+
+@triage.command("request-info")
+@click.argument("transaction_id")
+@click.option("--reason", required=True, help="Why more is needed (sent to the applicant).")
+@click.option("--doc", "docs", multiple=True, help="A document to send (repeatable).")
+@now_option
+@click.pass_context
+@friendly
+def triage_request_info(ctx: click.Context, transaction_id: str, reason: str, docs: tuple[str, ...], now: str | None) -> None:
+    """Ask the applicant for more information or documents (clerk, R13).
+
+    Example: mailintake triage request-info SRB-2568-000001 --reason "ID card unreadable" --doc "ID card copy"
+    """
+    _step(ctx, "request-info", transaction_id, now, reason=reason, docs=docs)
+
+
+@triage.command("approve")
+@click.argument("transaction_id")
+@now_option
+@click.pass_context
+@friendly
+def triage_approve(ctx: click.Context, transaction_id: str, now: str | None) -> None:
+    """Approve (approver); with a fee, the fee notice goes out (R16, R17).
+
+    Example: mailintake triage approve SRB-2568-000001
+    """
+    _step(ctx, "approve", transaction_id, now)
+
+
+@triage.command("reject")
+@click.argument("transaction_id")
+@click.option("--reason", required=True, help="The reason, sent to the applicant.")
+@now_option
+@click.pass_context
+@friendly
+def triage_reject(ctx: click.Context, transaction_id: str, reason: str, now: str | None) -> None:
+    """Reject (approver); the applicant is told why.
+
+    Example: mailintake triage reject SRB-2568-000001 --reason "the site is a school zone"
+    """
+    _step(ctx, "reject", transaction_id, now, reason=reason)
+
+
+@triage.command("verify-identity")
+@click.argument("transaction_id")
+@click.option("--method", required=True, type=click.Choice(["photo", "in-person", "digital-id"]))
+@click.option("--note", default="", help="What was seen, e.g. the last 4 digits checked.")
+@now_option
+@click.pass_context
+@friendly
+def triage_verify_identity(ctx: click.Context, transaction_id: str, method: str, note: str, now: str | None) -> None:
+    """Record how the applicant's identity was proven (R10).
+
+    Example: mailintake triage verify-identity SRB-2568-000001 --method photo --note "holding ID card"
+    """
+    desk = _desk(ctx)
+    desk.verify_identity(transaction_id, method, note, parse_now(now, desk.cfg))
+    click.echo(f"{transaction_id.upper()}: identity verified ({method})")
+
+
+@triage.command("check")
+@click.argument("transaction_id")
+@click.option("--poa", type=click.Choice(["ok", "missing", "invalid"]), help="Power of attorney.")
+@click.option("--stamp", type=click.Choice(["ok", "missing", "na"]), help="e-Stamp duty.")
+@now_option
+@click.pass_context
+@friendly
+def triage_check(ctx: click.Context, transaction_id: str, poa: str | None, stamp: str | None, now: str | None) -> None:
+    """Record the power of attorney and e-Stamp check (R15).
+
+    Example: mailintake triage check SRB-2568-000001 --poa ok --stamp na
+    """
+    desk = _desk(ctx)
+    desk.check_documents(transaction_id, poa, stamp, parse_now(now, desk.cfg))
+    click.echo(f"{transaction_id.upper()}: power of attorney {poa or '-'}, e-Stamp {stamp or '-'}")
+
+
+@triage.command("set")
+@click.argument("transaction_id")
+@click.option("--service", help="The service id (see `mailintake rules check`).")
+@click.option("--juristic/--natural", default=None, help="The applicant is a juristic person (company).")
+@now_option
+@click.pass_context
+@friendly
+def triage_set(ctx: click.Context, transaction_id: str, service: str | None, juristic: bool | None, now: str | None) -> None:
+    """Set the service of an application, or mark a juristic person (clerk).
+
+    Example: mailintake triage set SRB-2568-000001 --service tm30
+    """
+    desk = _desk(ctx)
+    app = desk.set(transaction_id, parse_now(now, desk.cfg), service=service, juristic=juristic)
+    click.echo(f"{app['transaction_id']}: service {app['service'] or 'unassigned'}, juristic {'yes' if app['juristic'] else 'no'}")
+
+
+@triage.command("reply")
+@click.argument("transaction_id")
+@click.option("--file", "answer_file", required=True, type=click.File("r", encoding="utf-8"), help="The answer text.")
+@now_option
+@click.pass_context
+@friendly
+def triage_reply(ctx: click.Context, transaction_id: str, answer_file: Any, now: str | None) -> None:
+    """Answer an inquiry by email, threaded, in the bilingual frame (clerk).
+
+    Example: mailintake triage reply SRB-2568-000007 --file answer.txt
+    """
+    desk = _desk(ctx)
+    desk.reply_inquiry(transaction_id, answer_file.read(), parse_now(now, desk.cfg))
+    click.echo(f"{transaction_id.upper()}: answered")
 
 
 @cli.group("outbox")

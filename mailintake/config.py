@@ -108,6 +108,16 @@ ROLES = ("clerk", "approver", "finance", "admin")
 
 
 @dataclass(frozen=True)
+class Payment:
+    bank_name: str
+    bank_account: str
+    account_name: str
+    promptpay_id: str
+    comp_code: str
+    deadline_days: int
+
+
+@dataclass(frozen=True)
 class User:
     login: str
     roles: frozenset[str]
@@ -129,6 +139,8 @@ class Config:
     daemon: Daemon
     log_level: str
     users: dict[str, User]
+    payment: Payment
+    default_time_limit_days: int
     raw: dict[str, Any]
 
     @property
@@ -436,8 +448,24 @@ def _build(data: dict[str, Any], base: Path, source: Path | None, where: str) ->
         daemon=daemon,
         log_level=lg.text("level", choices=("DEBUG", "INFO", "WARNING", "ERROR")),
         users=_users(where, data.get("users", {})),
+        payment=_payment(_Reader(where, "payment", data["payment"])),
+        default_time_limit_days=_Reader(where, "lifecycle", data["lifecycle"]).integer(
+            "default_time_limit_days", minimum=1, maximum=365),
         raw=data,
     )
+
+
+def _payment(p: _Reader) -> Payment:
+    pay = Payment(p.text("bank_name"), p.text("bank_account"), p.text("account_name"), p.text("promptpay_id"),
+                  p.text("comp_code"), p.integer("deadline_days", minimum=1, maximum=90))
+    if pay.promptpay_id:
+        from .promptpay import target
+
+        try:
+            target(pay.promptpay_id)
+        except ValueError as exc:
+            raise p.fail("promptpay_id", str(exc).split(":")[0]) from None
+    return pay
 
 
 def _users(where: str, table: dict[str, Any]) -> dict[str, User]:

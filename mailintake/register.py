@@ -8,24 +8,30 @@ transaction that names them.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import Message
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import thaitext
 from .calendar import WorkCalendar
-from .check import FileCheck
-from .classify import AUTOREPLY, BOUNCE, NEW, OWN, REPLY, Verdict
+from .check import FileCheck, Problem, Wording
+from .classify import AUTOREPLY, BOUNCE, NEW, OWN, REPLY, MailRules, Verdict
 from .config import Config
 from .parse import Incoming
 from .registry import Registry, to_iso
 from .respond import Renderer, compose, queue
 from .services import Service, is_inquiry_code, match_service
+
+if TYPE_CHECKING:
+    from .lifecycle import Desk
 from .source import Envelope
 from .store import Store
 
 SYSTEM = "system"
+# A Thai juristic-person registration number: 13 digits, the first 0.
+JURISTIC_ID = re.compile(r"(?<!\d)0\d{12}(?!\d)")
 
 
 @dataclass(frozen=True)
@@ -41,9 +47,12 @@ def _j(value: Any) -> str:
 
 class Registrar:
     def __init__(self, cfg: Config, reg: Registry, store: Store, cal: WorkCalendar, renderer: Renderer,
-                 services: list[Service] | None = None):
+                 services: list[Service] | None = None, rules: MailRules | None = None, desk: Desk | None = None):
         self.cfg, self.reg, self.store, self.cal, self.renderer = cfg, reg, store, cal, renderer
         self.services = services or []
+        self.rules = rules
+        self.desk = desk
+        self.wording = Wording(cfg.find("templates", "problems.toml"))
 
     # --- lookups used by classify (the Lookup protocol) ---------------------------
     def transaction_exists(self, tid: str) -> bool:
@@ -218,7 +227,7 @@ class Registrar:
             "received_th": thaitext.thai_date(local_received), "received_en": thaitext.english_date(local_received),
             "deemed_th": thaitext.thai_date(local_deemed), "deemed_en": thaitext.english_date(local_deemed),
             "files": [fc for _d, fc in checks], "resend": any(not fc.accepted for _d, fc in checks),
-            "inquiry": False, "service": None,
+            "inquiry": False, "service": None, "app_problems": [], "identity_needed": False,
         }
 
     def _new_application(self, env: Envelope | None, msg: Incoming, checks: list[tuple[str, FileCheck]],
@@ -236,10 +245,14 @@ class Registrar:
         # A question rather than an application (process 1): code INFO, or no
         # files and no service recognised.
         kind = "inquiry" if is_inquiry_code(msg.subject) or (not checks and service is None) else "application"
+        juristic = kind == "application" and JURISTIC_ID.search(f"{msg.subject}\n{msg.body_text}") is not None
+        app_problems = self._juristic_problems(msg, service, checks) if juristic else []
+        problems += [p.code for p in app_problems]
         row = self._message_row(env, msg, "application", now, tid=tid, flags=flags, received=received)
         self._files(row, tid, checks)
         self.reg.insert("applications", {
             "transaction_id": tid, "kind": kind, "status": "received", "service": service.id if service else None,
+            "juristic": int(juristic), "due_at": to_iso(self.desk.due_at(deadline.deemed_received_at, service)) if self.desk else None,
             "applicant_email": recipient or (msg.header("from") or "")[:300],
             "applicant_name": msg.from_name or None, "subject": msg.subject,
             "received_at": to_iso(self.cal.local(received)), "deemed_received_at": to_iso(deadline.deemed_received_at),
@@ -254,6 +267,8 @@ class Registrar:
             ctx = self._context(tid, msg, received, deadline.deemed_received_at, checks)
             ctx["inquiry"] = kind == "inquiry"
             ctx["service"] = service
+            ctx["app_problems"] = app_problems
+            ctx["identity_needed"] = service is not None and service.risk in ("medium", "high")
             composed = compose(self.cfg, self.renderer, template="ack", recipient=recipient, context=ctx, now=now,
                                tid=tid, in_reply_to=msg.message_id, references=msg.references)
             queue(self.cfg, self.reg, composed, kind="ack", tid=tid, now=now)
@@ -263,6 +278,19 @@ class Registrar:
             self.reg.add_event(at=now, actor=SYSTEM, action="ack_impossible", transaction_id=tid,
                                detail="no valid From or Reply-To address")
         return Outcome("application", row, tid)
+
+    def _juristic_problems(self, msg: Incoming, service: Service | None, checks: list[tuple[str, FileCheck]]) -> list[Problem]:
+        """R9: a company applies from its own domain, with a power of attorney."""
+        out = []
+        if service is not None and not service.juristic_allowed:
+            out.append(self.wording.problem("juristic_not_allowed"))
+        domain = (msg.from_addr or "").rpartition("@")[2]
+        if self.rules and domain in self.rules.webmail_domains:
+            out.append(self.wording.problem("juristic_webmail", domain=domain))
+        keywords = self.rules.poa_keywords if self.rules else ()
+        if not any(k in fc.name.lower() for _d, fc in checks for k in keywords):
+            out.append(self.wording.problem("juristic_no_poa"))
+        return out
 
     def _reply(self, env: Envelope | None, msg: Incoming, tid: str, checks: list[tuple[str, FileCheck]],
                now: datetime, received: datetime) -> Outcome:
@@ -278,7 +306,13 @@ class Registrar:
                            transaction_id=tid, before=app["status"], after=app["status"],
                            detail={"message": row, "files": len(checks)})
         recipient = msg.reply_address
-        if checks and recipient is not None:
+        app_now = self.reg.one("SELECT * FROM applications WHERE transaction_id = ?", (tid,))
+        status_before = app_now["status"] if app_now else None
+        if self.desk is not None and app_now is not None:
+            self.desk.on_reply(app_now, bool(checks), now)
+        after = self.reg.one("SELECT status FROM applications WHERE transaction_id = ?", (tid,))
+        moved = after is not None and after["status"] != status_before
+        if checks and recipient is not None and not moved:
             ctx = self._context(tid, msg, received, received, checks)
             composed = compose(self.cfg, self.renderer, template="more", recipient=recipient, context=ctx, now=now,
                                tid=tid, in_reply_to=msg.message_id, references=msg.references)

@@ -139,6 +139,20 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE applications ADD COLUMN kind TEXT NOT NULL DEFAULT 'application';
     """,
+    # 3: the application's life (identity, juristic persons, decision, fee).
+    """
+    ALTER TABLE applications ADD COLUMN due_at TEXT;
+    ALTER TABLE applications ADD COLUMN juristic INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE applications ADD COLUMN identity TEXT;
+    ALTER TABLE applications ADD COLUMN poa TEXT;
+    ALTER TABLE applications ADD COLUMN stamp TEXT;
+    ALTER TABLE applications ADD COLUMN fee_amount INTEGER;
+    ALTER TABLE applications ADD COLUMN fee_due_at TEXT;
+    ALTER TABLE applications ADD COLUMN payment_ref TEXT;
+    ALTER TABLE applications ADD COLUMN decision_reason TEXT;
+    ALTER TABLE applications ADD COLUMN replied_at TEXT;
+    ALTER TABLE applications ADD COLUMN last_message_id TEXT;
+    """,
 ]
 
 GENESIS = "0" * 64

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import re
 import secrets
+import tomllib
 from dataclasses import dataclass
 from datetime import datetime
 from email.header import Header
 from email.message import Message
+from email.mime.application import MIMEApplication
+from email.mime.image import MIMEImage
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.policy import compat32
@@ -42,6 +45,18 @@ class Renderer:
             undefined=jinja2.StrictUndefined,
             keep_trailing_newline=True,
         )
+        self._notices: dict[str, dict[str, str]] | None = None
+
+    def notice(self, key: str, context: dict[str, Any]) -> dict[str, str]:
+        """One entry of ``notices.toml`` rendered: subject_th, subject_en, th, en."""
+        if self._notices is None:
+            with self.cfg.find("templates", "notices.toml").open("rb") as fh:
+                self._notices = tomllib.load(fh)
+        entry = self._notices.get(key)
+        if entry is None:
+            raise KeyError(f"templates/notices.toml has no [{key}]")
+        return {k: self.env.from_string(str(v)).render(agency=self.cfg.agency, **context).strip()
+                for k, v in entry.items()}
 
     def has(self, name: str) -> bool:
         try:
@@ -62,7 +77,8 @@ def new_message_id(cfg: Config, tid: str | None, kind: str) -> str:
 
 def compose(cfg: Config, renderer: Renderer, *, template: str, recipient: str, context: dict[str, Any],
             now: datetime, tid: str | None, in_reply_to: str | None = None,
-            references: tuple[str, ...] = (), auto: bool = True) -> Composed:
+            references: tuple[str, ...] = (), auto: bool = True,
+            attachments: tuple[tuple[str, bytes, str], ...] = ()) -> Composed:
     """Render ``template`` (.subject.j2, .txt.j2 and, when present, .html.j2).
 
     Headers are built with ``email.header.Header`` (RFC 2047, folded at 78),
@@ -82,6 +98,14 @@ def compose(cfg: Config, renderer: Renderer, *, template: str, recipient: str, c
         msg = MIMEMultipart("alternative")
         msg.attach(MIMEText(text, "plain", "utf-8"))
         msg.attach(MIMEText(html, "html", "utf-8"))
+    if attachments:
+        body, msg = msg, MIMEMultipart("mixed")
+        msg.attach(body)
+        for name, data, ctype in attachments:
+            maintype, subtype = ctype.split("/")
+            part = MIMEApplication(data, _subtype=subtype) if maintype == "application" else MIMEImage(data, _subtype=subtype)
+            part.add_header("Content-Disposition", "attachment", filename=name)
+            msg.attach(part)
     display = one_line(f"{cfg.agency.name_th} / {cfg.agency.name_en}", 200)
     msg["From"] = f"{Header(display, 'utf-8').encode()} <{cfg.agency.mailbox_address}>"
     msg["To"] = recipient

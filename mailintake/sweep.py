@@ -31,6 +31,7 @@ from .check import FileCheck, Wording, check_file
 from .classify import NEW, REPLY, classify, load_rules, spam_verdict, transaction_pattern
 from .config import Config
 from .faults import checkpoint
+from .lifecycle import Desk
 from .parse import Incoming, parse, parse_headers_only
 from .register import Outcome, Registrar
 from .registry import Registry, to_iso
@@ -104,7 +105,8 @@ class Intake:
         self.rules = load_rules(cfg.find("rules", "mail.toml"))
         self.tid_pattern = transaction_pattern(cfg.ids.format, cfg.ids.prefix)
         self.services = load_services(cfg.search_path("rules"))
-        self.registrar = Registrar(cfg, self.reg, self.store, self.cal, self.renderer, self.services)
+        self.desk = Desk(cfg, self.reg, self.renderer)
+        self.registrar = Registrar(cfg, self.reg, self.store, self.cal, self.renderer, self.services, self.rules, self.desk)
         self._source = source
 
     @property
