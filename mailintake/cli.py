@@ -202,10 +202,14 @@ def triage() -> None:
 @click.option("--status", help="Only applications in this status.")
 @click.option("--all", "include_closed", is_flag=True, help="Include closed applications.")
 @click.option("--mine", is_flag=True, help="Only applications assigned to me.")
+@click.option("--service", help="Only this service (or 'unassigned').")
+@click.option("--overdue", is_flag=True, help="Only those past their acknowledgement or service deadline.")
+@now_option
 @json_option
 @click.pass_context
 @friendly
-def triage_list(ctx: click.Context, status: str | None, include_closed: bool, as_json: bool, mine: bool = False) -> None:
+def triage_list(ctx: click.Context, status: str | None, include_closed: bool, as_json: bool, mine: bool = False,
+                service: str | None = None, overdue: bool = False, now: str | None = None) -> None:
     """Open applications, first come first served by deemed receipt.
 
     Example: mailintake triage list --json
@@ -217,7 +221,8 @@ def triage_list(ctx: click.Context, status: str | None, include_closed: bool, as
     reg = Registry(cfg.db_path)
     from .roles import acting_login
 
-    rows = list_applications(reg, status=status, include_closed=include_closed, mine=acting_login() if mine else None)
+    rows = list_applications(reg, status=status, include_closed=include_closed, mine=acting_login() if mine else None,
+                             service=service, overdue_at=parse_now(now, cfg) if overdue else None)
     if as_json:
         _print_json(rows)
         return
@@ -225,12 +230,13 @@ def triage_list(ctx: click.Context, status: str | None, include_closed: bool, as
         "tid": r["transaction_id"], "service": r["service"] or ("inquiry" if r["kind"] == "inquiry" else "unassigned"), "applicant": r["applicant_email"],
         "received": _short_time(r["received_at"]), "deemed": _short_time(r["deemed_received_at"]), "status": r["status"],
         "ack": "sent " + _short_time(r["acknowledged_at"]) if r["acknowledged_at"] else "due " + _short_time(r["ack_due_at"]),
+        "due": _short_time(r["due_at"]),
         "files": f"{sum(f['accepted'] for f in r['files'])}/{len(r['files'])} ok",
         "problems": ",".join(r["problems"] + [f for f in r["flags"]]),
     } for r in rows]
     _table(table, [("tid", "TRANSACTION", 16), ("service", "SERVICE", 22), ("applicant", "APPLICANT", 26),
                    ("received", "RECEIVED", 12), ("deemed", "DEEMED", 12), ("status", "STATUS", 10),
-                   ("ack", "ACK", 17), ("files", "FILES", 8), ("problems", "PROBLEMS/FLAGS", 30)])
+                   ("ack", "ACK", 17), ("due", "DUE", 12), ("files", "FILES", 8), ("problems", "PROBLEMS/FLAGS", 30)])
 
 
 @triage.command("show")
@@ -258,6 +264,15 @@ def triage_show(ctx: click.Context, transaction_id: str, as_json: bool) -> None:
     echo(f"Received:      {app['received_at']}")
     echo(f"Deemed:        {app['deemed_received_at']}  ({app['ack_reason']})")
     echo(f"Ack due:       {app['ack_due_at']}")
+    echo(f"Service due:   {app['due_at'] or '-'}   assigned to: {app['assigned_to'] or '-'}")
+    if app["juristic"] or app["identity"] or app["poa"] or app["stamp"]:
+        ident = app["identity"]["method"] if app["identity"] else "not verified"
+        echo(f"Juristic:      {'yes' if app['juristic'] else 'no'}   identity: {ident}   "
+             f"power of attorney: {app['poa'] or '-'}   e-Stamp: {app['stamp'] or '-'}")
+    if app["fee_amount"]:
+        echo(f"Fee:           {app['fee_amount']} baht, due {app['fee_due_at']}; payment ref {app['payment_ref'] or '-'}")
+    if app["decision_reason"]:
+        echo(f"Reason:        {app['decision_reason']}")
     echo(f"Acknowledged:  {app['acknowledged_at'] or 'not yet'}")
     if app["problems"] or app["flags"]:
         echo(f"Problems:      {', '.join(app['problems']) or '-'}   flags: {', '.join(app['flags']) or '-'}")
@@ -287,9 +302,20 @@ def _desk(ctx: click.Context) -> Any:
     return Desk(_config(ctx))
 
 
+def _send_now(desk: Any, when: datetime) -> None:
+    """Send what a command queued; what fails stays queued for the outbox retries."""
+    from .outbox import drain
+
+    result = drain(desk.cfg, desk.reg, when)
+    if result.retried or result.failed:
+        click.echo(f"warning: {result.retried + result.failed} email(s) not sent yet: see `mailintake outbox list`", err=True)
+
+
 def _step(ctx: click.Context, verb: str, transaction_id: str, now: str | None, **kw: Any) -> None:
     desk = _desk(ctx)
-    app = desk.step(verb, transaction_id, parse_now(now, desk.cfg), **kw)
+    when = parse_now(now, desk.cfg)
+    app = desk.step(verb, transaction_id, when, **kw)
+    _send_now(desk, when)
     click.echo(f"{app['transaction_id']}: {app['status']}")
 
 
@@ -458,8 +484,178 @@ def triage_reply(ctx: click.Context, transaction_id: str, answer_file: Any, now:
     Example: mailintake triage reply SRB-2568-000007 --file answer.txt
     """
     desk = _desk(ctx)
-    desk.reply_inquiry(transaction_id, answer_file.read(), parse_now(now, desk.cfg))
+    when = parse_now(now, desk.cfg)
+    desk.reply_inquiry(transaction_id, answer_file.read(), when)
+    _send_now(desk, when)
     click.echo(f"{transaction_id.upper()}: answered")
+
+
+@triage.command("files")
+@click.argument("transaction_id")
+@json_option
+@click.pass_context
+@friendly
+def triage_files(ctx: click.Context, transaction_id: str, as_json: bool) -> None:
+    """The files of an application with their check results.
+
+    Example: mailintake triage files SRB-2568-000001
+    """
+    from .registry import Registry
+    from .triage import show_application
+
+    files = show_application(Registry(_config(ctx).db_path), transaction_id)["files"]
+    if as_json:
+        _print_json(files)
+        return
+    for i, f in enumerate(files, 1):
+        f["n"] = i
+        f["verdict"] = "ok" if f["accepted"] else ",".join(f["problems"])
+    _table(files, [("n", "#", 3), ("name", "NAME", 40), ("content_type", "TYPE", 24), ("size", "BYTES", 9),
+                   ("dpi", "DPI", 6), ("verdict", "CHECK", 30)])
+
+
+@triage.command("export")
+@click.argument("transaction_id")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Directory to write to.")
+@click.pass_context
+@friendly
+def triage_export(ctx: click.Context, transaction_id: str, out_dir: str) -> None:
+    """Write the raw emails, every file under a safe name and a one-page summary (R14).
+
+    Example: mailintake triage export SRB-2568-000001 --out /srv/print/SRB-2568-000001
+    """
+    from .registry import Registry
+    from .reports import export
+    from .roles import require
+    from .store import Store
+
+    cfg = _config(ctx)
+    require(cfg, "clerk", "approver", "admin")
+    written = export(Registry(cfg.db_path), Store(cfg.store_path), transaction_id, Path(out_dir))
+    click.echo(f"wrote {len(written)} files to {out_dir}")
+
+
+@cli.group()
+def payments() -> None:
+    """Fee payments (finance, R17).
+
+    Example: mailintake payments list
+    """
+
+
+@payments.command("list")
+@json_option
+@click.pass_context
+@friendly
+def payments_list(ctx: click.Context, as_json: bool) -> None:
+    """Slips waiting for confirmation, oldest first (finance).
+
+    Example: mailintake payments list --json
+    """
+    from .registry import Registry
+    from .roles import require
+    from .triage import payments_waiting
+
+    cfg = _config(ctx)
+    require(cfg, "finance")
+    rows = payments_waiting(Registry(cfg.db_path))
+    if as_json:
+        _print_json(rows)
+        return
+    for r in rows:
+        r["slip"] = ", ".join(s["name"] for s in r["slips"])
+        r["when"] = _short_time(r["slip_received_at"])
+    _table(rows, [("transaction_id", "TRANSACTION", 16), ("applicant_email", "APPLICANT", 28), ("fee_amount", "BAHT", 7),
+                  ("when", "SLIP RECEIVED", 14), ("slip", "SLIP", 40)])
+
+
+@payments.command("confirm")
+@click.argument("transaction_id")
+@click.option("--ref", required=True, help="The bank or PromptPay reference of the payment.")
+@now_option
+@click.pass_context
+@friendly
+def payments_confirm(ctx: click.Context, transaction_id: str, ref: str, now: str | None) -> None:
+    """Confirm a payment; the applicant is told (finance).
+
+    Example: mailintake payments confirm SRB-2568-000001 --ref 20251210-778812
+    """
+    _step(ctx, "confirm-payment", transaction_id, now, ref=ref)
+
+
+@payments.command("reject")
+@click.argument("transaction_id")
+@click.option("--reason", required=True, help="Why the slip is not accepted (sent to the applicant).")
+@now_option
+@click.pass_context
+@friendly
+def payments_reject(ctx: click.Context, transaction_id: str, reason: str, now: str | None) -> None:
+    """Refuse a slip and ask for another (finance).
+
+    Example: mailintake payments reject SRB-2568-000001 --reason "amount does not match"
+    """
+    _step(ctx, "reject-payment", transaction_id, now, reason=reason)
+
+
+@cli.group()
+def inquiries() -> None:
+    """Questions sent to the central mailbox (process 1).
+
+    Example: mailintake inquiries faq --json
+    """
+
+
+@inquiries.command("faq")
+@json_option
+@click.pass_context
+@friendly
+def inquiries_faq(ctx: click.Context, as_json: bool) -> None:
+    """Question and answer pairs of answered inquiries, for publishing.
+
+    Example: mailintake inquiries faq > faq.txt
+    """
+    from .registry import Registry
+    from .reports import faq
+    from .store import Store
+
+    cfg = _config(ctx)
+    rows = faq(Registry(cfg.db_path), Store(cfg.store_path))
+    if as_json:
+        _print_json(rows)
+        return
+    for r in rows:
+        click.echo(f"Q: {r['question']}\nA: {r['answer']}\n")
+
+
+@cli.group("log")
+def log_group() -> None:
+    """The service log of Table 2 of the Email Baseline Procedure (R11).
+
+    Example: mailintake log export --from 2025-12-01 --to 2025-12-31 --csv --lang th
+    """
+
+
+@log_group.command("export")
+@click.option("--from", "start", required=True, type=click.DateTime(["%Y-%m-%d"]), help="First day (YYYY-MM-DD).")
+@click.option("--to", "end", required=True, type=click.DateTime(["%Y-%m-%d"]), help="Last day (YYYY-MM-DD).")
+@click.option("--csv", "fmt", flag_value="csv", default=True, help="CSV (the default).")
+@click.option("--json", "fmt", flag_value="json", help="JSON.")
+@click.option("--lang", type=click.Choice(["en", "th"]), default="en", help="Column headers in Thai or English.")
+@click.pass_context
+@friendly
+def log_export(ctx: click.Context, start: datetime, end: datetime, fmt: str, lang: str) -> None:
+    """Date received, date replied, requester, subject, source, remarks.
+
+    Example: mailintake log export --from 2025-12-01 --to 2025-12-31 --csv --lang th
+    """
+    from .registry import Registry
+    from .reports import log_csv, service_log
+
+    rows = service_log(Registry(_config(ctx).db_path), start.date(), end.date())
+    if fmt == "json":
+        _print_json(rows)
+    else:
+        click.echo(log_csv(rows, lang), nl=False)
 
 
 @cli.group("outbox")

@@ -243,13 +243,13 @@ class Desk:
 
     def check_documents(self, tid: str, poa: str | None, stamp: str | None, now: datetime) -> None:
         """R15: power of attorney and e-Stamp duty as the clerk found them."""
-        changes = {k: v for k, v in (("poa", poa), ("stamp", stamp)) if v}
+        changes: dict[str, Any] = {k: v for k, v in (("poa", poa), ("stamp", stamp)) if v}
         if not changes:
             raise StepRefused("give --poa and/or --stamp")
-        user, app = self._act(tid, now, ("clerk",), "documents_checked", changes, changes)
+        detail = dict(changes)
         if poa == "ok":
-            problems = [p for p in json.loads(app["problems"]) if p != "juristic_no_poa"]
-            self.reg.update("applications", "transaction_id", app["transaction_id"], {"problems": json.dumps(problems)})
+            changes["problems"] = json.dumps([p for p in json.loads(self.app(tid)["problems"]) if p != "juristic_no_poa"])
+        self._act(tid, now, ("clerk",), "documents_checked", changes, detail)
 
     def set(self, tid: str, now: datetime, *, service: str | None = None, juristic: bool | None = None) -> dict[str, Any]:
         """The clerk sets the service of an unassigned application, or marks a juristic person."""

@@ -220,13 +220,21 @@ class Registry:
     def all(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[dict[str, Any]]:
         return list(self.db.query(sql, params))
 
+    def _in_transaction(self) -> None:
+        # Python's sqlite3 would open an implicit transaction that nobody
+        # commits: every write must be inside ``transaction()``.
+        if not self.conn.in_transaction:
+            raise RuntimeError("registry write outside a transaction")
+
     def insert(self, table: str, row: dict[str, Any]) -> int:
+        self._in_transaction()
         cols = ", ".join(row)
         marks = ", ".join("?" for _ in row)
         cur = self.conn.execute(f"INSERT INTO {table} ({cols}) VALUES ({marks})", tuple(row.values()))
         return int(cur.lastrowid or 0)
 
     def update(self, table: str, key: str, value: Any, changes: dict[str, Any]) -> None:
+        self._in_transaction()
         sets = ", ".join(f"{k} = ?" for k in changes)
         self.conn.execute(f"UPDATE {table} SET {sets} WHERE {key} = ?", (*changes.values(), value))
 
@@ -261,6 +269,7 @@ class Registry:
         return None if row is None else str(row["value"])
 
     def set_kv(self, key: str, value: str) -> None:
+        self._in_transaction()
         self.conn.execute("INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                           (key, value))
 

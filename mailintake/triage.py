@@ -35,15 +35,31 @@ def _application(reg: Registry, row: dict[str, Any]) -> dict[str, Any]:
         "received_at": row["received_at"], "deemed_received_at": row["deemed_received_at"],
         "ack_due_at": row["ack_due_at"], "ack_reason": row["ack_reason"], "acknowledged_at": row["acknowledged_at"],
         "problems": json.loads(row["problems"]), "flags": json.loads(row["flags"]),
-        "assigned_to": row["assigned_to"], "files": [_file(f) for f in files],
+        "assigned_to": row["assigned_to"], "due_at": row["due_at"], "juristic": bool(row["juristic"]),
+        "identity": json.loads(row["identity"]) if row["identity"] else None, "poa": row["poa"], "stamp": row["stamp"],
+        "fee_amount": row["fee_amount"], "fee_due_at": row["fee_due_at"], "payment_ref": row["payment_ref"],
+        "decision_reason": row["decision_reason"], "replied_at": row["replied_at"],
+        "files": [_file(f) for f in files],
     }
 
 
+def is_overdue(app: dict[str, Any], now: datetime) -> bool:
+    """Not acknowledged by its deadline (R4), or open past its service's time limit."""
+    if app["acknowledged_at"] is None and datetime.fromisoformat(app["ack_due_at"]) < now:
+        return True
+    return app["status"] in OPEN_STATUSES and app["due_at"] is not None and datetime.fromisoformat(app["due_at"]) < now
+
+
 def list_applications(reg: Registry, *, status: str | None = None, include_closed: bool = False,
-                      mine: str | None = None) -> list[dict[str, Any]]:
+                      mine: str | None = None, service: str | None = None,
+                      overdue_at: datetime | None = None) -> list[dict[str, Any]]:
     rows = reg.all("SELECT * FROM applications")
     if mine:
         rows = [r for r in rows if r["assigned_to"] == mine]
+    if service:
+        rows = [r for r in rows if (r["service"] or "unassigned") == service]
+    if overdue_at is not None:
+        rows = [r for r in rows if is_overdue(r, overdue_at)]
     if status:
         rows = [r for r in rows if r["status"] == status]
     elif not include_closed:
@@ -76,6 +92,23 @@ def show_application(reg: Registry, tid: str) -> dict[str, Any]:
          "status_after": e["status_after"], "detail": e["detail"]}
         for e in reg.all("SELECT * FROM events WHERE transaction_id = ? ORDER BY id", (row["transaction_id"],))
     ]
+    return out
+
+
+def payments_waiting(reg: Registry) -> list[dict[str, Any]]:
+    """Slips waiting for finance, oldest first (R17)."""
+    out = []
+    for app in reg.all("SELECT * FROM applications WHERE status = 'fee_submitted'"):
+        event = reg.one("SELECT at FROM events WHERE transaction_id = ? AND action = 'slip_received' ORDER BY id DESC LIMIT 1",
+                        (app["transaction_id"],))
+        last = reg.one("SELECT message_row FROM files WHERE transaction_id = ? ORDER BY id DESC LIMIT 1", (app["transaction_id"],))
+        slips = reg.all("SELECT name, content_type, accepted, problem, sha256 FROM files WHERE message_row = ?",
+                        (last["message_row"],)) if last else []
+        out.append({"transaction_id": app["transaction_id"], "applicant_email": app["applicant_email"],
+                    "service": app["service"], "fee_amount": app["fee_amount"], "fee_due_at": app["fee_due_at"],
+                    "slip_received_at": event["at"] if event else None,
+                    "slips": [{**f, "accepted": bool(f["accepted"])} for f in slips]})
+    out.sort(key=lambda r: datetime.fromisoformat(r["slip_received_at"]) if r["slip_received_at"] else datetime.max)
     return out
 
 
