@@ -88,7 +88,7 @@ class Desk:
             "SELECT message_id FROM messages WHERE transaction_id = ? AND kind IN ('application', 'reply') "
             "AND message_id IS NOT NULL ORDER BY id", (tid,))]
         ctx: dict[str, Any] = {"tid": tid, "app": app, "service": self.service_of(app), "reason": "", "docs": [],
-                               "fee": None, "answer": ""}
+                               "fee": None, "answer": "", "problems": []}
         ctx.update(extra or {})
         ctx["notice"] = self.renderer.notice(key, ctx)
         from .parse import valid_address
@@ -141,10 +141,19 @@ class Desk:
                 changes["flags"] = json.dumps(flags)
             detail = {k: v for k, v in (("reason", reason.strip()), ("docs", list(docs)), ("ref", ref.strip())) if v}
             app = self._move(app, step.target, user.login, verb.replace("-", "_"), now, detail or None, changes)
-            self.notify(app, step.notice, now, {"reason": reason.strip(), "docs": list(docs)})
+            self.notify(app, step.notice, now, {"reason": reason.strip(), "docs": list(docs),
+                                                "problems": self._problem_wording(app)})
             if verb == "approve":
                 app = self._after_approval(app, user, now)
         return app
+
+    def _problem_wording(self, app: dict[str, Any]) -> list[Any]:
+        """The application-level problems (R9) in Thai and English."""
+        from .check import Wording
+
+        wording = Wording(self.cfg.find("templates", "problems.toml"))
+        domain = app["applicant_email"].rpartition("@")[2]
+        return [wording.problem(code, domain=domain) for code in json.loads(app["problems"]) if code.startswith("juristic_")]
 
     def _guard(self, step: Step, app: dict[str, Any]) -> None:
         service = self.service_of(app)
@@ -263,11 +272,31 @@ class Desk:
                                                    self.services[service]))
         if juristic is not None:
             changes["juristic"] = int(juristic)
+            changes["problems"] = json.dumps(self._juristic_problems(self.app(tid), juristic, service))
         if not changes:
             raise StepRefused("give --service or --juristic")
         _user, app = self._act(tid, now, ("clerk",), "updated", changes,
                                {k: v for k, v in changes.items() if k != "due_at"})
         return app
+
+    def _juristic_problems(self, app: dict[str, Any], juristic: bool, service_id: str | None) -> list[str]:
+        """R9 problems when the clerk marks a company: free webmail, no power of attorney."""
+        from .classify import load_rules
+
+        problems = [p for p in json.loads(app["problems"]) if not p.startswith("juristic_")]
+        if not juristic:
+            return problems
+        rules = load_rules(self.cfg.find("rules", "mail.toml"))
+        service = self.services.get(service_id or app["service"] or "")
+        if service is not None and not service.juristic_allowed:
+            problems.append("juristic_not_allowed")
+        if app["applicant_email"].rpartition("@")[2].lower() in rules.webmail_domains:
+            problems.append("juristic_webmail")
+        names = [r["name"].lower() for r in self.reg.all("SELECT name FROM files WHERE transaction_id = ?",
+                                                           (app["transaction_id"],))]
+        if app["poa"] != "ok" and not any(k in n for n in names for k in rules.poa_keywords):
+            problems.append("juristic_no_poa")
+        return problems
 
     def reply_inquiry(self, tid: str, answer: str, now: datetime) -> None:
         """Answer an inquiry (process 1), threaded, in the bilingual frame."""

@@ -251,3 +251,37 @@ def test_export_writes_raw_mail_files_and_summary(office: Env, tmp_path: Path) -
     assert (out / "01-แบบคำขอ.pdf").read_bytes().startswith(b"%PDF")
     summary = (out / "summary.txt").read_text(encoding="utf-8")
     assert "SRB-2568-000001" in summary and "01-แบบคำขอ.pdf" in summary
+
+
+def test_clerk_marks_a_company_and_the_request_explains_r9(office: Env) -> None:
+    assert office.mailbox is not None and office.smtp is not None
+    office.mailbox.append(mail("[EVT] งานเปิดตัวสินค้า", sender="boss@hotmail.com",
+                               attachments=[("form.pdf", scanned_pdf(2480, 3508), "application/pdf")]).as_bytes(),
+                          at("2025-12-09 09:00"))
+    office.run("sweep", "--now", "2025-12-09T09:05:00+07:00")
+    assert office.json("triage", "list")[0]["juristic"] is False
+    office.run("triage", "set", "SRB-2568-000001", "--juristic", env=CLERK)
+    app = office.json("triage", "list")[0]
+    assert app["juristic"] and set(app["problems"]) == {"juristic_webmail", "juristic_no_poa"}
+    office.run("triage", "request-info", "SRB-2568-000001", "--reason", "นิติบุคคลต้องแนบหนังสือมอบอำนาจ",
+               "--doc", "หนังสือมอบอำนาจ", env=CLERK)
+    body = text(office.smtp.messages()[-1])
+    assert "หมายเหตุ: คำขอในนามนิติบุคคลต้องส่งจากอีเมลโดเมนของบริษัท ไม่ใช่อีเมลฟรี (hotmail.com)" in body
+    assert "Note: An application for a company must include a power of attorney" in body
+
+
+def test_overdue_filter_by_acknowledgement_and_service_deadlines(office: Env) -> None:
+    assert office.mailbox is not None and office.smtp is not None
+    office.mailbox.append(mail("[TM30] tenant", attachments=[("tm30.pdf", scanned_pdf(2480, 3508), "application/pdf")]).as_bytes(),
+                          at("2025-12-09 09:00"))
+    office.mailbox.append(mail("[CERT] copy", attachments=[("c.pdf", scanned_pdf(2480, 3508), "application/pdf")]).as_bytes(),
+                          at("2025-12-09 09:10"))
+    office.run("sweep", "--now", "2025-12-09T09:30:00+07:00")
+    # TM.30 is due in 1 working day (11 Dec: 10 Dec is Constitution Day), CERT in 3 (15 Dec).
+    due = {a["service"]: a["due_at"] for a in office.json("triage", "list")}
+    assert due == {"tm30": "2025-12-11T16:30:00+07:00", "document-certification": "2025-12-15T16:30:00+07:00"}
+    late = office.run("triage", "list", "--overdue", "--now", "2025-12-12T09:00:00+07:00", "--json").stdout
+    assert '"tm30"' in late and "document-certification" not in late
+    assert office.run("triage", "list", "--overdue", "--now", "2025-12-10T09:00:00+07:00", "--json").stdout.strip() == "[]"
+    by_service = office.run("triage", "list", "--service", "tm30", "--json").stdout
+    assert "document-certification" not in by_service and '"tm30"' in by_service
