@@ -15,7 +15,9 @@ from typing import Any, Protocol
 
 from .parse import Incoming
 
-SPAM, AUTOREPLY, BOUNCE, OWN, REPLY, NEW = "spam", "autoreply", "bounce", "own", "reply", "new"
+SPAM, AUTOREPLY, BOUNCE, OWN, REPLY, NEW, VERIFY = "spam", "autoreply", "bounce", "own", "reply", "new", "verify"
+# "VERIFY EVT-2568-0001" or "ตรวจสอบใบอนุญาต EVT-2568-0001" (R18): anyone may ask, free.
+VERIFY_SUBJECT = re.compile(r"^\s*(?:(?:re|fwd?)\s*:\s*)*(?:verify|ตรวจสอบใบอนุญาต)\s*:?\s+(\S+)\s*$", re.IGNORECASE)
 
 
 class RulesError(Exception):
@@ -54,6 +56,7 @@ class Verdict:
     reason: str
     transaction_id: str | None = None
     outbox_message_id: str | None = None
+    permit: str | None = None
 
 
 class Lookup(Protocol):
@@ -192,6 +195,9 @@ def classify(rules: MailRules, msg: Incoming, lookup: Lookup, tid_pattern: re.Pa
     if sender_robot:
         return Verdict(AUTOREPLY, f"robot sender {msg.from_addr or get('from')[0][:80]}")
 
+    v = VERIFY_SUBJECT.match(msg.subject)
+    if v:
+        return Verdict(VERIFY, f"permit verification of {v.group(1)}", permit=v.group(1).upper())
     m = tid_pattern.search(msg.subject)
     if m and lookup.transaction_exists(m.group(1).upper()):
         return Verdict(REPLY, f"transaction ID {m.group(1).upper()} in subject", transaction_id=m.group(1).upper())

@@ -63,6 +63,7 @@ def friendly(f: F) -> F:
     """Turn known failures into one line instead of a traceback."""
     from .classify import RulesError
     from .lifecycle import StepRefused
+    from .permits import PermitError
     from .roles import RoleError
     from .services import ServicesError
     from .source import SourceError
@@ -75,7 +76,7 @@ def friendly(f: F) -> F:
             return f(*args, **kwargs)
         except ConfigError as exc:
             raise ConfigClickError(str(exc)) from None
-        except (SourceError, SweepBusy, NotFound, RulesError, RoleError, StepRefused) as exc:
+        except (SourceError, SweepBusy, NotFound, RulesError, RoleError, StepRefused, PermitError) as exc:
             raise click.ClickException(str(exc)) from None
         except ServicesError as exc:
             raise click.ClickException(f"{exc.errors[0]} (and {len(exc.errors) - 1} more; run `mailintake rules check`)"
@@ -656,6 +657,164 @@ def log_export(ctx: click.Context, start: datetime, end: datetime, fmt: str, lan
         _print_json(rows)
     else:
         click.echo(log_csv(rows, lang), nl=False)
+
+
+@cli.group()
+def permit() -> None:
+    """Permits: issue, deliver with a separate password, verify, revoke, publish (R18, R19).
+
+    Example: mailintake permit issue SRB-2568-000001
+    """
+
+
+@permit.command("issue")
+@click.argument("transaction_id")
+@click.option("--valid-until", type=click.DateTime(["%Y-%m-%d"]), help="Last day of validity (default: [permits] valid_days).")
+@now_option
+@click.pass_context
+@friendly
+def permit_issue(ctx: click.Context, transaction_id: str, valid_until: datetime | None, now: str | None) -> None:
+    """Issue the permit of an approved or paid application and send it (approver).
+
+    Example: mailintake permit issue SRB-2568-000001 --valid-until 2026-12-31
+    """
+    desk = _desk(ctx)
+    when = parse_now(now, desk.cfg)
+    until = None
+    if valid_until is not None:
+        until = valid_until.replace(hour=23, minute=59, second=59, tzinfo=desk.cfg.hours.timezone)
+    row = desk.issue_permit(transaction_id, when, until)
+    _send_now(desk, when)
+    state = desk.reg.one("SELECT status FROM permits WHERE number = ?", (row["number"],))
+    click.echo(f"permit {row['number']} issued for {transaction_id.upper()}, valid until {row['valid_until'][:10]}; "
+               f"{state['status'] if state else row['status']}")
+
+
+@permit.command("resend")
+@click.argument("transaction_id")
+@now_option
+@click.pass_context
+@friendly
+def permit_resend(ctx: click.Context, transaction_id: str, now: str | None) -> None:
+    """Send the permit again with a new password and a newly encrypted file.
+
+    Example: mailintake permit resend SRB-2568-000001
+    """
+    desk = _desk(ctx)
+    when = parse_now(now, desk.cfg)
+    row = desk.resend_permit(transaction_id, when)
+    _send_now(desk, when)
+    click.echo(f"permit {row['number']} sent again to {row['holder_email']}")
+
+
+@permit.command("revoke")
+@click.argument("number")
+@click.option("--reason", required=True, help="Why (told to the holder and shown on verification).")
+@now_option
+@click.pass_context
+@friendly
+def permit_revoke(ctx: click.Context, number: str, reason: str, now: str | None) -> None:
+    """Revoke a permit (approver).
+
+    Example: mailintake permit revoke EVT-2568-0001 --reason "event cancelled"
+    """
+    desk = _desk(ctx)
+    when = parse_now(now, desk.cfg)
+    desk.revoke_permit(number, reason, when)
+    _send_now(desk, when)
+    click.echo(f"permit {number.upper()} revoked")
+
+
+@permit.command("status")
+@click.argument("number")
+@now_option
+@json_option
+@click.pass_context
+@friendly
+def permit_status(ctx: click.Context, number: str, now: str | None, as_json: bool) -> None:
+    """valid, expired, revoked or unknown.
+
+    Example: mailintake permit status EVT-2568-0001 --json
+    """
+    from .permits import status_of
+    from .registry import Registry
+
+    cfg = _config(ctx)
+    state = status_of(Registry(cfg.db_path), number, parse_now(now, cfg))
+    if as_json:
+        _print_json(state)
+        return
+    click.echo(f"{state['number']}: {state['status']}" + (f" (holder {state['holder']}, valid until {state['valid_until'][:10]})"
+                                                           if state["status"] != "unknown" else ""))
+
+
+@permit.command("list")
+@json_option
+@click.pass_context
+@friendly
+def permit_list(ctx: click.Context, as_json: bool) -> None:
+    """The permit register.
+
+    Example: mailintake permit list --json
+    """
+    from .registry import Registry
+
+    rows = Registry(_config(ctx).db_path).all(
+        "SELECT number, transaction_id, service, holder_name, holder_email, issued_at, valid_until, status, signed, "
+        "delivered_at, revoked_at FROM permits ORDER BY issued_at, number")
+    if as_json:
+        _print_json(rows)
+        return
+    _table(rows, [("number", "NUMBER", 16), ("transaction_id", "TRANSACTION", 16), ("service", "SERVICE", 14),
+                  ("holder_name", "HOLDER", 22), ("valid_until", "VALID UNTIL", 11), ("status", "STATUS", 15)])
+
+
+@permit.command("verify")
+@click.argument("pdf", type=click.Path(exists=True, dir_okay=False))
+@click.option("--password", help="The file's password (to read the number inside and check the signature).")
+@now_option
+@json_option
+@click.pass_context
+@friendly
+def permit_verify(ctx: click.Context, pdf: str, password: str | None, now: str | None, as_json: bool) -> None:
+    """Check a permit file: the register, the QR's keyed hash and the signature.
+
+    Example: mailintake permit verify permit-EVT-2568-0001.pdf --password K7mPq3RtXa
+    """
+    from .permits import verify_file
+    from .registry import Registry
+
+    cfg = _config(ctx)
+    result = verify_file(cfg, Registry(cfg.db_path), Path(pdf).read_bytes(), password, parse_now(now, cfg))
+    if as_json:
+        _print_json(result)
+    else:
+        click.echo(f"permit {result.get('number') or '?'}: {result['status']}; file in register: "
+                   f"{'yes' if result['file_matches_register'] else 'no'}; keyed hash: "
+                   f"{'-' if result['hash_ok'] is None else ('ok' if result['hash_ok'] else 'WRONG')}; signature: "
+                   + ("none" if not result["signature"] else
+                      ("valid" if result["signature"]["valid"] and result["signature"]["intact"] else "INVALID")))
+    sig_bad = result["signature"] is not None and not (result["signature"]["intact"] and result["signature"]["valid"])
+    if result["status"] != "valid" or result["hash_ok"] is False or sig_bad:
+        ctx.exit(1)
+
+
+@permit.command("publish")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))
+@now_option
+@click.pass_context
+@friendly
+def permit_publish(ctx: click.Context, out_dir: str, now: str | None) -> None:
+    """Write a static bilingual register (HTML and JSON) for the agency's website.
+
+    Example: mailintake permit publish --out /var/www/permits
+    """
+    from .permits import publish
+    from .registry import Registry
+
+    cfg = _config(ctx)
+    written = publish(Registry(cfg.db_path), Path(out_dir), parse_now(now, cfg), cfg.agency)
+    click.echo("wrote " + ", ".join(str(p) for p in written))
 
 
 @cli.group("outbox")

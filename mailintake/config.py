@@ -31,6 +31,8 @@ class Agency:
     name_en: str
     phone: str
     mailbox_address: str
+    address_th: str
+    address_en: str
     templates_dir: Path
     rules_dir: Path
 
@@ -118,6 +120,17 @@ class Payment:
 
 
 @dataclass(frozen=True)
+class Permits:
+    number_format: str
+    valid_days: int
+    password_policy: str
+    password_length: int
+    sign_pkcs12: Path | None
+    sign_password: str = field(repr=False)
+    verify_per_sender_per_day: int
+
+
+@dataclass(frozen=True)
 class User:
     login: str
     roles: frozenset[str]
@@ -141,6 +154,7 @@ class Config:
     users: dict[str, User]
     payment: Payment
     default_time_limit_days: int
+    permits: Permits
     raw: dict[str, Any]
 
     @property
@@ -334,6 +348,8 @@ def _build(data: dict[str, Any], base: Path, source: Path | None, where: str) ->
         name_en=a.text("name_en", required=True),
         phone=a.text("phone", required=True),
         mailbox_address=a.text("mailbox_address", required=True),
+        address_th=a.text("address_th"),
+        address_en=a.text("address_en"),
         templates_dir=a.path("templates_dir", base),
         rules_dir=a.path("rules_dir", base),
     )
@@ -449,10 +465,30 @@ def _build(data: dict[str, Any], base: Path, source: Path | None, where: str) ->
         log_level=lg.text("level", choices=("DEBUG", "INFO", "WARNING", "ERROR")),
         users=_users(where, data.get("users", {})),
         payment=_payment(_Reader(where, "payment", data["payment"])),
+        permits=_permits(_Reader(where, "permits", data["permits"]), base),
         default_time_limit_days=_Reader(where, "lifecycle", data["lifecycle"]).integer(
             "default_time_limit_days", minimum=1, maximum=365),
         raw=data,
     )
+
+
+def _permits(p: _Reader, base: Path) -> Permits:
+    fmt = p.text("number_format", required=True)
+    try:
+        fmt.format(code="EVT", be_year=2568, year=2025, seq=1)
+    except (KeyError, ValueError, IndexError) as exc:
+        raise p.fail("number_format", f"bad format field {exc}; use {{code}} {{be_year}} {{year}} {{seq}}") from None
+    if "{seq" not in fmt:
+        raise p.fail("number_format", "must contain {seq}")
+    sign = None
+    if p.text("sign_pkcs12"):
+        sign = p.path("sign_pkcs12", base)
+        if not sign.is_file():
+            raise p.fail("sign_pkcs12", "no such file")
+    return Permits(fmt, p.integer("valid_days", minimum=1, maximum=3650),
+                   p.text("password_policy", choices=("random", "derived")),
+                   p.integer("password_length", minimum=8, maximum=64), sign, p.text("sign_password"),
+                   p.integer("verify_per_sender_per_day", minimum=1, maximum=1000))
 
 
 def _payment(p: _Reader) -> Payment:

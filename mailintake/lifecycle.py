@@ -11,12 +11,14 @@ steps are the table ``STEPS``; the wording is ``templates/notices.toml``.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from . import promptpay, thaitext
+from . import permits, promptpay, thaitext
 from .calendar import WorkCalendar
 from .config import Config, User
 from .registry import Registry, to_iso
@@ -47,6 +49,8 @@ STEPS: dict[str, Step] = {s.verb: s for s in (
     Step("confirm-payment", ("finance",), ("fee_submitted",), "fee_confirmed", "fee_confirmed"),
     Step("reject-payment", ("finance",), ("fee_submitted",), "fee_due", "payment_rejected"),
 )}
+# Statuses reached by other commands: permit issue (permit_issued), the outbox
+# when both permit emails are accepted (delivered).
 IDENTITY_METHODS = ("photo", "in-person", "digital-id")
 
 
@@ -298,6 +302,106 @@ class Desk:
             problems.append("juristic_no_poa")
         return problems
 
+    # --- permits (R18, R19) -------------------------------------------------------------------------
+    def _permit_context(self, row: dict[str, Any]) -> dict[str, Any]:
+        until = datetime.fromisoformat(row["valid_until"])
+        return {"number": row["number"], "valid_until_th": thaitext.thai_date(until, with_time=False),
+                "valid_until_en": thaitext.english_date(until, with_time=False)}
+
+    def _make_and_send(self, app: dict[str, Any], row: dict[str, Any], now: datetime, *, password: str) -> dict[str, Any]:
+        """Render and protect the permit file, keep it, and queue the two emails."""
+        from .store import Store
+
+        service = self.service_of(app)
+        pdf, digest, signed = permits.make_permit(
+            self.cfg, self.reg, app=app, service=service, number=row["number"],
+            issued=datetime.fromisoformat(row["issued_at"]), valid_from=datetime.fromisoformat(row["valid_from"]),
+            valid_until=datetime.fromisoformat(row["valid_until"]), approver_name=row["approver_name"],
+            approver_position=row["approver_position"], password=password)
+        Store(self.cfg.store_path).put(pdf)
+        ctx = {"permit": self._permit_context(row)}
+        name = f"permit-{re.sub(r'[^A-Za-z0-9-]', '_', row['number'])}.pdf"
+        pdf_mid = self.notify(app, "permit_pdf", now, ctx, ((name, pdf, "application/pdf"),))
+        # The password goes separately, never with the file nor in a subject (R19).
+        password_mid = self.notify(app, "permit_password", now, {**ctx, "password": password})
+        changes = {"pdf_sha256": hashlib.sha256(pdf).hexdigest(), "qr_hash": digest, "signed": int(signed),
+                   "password_hash": permits.hash_password(password), "status": "issued", "delivered_at": None,
+                   "pdf_message_id": pdf_mid, "password_message_id": password_mid}
+        self.reg.update("permits", "number", row["number"], changes)
+        return {**row, **changes}
+
+    def _password(self, app: dict[str, Any]) -> str:
+        if self.cfg.permits.password_policy == "derived":
+            from .store import Store
+
+            return permits.derived_password(self.reg, Store(self.cfg.store_path).get, app["transaction_id"])
+        return permits.new_password(self.cfg.permits.password_length)
+
+    def issue_permit(self, tid: str, now: datetime, valid_until: datetime | None = None) -> dict[str, Any]:
+        """Issue the permit of an approved (and, with a fee, paid) application."""
+        user = require(self.cfg, "approver")
+        with self.reg.transaction():
+            app = self.app(tid)
+            service = self.service_of(app)
+            ready = app["status"] == "fee_confirmed" or (app["status"] == "approved" and service is not None
+                                                          and service.fee is None)
+            if not ready or service is None:
+                raise StepRefused(f"{app['transaction_id']}: cannot issue a permit: status is {app['status']}; "
+                                  "a permit follows approved (no fee) or fee_confirmed")
+            local = self.cal.local(now)
+            until = valid_until or permits.valid_until_default(self.cfg, local)
+            if until <= now:
+                raise StepRefused("--valid-until must be in the future")
+            seq = self.reg.next_number("permit", local.year)
+            number = self.cfg.permits.number_format.format(code=service.code, be_year=thaitext.be_year(local.year),
+                                                           year=local.year, seq=seq)
+            row = {"number": number, "year": local.year, "seq": seq, "transaction_id": app["transaction_id"],
+                   "service": service.id, "holder_name": app["applicant_name"] or app["applicant_email"],
+                   "holder_email": app["applicant_email"], "particulars": json.dumps({"subject": app["subject"]},
+                                                                                     ensure_ascii=False),
+                   "issued_at": to_iso(local), "valid_from": to_iso(local), "valid_until": to_iso(until),
+                   "approver": user.login, "approver_name": user.name, "approver_position": user.position,
+                   "status": "issued", "password_hash": "", "pdf_sha256": "", "qr_hash": ""}
+            self.reg.insert("permits", row)
+            app = self._move(app, "permit_issued", user.login, "permit_issued", now, {"permit": number})
+            row = self._make_and_send(app, row, now, password=self._password(app))
+        return row
+
+    def resend_permit(self, tid: str, now: datetime) -> dict[str, Any]:
+        """A new password and a newly encrypted file, by two new emails."""
+        user = require(self.cfg, "clerk", "approver")
+        with self.reg.transaction():
+            app = self.app(tid)
+            row = self.reg.one("SELECT * FROM permits WHERE transaction_id = ? AND status != 'revoked' "
+                               "ORDER BY issued_at DESC LIMIT 1", (app["transaction_id"],))
+            if row is None:
+                raise StepRefused(f"{app['transaction_id']} has no permit to resend")
+            if app["status"] == "delivered":
+                app = self._move(app, "permit_issued", user.login, "permit_resent", now, {"permit": row["number"]})
+            else:
+                self.reg.add_event(at=now, actor=user.login, action="permit_resent", transaction_id=app["transaction_id"],
+                                   before=app["status"], after=app["status"], detail={"permit": row["number"]})
+            return self._make_and_send(app, row, now, password=self._password(app))
+
+    def revoke_permit(self, number: str, reason: str, now: datetime) -> dict[str, Any]:
+        user = require(self.cfg, "approver")
+        if not reason.strip():
+            raise StepRefused("revoke needs --reason")
+        with self.reg.transaction():
+            row = self.reg.one("SELECT * FROM permits WHERE number = ?", (number.strip().upper(),))
+            if row is None:
+                raise NotFound(f"no permit {number}")
+            if row["status"] == "revoked":
+                raise StepRefused(f"permit {row['number']} is already revoked")
+            self.reg.update("permits", "number", row["number"], {"status": "revoked", "revoked_at": to_iso(now),
+                                                                 "revoke_reason": reason.strip()})
+            app = self.app(row["transaction_id"])
+            self.reg.add_event(at=now, actor=user.login, action="permit_revoked", transaction_id=app["transaction_id"],
+                               before=app["status"], after=app["status"], detail={"permit": row["number"],
+                                                                                  "reason": reason.strip()})
+            self.notify(app, "permit_revoked", now, {"permit": self._permit_context(row), "reason": reason.strip()})
+        return permits.status_of(self.reg, row["number"], now)
+
     def reply_inquiry(self, tid: str, answer: str, now: datetime) -> None:
         """Answer an inquiry (process 1), threaded, in the bilingual frame."""
         user = require(self.cfg, "clerk")
@@ -310,3 +414,40 @@ class Desk:
                                   f"allowed next: {', '.join(allowed_next(app['status']))}")
             app = self._move(app, "answered", user.login, "answered", now, {"answer": answer.strip()})
             self.notify(app, "answer", now, {"answer": answer.strip()})
+
+
+def settle_deliveries(reg: Registry, now: datetime) -> None:
+    """A permit is delivered when SMTP has accepted both its emails (R19)."""
+    for row in reg.all("SELECT * FROM permits WHERE status = 'issued' AND pdf_message_id IS NOT NULL"):
+        sent = reg.all("SELECT status FROM outbox WHERE message_id IN (?, ?)",
+                       (row["pdf_message_id"], row["password_message_id"]))
+        if len(sent) != 2 or any(r["status"] != "sent" for r in sent):
+            continue
+        with reg.transaction():
+            reg.update("permits", "number", row["number"], {"status": "delivered", "delivered_at": to_iso(now)})
+            app = reg.one("SELECT status FROM applications WHERE transaction_id = ?", (row["transaction_id"],))
+            before = app["status"] if app else None
+            if before == "permit_issued":
+                reg.update("applications", "transaction_id", row["transaction_id"],
+                           {"status": "delivered", "updated_at": to_iso(now)})
+            reg.add_event(at=now, actor="system", action="permit_delivered", transaction_id=row["transaction_id"],
+                          before=before, after="delivered" if before == "permit_issued" else before,
+                          detail={"permit": row["number"]})
+
+
+def reopen_delivery(reg: Registry, outbox_message_id: str, now: datetime) -> None:
+    """A bounce of a permit email puts delivery back in the clerk's hands."""
+    row = reg.one("SELECT * FROM permits WHERE pdf_message_id = ? OR password_message_id = ?",
+                  (outbox_message_id, outbox_message_id))
+    if row is None or row["status"] == "revoked":
+        return
+    reg.update("permits", "number", row["number"], {"status": "delivery_failed", "delivered_at": None})
+    app = reg.one("SELECT status FROM applications WHERE transaction_id = ?", (row["transaction_id"],))
+    if app is not None:
+        if app["status"] == "delivered":
+            reg.update("applications", "transaction_id", row["transaction_id"],
+                       {"status": "permit_issued", "updated_at": to_iso(now)})
+        reg.add_event(at=now, actor="system", action="permit_delivery_bounced", transaction_id=row["transaction_id"],
+                      before=app["status"], after="permit_issued" if app["status"] == "delivered" else app["status"],
+                      detail={"permit": row["number"], "bounced": outbox_message_id,
+                              "next": "mailintake permit resend " + row["transaction_id"]})

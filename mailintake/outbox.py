@@ -144,6 +144,9 @@ def drain(cfg: Config, reg: Registry, now: datetime, source: Source | None = Non
                                                        "next_attempt_at": to_iso(now + _backoff(cfg, attempts))})
                 result.retried += 1
             result.errors.append(f"{row['message_id']}: {err}")
+    from .lifecycle import settle_deliveries
+
+    settle_deliveries(reg, now)
     _copy_to_sent(reg, source, now)
     return result
 

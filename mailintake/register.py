@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from . import thaitext
 from .calendar import WorkCalendar
 from .check import FileCheck, Problem, Wording
-from .classify import AUTOREPLY, BOUNCE, NEW, OWN, REPLY, MailRules, Verdict
+from .classify import AUTOREPLY, BOUNCE, NEW, OWN, REPLY, VERIFY, MailRules, Verdict
 from .config import Config
 from .parse import Incoming
 from .registry import Registry, to_iso
@@ -203,6 +203,8 @@ class Registrar:
                 return self._new_application(env, msg, checks, now, received)
             if verdict.kind == REPLY and verdict.transaction_id:
                 return self._reply(env, msg, verdict.transaction_id, checks, now, received)
+            if verdict.kind == VERIFY and verdict.permit:
+                return self._verify(env, msg, verdict.permit, now, received)
             outbox_id = None
             tid = None
             if verdict.kind == BOUNCE and verdict.outbox_message_id:
@@ -211,6 +213,9 @@ class Registrar:
                 if ob:
                     outbox_id, tid = ob["id"], ob["transaction_id"]
                     self.reg.update("outbox", "id", ob["id"], {"status": "bounced", "last_error": f"bounce: {verdict.reason}"[:500]})
+                    from .lifecycle import reopen_delivery
+
+                    reopen_delivery(self.reg, verdict.outbox_message_id, now)
             row = self._message_row(env, msg, verdict.kind, now, tid=tid, headers=True, outbox_id=outbox_id,
                                     flags=[verdict.reason], received=received)
             action = {AUTOREPLY: "autoreply_recorded", BOUNCE: "bounce_recorded", OWN: "own_mail_recorded"}.get(verdict.kind, "recorded")
@@ -278,6 +283,29 @@ class Registrar:
             self.reg.add_event(at=now, actor=SYSTEM, action="ack_impossible", transaction_id=tid,
                                detail="no valid From or Reply-To address")
         return Outcome("application", row, tid)
+
+    def _verify(self, env: Envelope | None, msg: Incoming, number: str, now: datetime, received: datetime) -> Outcome:
+        """Answer a permit verification by email (R18), rate-limited per sender."""
+        from .permits import status_of
+
+        row = self._message_row(env, msg, "verify", now, flags=[number], received=received)
+        since = received - timedelta(hours=24)
+        earlier = [r for r in self.reg.all("SELECT received_at FROM messages WHERE kind = 'verify' AND from_addr = ? AND id != ?",
+                                           (msg.from_addr or "", row))
+                   if datetime.fromisoformat(r["received_at"]) > since]
+        recipient = msg.reply_address
+        if len(earlier) >= self.cfg.permits.verify_per_sender_per_day or recipient is None:
+            why = "no valid address" if recipient is None else f"{len(earlier)} checks in 24 h from this sender"
+            self.reg.add_event(at=now, actor=SYSTEM, action="verify_not_answered", detail={"permit": number, "why": why})
+            return Outcome("verify", row)
+        result = status_of(self.reg, number, now)
+        composed = compose(self.cfg, self.renderer, template="verify", recipient=recipient,
+                           context={"number": number, "result": result}, now=now, tid=None,
+                           in_reply_to=msg.message_id, references=msg.references)
+        queue(self.cfg, self.reg, composed, kind="verify_answer", tid=None, now=now)
+        self.reg.add_event(at=now, actor=SYSTEM, action="verify_answered", transaction_id=result.get("transaction_id"),
+                           detail={"permit": number, "status": result["status"], "to": recipient})
+        return Outcome("verify", row)
 
     def _juristic_problems(self, msg: Incoming, service: Service | None, checks: list[tuple[str, FileCheck]]) -> list[Problem]:
         """R9: a company applies from its own domain, with a power of attorney."""

@@ -153,6 +153,36 @@ MIGRATIONS: list[str] = [
     ALTER TABLE applications ADD COLUMN replied_at TEXT;
     ALTER TABLE applications ADD COLUMN last_message_id TEXT;
     """,
+    # 4: the permit register.
+    """
+    CREATE TABLE permits (
+        number TEXT PRIMARY KEY,
+        year INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        transaction_id TEXT NOT NULL,
+        service TEXT NOT NULL,
+        holder_name TEXT NOT NULL,
+        holder_email TEXT NOT NULL,
+        particulars TEXT NOT NULL,
+        issued_at TEXT NOT NULL,
+        valid_from TEXT NOT NULL,
+        valid_until TEXT NOT NULL,
+        approver TEXT NOT NULL,
+        approver_name TEXT NOT NULL,
+        approver_position TEXT NOT NULL,
+        status TEXT NOT NULL,
+        revoked_at TEXT,
+        revoke_reason TEXT,
+        password_hash TEXT NOT NULL,
+        pdf_sha256 TEXT NOT NULL,
+        qr_hash TEXT NOT NULL,
+        signed INTEGER NOT NULL DEFAULT 0,
+        delivered_at TEXT,
+        pdf_message_id TEXT,
+        password_message_id TEXT
+    );
+    CREATE INDEX permits_tid ON permits(transaction_id);
+    """,
 ]
 
 GENESIS = "0" * 64
