@@ -793,8 +793,11 @@ def permit_verify(ctx: click.Context, pdf: str, password: str | None, now: str |
                    f"{'yes' if result['file_matches_register'] else 'no'}; keyed hash: "
                    f"{'-' if result['hash_ok'] is None else ('ok' if result['hash_ok'] else 'WRONG')}; signature: "
                    + ("none" if not result["signature"] else
-                      ("valid" if result["signature"]["valid"] and result["signature"]["intact"] else "INVALID")))
-    sig_bad = result["signature"] is not None and not (result["signature"]["intact"] and result["signature"]["valid"])
+                      ("valid, by the agency's certificate" if result["signature"]["valid"] and result["signature"]["intact"]
+                       and result["signature"]["trusted"] else
+                       ("valid, but not by the agency's certificate" if result["signature"]["intact"] else "BROKEN"))))
+    sig_bad = result["signature"] is not None and not (result["signature"]["intact"] and result["signature"]["valid"]
+                                                        and result["signature"]["trusted"])
     if result["status"] != "valid" or result["hash_ok"] is False or sig_bad:
         ctx.exit(1)
 

@@ -317,22 +317,33 @@ def verify_file(cfg: Config, reg: Registry, data: bytes, password: str | None, n
     if parsed is not None and state["status"] != "unknown":
         result["hash_ok"] = hmac.compare_digest(parsed[1], qr_hash(cfg, number, state["valid_until"]))
     if password is not None:
-        result["signature"] = _signature_status(data, password)
+        result["signature"] = _signature_status(cfg, data, password)
     return result
 
 
-def _signature_status(data: bytes, password: str) -> dict[str, Any] | None:
+def _signature_status(cfg: Config, data: bytes, password: str) -> dict[str, Any] | None:
+    """The signature's integrity, and whether the signer is the agency's own
+    certificate (the one in ``[permits] sign_pkcs12``)."""
     from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko_certvalidator import ValidationContext
 
     reader = PdfFileReader(io.BytesIO(data))
     reader.decrypt(password)
     if not reader.embedded_signatures:
         return None
+    roots = []
+    if cfg.permits.sign_pkcs12 is not None:
+        from pyhanko.sign import signers
+
+        own = signers.SimpleSigner.load_pkcs12(str(cfg.permits.sign_pkcs12),
+                                               passphrase=cfg.permits.sign_password.encode() or None)
+        if own is not None and own.signing_cert is not None:
+            roots.append(own.signing_cert)
     sig = reader.embedded_signatures[0]
-    status = validate_pdf_signature(sig)
-    return {"intact": bool(status.intact), "valid": bool(status.valid), "coverage": status.coverage.name if status.coverage else None,
-            "signer": sig.signer_cert.subject.human_friendly}
+    status = validate_pdf_signature(sig, ValidationContext(trust_roots=roots, allow_fetching=False))
+    return {"intact": bool(status.intact), "valid": bool(status.valid), "trusted": bool(status.trusted),
+            "coverage": status.coverage.name if status.coverage else None, "signer": sig.signer_cert.subject.human_friendly}
 
 
 def publish(reg: Registry, out: Path, now: datetime, agency: Any) -> list[Path]:
