@@ -92,7 +92,7 @@ class Desk:
             "SELECT message_id FROM messages WHERE transaction_id = ? AND kind IN ('application', 'reply') "
             "AND message_id IS NOT NULL ORDER BY id", (tid,))]
         ctx: dict[str, Any] = {"tid": tid, "app": app, "service": self.service_of(app), "reason": "", "docs": [],
-                               "fee": None, "answer": "", "problems": []}
+                               "fee": None, "answer": "", "problems": [], "derived": False}
         ctx.update(extra or {})
         ctx["notice"] = self.renderer.notice(key, ctx)
         from .parse import valid_address
@@ -323,7 +323,11 @@ class Desk:
         name = f"permit-{re.sub(r'[^A-Za-z0-9-]', '_', row['number'])}.pdf"
         pdf_mid = self.notify(app, "permit_pdf", now, ctx, ((name, pdf, "application/pdf"),))
         # The password goes separately, never with the file nor in a subject (R19).
-        password_mid = self.notify(app, "permit_password", now, {**ctx, "password": password})
+        derived = self.cfg.permits.password_policy == "derived"
+        # A derived password is data the applicant already has: the email says
+        # which, and never repeats it.
+        password_mid = self.notify(app, "permit_password", now,
+                                   {**ctx, "password": "" if derived else password, "derived": derived})
         changes = {"pdf_sha256": hashlib.sha256(pdf).hexdigest(), "qr_hash": digest, "signed": int(signed),
                    "password_hash": permits.hash_password(password), "status": "issued", "delivered_at": None,
                    "pdf_message_id": pdf_mid, "password_message_id": password_mid}

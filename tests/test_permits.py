@@ -303,3 +303,21 @@ def test_publish_a_register_without_personal_data(deploy: Env, tmp_path: Path) -
     assert "ทะเบียนใบอนุญาต" in html and "Permit register" in html
     for private in (CITIZEN, "สมชาย ใจดี", "example.com"):
         assert private not in html and private not in data
+
+
+def test_derived_password_is_the_id_the_applicant_gave_and_is_never_mailed(deploy: Env) -> None:
+    assert deploy.mailbox is not None and deploy.smtp is not None
+    deploy.config.write_text(deploy.config.read_text() + OFFICE + '\n[permits]\npassword_policy = "derived"\n',
+                             encoding="utf-8")
+    deploy.mailbox.append(mail("[CERT] ขอรับรองสำเนา", body="เลขประจำตัวประชาชน 1103700012345", sender=CITIZEN,
+                               attachments=[("a.pdf", scanned_pdf(2480, 3508), "application/pdf")]).as_bytes(),
+                          at("2025-12-09 09:00"))
+    deploy.run("sweep", "--now", "2025-12-09T09:05:00+07:00")
+    deploy.run("triage", "review", "SRB-2568-000001", env=CLERK)
+    deploy.run("triage", "approve", "SRB-2568-000001", env=APPROVER)
+    deploy.run("permit", "issue", "SRB-2568-000001", "--now", "2025-12-09T11:00:00+07:00", env=APPROVER)
+    pdf_mail, password_mail = deploy.smtp.messages()[-2:]
+    assert "1103700012345" not in pdf_mail.as_string() and "1103700012345" not in password_mail.as_string()
+    assert "the 13-digit number you gave in your application" in text(password_mail)
+    with pikepdf.open(io.BytesIO(pdf_of(pdf_mail)), password="1103700012345") as opened:
+        assert opened.encryption.R == 6
