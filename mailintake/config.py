@@ -120,6 +120,30 @@ class Payment:
 
 
 @dataclass(frozen=True)
+class Limits:
+    max_message_bytes: int
+    max_header_bytes: int
+    max_header_line_bytes: int
+    max_multiparts: int
+    max_parts: int
+    max_attachment_bytes: int
+    check_seconds: float
+    check_memory_bytes: int
+    zip_max_entries: int
+    zip_max_total_bytes: int
+    zip_max_ratio: float
+    acks_per_sender_per_hour: int
+
+
+@dataclass(frozen=True)
+class Backup:
+    path: Path
+    days: tuple[str, ...]
+    time: time
+    keep: int
+
+
+@dataclass(frozen=True)
 class Permits:
     number_format: str
     valid_days: int
@@ -151,6 +175,9 @@ class Config:
     checks: Checks
     daemon: Daemon
     log_level: str
+    busy_timeout_seconds: float
+    limits: Limits
+    backup: Backup
     users: dict[str, User]
     payment: Payment
     default_time_limit_days: int
@@ -463,6 +490,9 @@ def _build(data: dict[str, Any], base: Path, source: Path | None, where: str) ->
         checks=checks,
         daemon=daemon,
         log_level=lg.text("level", choices=("DEBUG", "INFO", "WARNING", "ERROR")),
+        busy_timeout_seconds=st.number("busy_timeout_seconds", minimum=0.1),
+        limits=_limits(_Reader(where, "limits", data["limits"])),
+        backup=_backup(_Reader(where, "backup", data["backup"]), base),
         users=_users(where, data.get("users", {})),
         payment=_payment(_Reader(where, "payment", data["payment"])),
         permits=_permits(_Reader(where, "permits", data["permits"]), base),
@@ -470,6 +500,34 @@ def _build(data: dict[str, Any], base: Path, source: Path | None, where: str) ->
             "default_time_limit_days", minimum=1, maximum=365),
         raw=data,
     )
+
+
+def _limits(r: _Reader) -> Limits:
+    mb, kb = 1024 * 1024, 1024
+    return Limits(
+        max_message_bytes=int(r.number("max_message_mb", minimum=0.01) * mb),
+        max_header_bytes=int(r.number("max_header_kb", minimum=1) * kb),
+        max_header_line_bytes=int(r.number("max_header_line_kb", minimum=1) * kb),
+        max_multiparts=r.integer("max_multiparts", minimum=1),
+        max_parts=r.integer("max_parts", minimum=1),
+        max_attachment_bytes=int(r.number("max_attachment_mb", minimum=0.01) * mb),
+        check_seconds=r.number("check_seconds", minimum=0.5),
+        check_memory_bytes=int(r.number("check_memory_mb", minimum=64) * mb),
+        zip_max_entries=r.integer("zip_max_entries", minimum=1),
+        zip_max_total_bytes=int(r.number("zip_max_total_mb", minimum=0.1) * mb),
+        zip_max_ratio=r.number("zip_max_ratio", minimum=1),
+        acks_per_sender_per_hour=r.integer("acks_per_sender_per_hour", minimum=1),
+    )
+
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _backup(r: _Reader, base: Path) -> Backup:
+    days = r.strings("days")
+    if any(d not in WEEKDAYS for d in days):
+        raise r.fail("days", f"expected a list of {', '.join(WEEKDAYS)}")
+    return Backup(r.path("path", base), days, r.clock("time"), r.integer("keep", minimum=1, maximum=1000))
 
 
 def _permits(p: _Reader, base: Path) -> Permits:

@@ -245,6 +245,31 @@ def _lighten(raw: bytes) -> tuple[bytes, dict[bytes, tuple[int, int]]]:
     return b"".join(out), blobs
 
 
+class TooComplex(Exception):
+    """The message is past a configured limit and is not parsed (the reason)."""
+
+
+_MULTIPART = re.compile(rb"(?im)^content-type:[ \t]*multipart/")
+_ANY_TYPE = re.compile(rb"(?im)^content-type:")
+
+
+def precheck(raw: bytes, limits: Any) -> None:
+    """Refuse, before any parsing, what would make Python's parser recurse too
+    deep, take quadratic time or unbounded memory: raises ``TooComplex``."""
+    header, _body = split_header_body(raw)
+    if len(header) > limits.max_header_bytes:
+        raise TooComplex(f"header block of {len(header) // 1024} KB is over the {limits.max_header_bytes // 1024} KB limit")
+    longest = max((len(h) for h in re.split(rb"\r?\n(?![ \t])", header)), default=0)
+    if longest > limits.max_header_line_bytes:
+        raise TooComplex(f"a header of {longest // 1024} KB is over the {limits.max_header_line_bytes // 1024} KB limit")
+    multiparts = len(_MULTIPART.findall(raw))
+    if multiparts > limits.max_multiparts:
+        raise TooComplex(f"{multiparts} nested multipart sections, over the limit of {limits.max_multiparts}")
+    parts = len(_ANY_TYPE.findall(raw))
+    if parts > limits.max_parts:
+        raise TooComplex(f"{parts} MIME parts, over the limit of {limits.max_parts}")
+
+
 def parse(raw: bytes) -> Incoming:
     """Parse a whole message; never raises on bad mail."""
     defects: list[str] = []

@@ -19,7 +19,7 @@ from .calendar import WorkCalendar
 from .check import FileCheck, Problem, Wording
 from .classify import AUTOREPLY, BOUNCE, NEW, OWN, REPLY, VERIFY, MailRules, Verdict
 from .config import Config
-from .parse import Incoming
+from .parse import Incoming, one_line
 from .registry import Registry, to_iso
 from .respond import Renderer, compose, queue
 from .services import Service, is_inquiry_code, match_service
@@ -30,6 +30,7 @@ from .source import Envelope
 from .store import Store
 
 SYSTEM = "system"
+_MSGID = re.compile(r"^<[^<>\s]+>$")
 # A Thai juristic-person registration number: 13 digits, the first 0.
 JURISTIC_ID = re.compile(r"(?<!\d)0\d{12}(?!\d)")
 
@@ -160,6 +161,49 @@ class Registrar:
             self.reg.add_event(at=now, actor=SYSTEM, action="spam_deleted", detail={"reason": verdict.reason, "message": row})
         return Outcome("spam", row)
 
+    def record_oversized(self, env: Envelope, headers: Message, now: datetime) -> Outcome:
+        """Too large to fetch: recorded by its headers; the sender is told how
+        to send smaller files."""
+        from .parse import _single_address
+        from .store import sha256
+
+        defects: list[str] = []
+        name, sender = _single_address(headers.get("From"), defects, "From")
+        _n, reply_to = _single_address(headers.get("Reply-To"), defects, "Reply-To") if headers.get("Reply-To") else ("", None)
+        recipient = reply_to or sender
+        keep = {k.lower(): [str(v)[:500]] for k, v in list(headers.items())[:200]}
+        with self.reg.transaction():
+            row = self.reg.insert("messages", {
+                "sha256": sha256(env.header), "message_id": str(headers.get("Message-ID", ""))[:300] or None,
+                "kind": "oversized", "folder": env.folder, "uidvalidity": env.uidvalidity, "uid": env.uid,
+                "received_at": to_iso(self.cal.local(env.internaldate)), "internaldate": to_iso(env.internaldate),
+                "fetched_at": to_iso(now), "size": env.size, "from_addr": recipient or str(headers.get("From", ""))[:300],
+                "subject": str(headers.get("Subject", ""))[:300], "headers": _j(keep),
+                "flags": _j([f"{env.size} bytes"]), "stored": 0, "created_at": to_iso(now),
+            })
+            self.mark_seen(env, row)
+            self.reg.add_event(at=now, actor=SYSTEM, action="oversized", detail={"message": row, "size": env.size})
+            auto = self.rules is not None and any(r.matches([str(v) for v in headers.get_all(r.header) or []])
+                                                  for r in self.rules.auto_rules)
+            if recipient is not None and not auto and self._may_answer(recipient, now):
+                mb = self.cfg.limits.max_message_bytes / (1024 * 1024)
+                ctx = {"size_mb": f"{env.size / (1024 * 1024):.1f}", "limit_mb": f"{mb:g}", "applicant_name": name or None,
+                       "subject": one_line(str(headers.get("Subject", "")), 200)}
+                mid = headers.get("Message-ID")
+                composed = compose(self.cfg, self.renderer, template="oversized", recipient=recipient, context=ctx, now=now,
+                                   tid=None, in_reply_to=str(mid).strip() if mid and _MSGID.match(str(mid).strip()) else None)
+                queue(self.cfg, self.reg, composed, kind="oversized", tid=None, now=now)
+        return Outcome("oversized", row)
+
+    def _may_answer(self, recipient: str, now: datetime) -> bool:
+        """At most ``acks_per_sender_per_hour`` automatic answers to one address:
+        a loop with another robot ends after a few messages."""
+        since = now - timedelta(hours=1)
+        recent = [r for r in self.reg.all("SELECT created_at FROM outbox WHERE recipient = ? AND kind IN "
+                                          "('ack', 'receipt', 'oversized')", (recipient,))
+                  if datetime.fromisoformat(r["created_at"]) > since]
+        return len(recent) < self.cfg.limits.acks_per_sender_per_hour
+
     def record_duplicate(self, env: Envelope | None, msg: Incoming, original: dict[str, Any], now: datetime) -> Outcome:
         with self.reg.transaction():
             row = self._message_row(env, msg, "duplicate", now, tid=original["transaction_id"])
@@ -268,7 +312,10 @@ class Registrar:
                            detail={"message": row, "files": len(checks), "kind": kind,
                                    "service": service.id if service else None, "deemed": to_iso(deadline.deemed_received_at),
                                    "reason": deadline.reason})
-        if recipient is not None:
+        if recipient is not None and not self._may_answer(recipient, now):
+            self.reg.add_event(at=now, actor=SYSTEM, action="ack_rate_limited", transaction_id=tid,
+                               detail={"to": recipient, "limit_per_hour": self.cfg.limits.acks_per_sender_per_hour})
+        elif recipient is not None:
             ctx = self._context(tid, msg, received, deadline.deemed_received_at, checks)
             ctx["inquiry"] = kind == "inquiry"
             ctx["service"] = service
@@ -340,7 +387,7 @@ class Registrar:
             self.desk.on_reply(app_now, bool(checks), now)
         after = self.reg.one("SELECT status FROM applications WHERE transaction_id = ?", (tid,))
         moved = after is not None and after["status"] != status_before
-        if checks and recipient is not None and not moved:
+        if checks and recipient is not None and not moved and self._may_answer(recipient, now):
             ctx = self._context(tid, msg, received, received, checks)
             composed = compose(self.cfg, self.renderer, template="more", recipient=recipient, context=ctx, now=now,
                                tid=tid, in_reply_to=msg.message_id, references=msg.references)

@@ -200,9 +200,9 @@ def event_hash(prev: str, row: dict[str, Any]) -> str:
 
 
 class Registry:
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, busy_timeout: float = 30.0):
         path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(str(path), timeout=30)
+        conn = sqlite3.connect(str(path), timeout=busy_timeout)
         self.db = sqlite_utils.Database(conn)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")

@@ -65,6 +65,7 @@ class Source(Protocol):
     def mark_done(self, env: Envelope) -> None: ...
     def flush(self) -> None: ...
     def move_to_inbox(self, env: Envelope) -> None: ...
+    def move(self, env: Envelope, folder: str) -> None: ...
     def delete(self, env: Envelope) -> None: ...
     def append_sent(self, raw: bytes, when: datetime) -> None: ...
     def append_sent_many(self, items: list[tuple[bytes, datetime]]) -> None: ...
@@ -170,6 +171,9 @@ class MaildirSource:
 
     def move_to_inbox(self, env: Envelope) -> None:
         self._move(env, self.root)
+
+    def move(self, env: Envelope, folder: str) -> None:
+        self._move(env, self._box(folder))
 
     def delete(self, env: Envelope) -> None:
         box = self._box(env.folder)
@@ -358,8 +362,13 @@ class ImapSource:
         checkpoint("after_flag")
 
     def move_to_inbox(self, env: Envelope) -> None:
+        self.move(env, INBOX)
+
+    def move(self, env: Envelope, folder: str) -> None:
         self._select(env.folder)
-        self.client.move([int(env.uid)], INBOX)
+        if folder != INBOX:
+            self._ensure_folder(folder)
+        self.client.move([int(env.uid)], folder)
 
     def delete(self, env: Envelope) -> None:
         self._select(env.folder)

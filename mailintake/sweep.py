@@ -32,7 +32,7 @@ from .classify import NEW, REPLY, classify, load_rules, spam_verdict, transactio
 from .config import Config
 from .faults import checkpoint
 from .lifecycle import Desk
-from .parse import Incoming, parse, parse_headers_only
+from .parse import Incoming, parse, parse_headers_only, precheck
 from .register import Outcome, Registrar
 from .registry import Registry, to_iso
 from .respond import Renderer
@@ -44,6 +44,7 @@ from .triage import quota_warning
 log = logging.getLogger(__name__)
 
 
+OVERSIZED = "Oversized"
 # A message whose processing killed the worker this many times is quarantined.
 MAX_CRASHES = 3
 
@@ -97,7 +98,7 @@ class Intake:
 
     def __init__(self, cfg: Config, source: Source | None = None):
         self.cfg = cfg
-        self.reg = Registry(cfg.db_path)
+        self.reg = Registry(cfg.db_path, cfg.busy_timeout_seconds)
         self.store = Store(cfg.store_path)
         self.cal = WorkCalendar(cfg.hours)
         self.renderer = Renderer(cfg)
@@ -135,8 +136,10 @@ class Intake:
     def process(self, env: Envelope | None, raw: bytes, now: datetime, *, retry_row: int | None = None,
                 received: datetime | None = None) -> Outcome:
         """parse -> classify -> check -> register, quarantining on failure."""
-        stage = "parse"
+        stage = "limits"
         try:
+            precheck(raw, self.cfg.limits)
+            stage = "parse"
             msg = parse(raw)
             checkpoint("after_parse")
             stage = "classify"
@@ -165,6 +168,8 @@ class Intake:
             # Registered before a crash or a failed flag: finish the job only.
             if seen["kind"] == "spam":
                 src.delete(env)
+            elif seen["kind"] == "oversized":
+                src.move(env, OVERSIZED)
             else:
                 src.mark_done(env)
             report.counts["finished earlier"] += 1
@@ -175,6 +180,12 @@ class Intake:
             self.registrar.record_spam(env, headers, env.header, verdict, now)
             src.delete(env)
             report.counts["spam"] += 1
+            return False
+        if env.size > self.cfg.limits.max_message_bytes:
+            # Judged by RFC822.SIZE before fetching: kept aside, the sender told.
+            self.registrar.record_oversized(env, headers, now)
+            src.move(env, OVERSIZED)
+            report.counts["oversized"] += 1
             return False
         if role == "junk":
             # Not spam by the server's verdict: back to INBOX, taken there (R22).
