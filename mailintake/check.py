@@ -7,6 +7,7 @@ The checks read headers and PDF structure only; nothing is rendered.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import math
 import tomllib
@@ -20,7 +21,7 @@ import magic
 import pikepdf
 from PIL import Image
 
-from .config import Checks
+from .config import Checks, Limits
 
 # A4 at 600 dpi is 35 Mpx; allow twice that, and make Pillow's bomb warning an error.
 Image.MAX_IMAGE_PIXELS = 2 * 4961 * 7016
@@ -201,7 +202,50 @@ def pdf_image_dpis(pdf: pikepdf.Pdf, *, min_cover: float = 0.3, max_depth: int =
     return pages
 
 
-def check_file(data: bytes, name: str, declared: str, cfg: Checks, wording: Wording) -> FileCheck:
+def zip_problem(data: bytes, limits: Limits) -> str | None:
+    """A ZIP (DOCX) that would expand past the limits, judged from its directory
+    before anything is decompressed."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            infos = zf.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        return f"damaged ZIP: {exc}"
+    total = sum(i.file_size for i in infos)
+    packed = sum(i.compress_size for i in infos) or 1
+    if len(infos) > limits.zip_max_entries:
+        return f"{len(infos)} entries, over the limit of {limits.zip_max_entries}"
+    if total > limits.zip_max_total_bytes:
+        return f"expands to {total // (1024 * 1024)} MB, over the limit"
+    if total / packed > limits.zip_max_ratio:
+        return f"compression ratio {total / packed:.0f}:1, over the limit of {limits.zip_max_ratio:g}:1"
+    return None
+
+
+def _has_macros(data: bytes, kind: str | None) -> bool:
+    if kind == "docx":
+        with contextlib.suppress(zipfile.BadZipFile, OSError, ValueError), zipfile.ZipFile(io.BytesIO(data)) as zf:
+            names = [n.lower() for n in zf.namelist()]
+            return any(n.endswith("vbaproject.bin") or "vbadata" in n for n in names)
+        return False
+    if kind == "doc":
+        return any(marker in data for marker in (b"_\x00V\x00B\x00A\x00_\x00P\x00R\x00O\x00J\x00E\x00C\x00T",
+                                                 b"M\x00a\x00c\x00r\x00o\x00s"))
+    return False
+
+
+def _text_readable(data: bytes) -> bool:
+    """Valid UTF-8, or Thai in TIS-620 / windows-874."""
+    for codec in ("utf-8", "tis_620"):
+        try:
+            data.decode(codec)
+            return True
+        except UnicodeDecodeError:
+            continue
+    return False
+
+
+def check_file(data: bytes, name: str, declared: str, cfg: Checks, wording: Wording,
+               limits: Limits | None = None) -> FileCheck:
     """Check one attachment. Never raises on bad content."""
     allowed_label = ", ".join(KNOWN_TYPES[k][0] for k in cfg.allowed_types)
     problems: list[Problem] = []
@@ -212,12 +256,28 @@ def check_file(data: bytes, name: str, declared: str, cfg: Checks, wording: Word
         problems.append(wording.problem("empty", name=name))
         return FileCheck(name, 0, declared, mime, None, False, None, tuple(problems))
 
+    if limits is not None and len(data) > limits.max_attachment_bytes:
+        problems.append(wording.problem("too_large", name=name))
+        return FileCheck(name, len(data), declared, mime, kind, False, None, tuple(problems))
     if kind not in cfg.allowed_types:
         problems.append(wording.problem("type_not_allowed", name=name, detected=_label(kind, mime), allowed=allowed_label))
     by_name = _extension_kind(name)
     if kind is not None and by_name is not None and by_name != kind:
         problems.append(wording.problem("name_mismatch", name=name, detected=_label(kind, mime), expected=_label(by_name, "")))
 
+    if kind == "jpeg" and (b"%PDF-" in data or data.find(b"PK\x03\x04") > 0):
+        # A polyglot: two parsers would read it as different things.
+        problems.append(wording.problem("polyglot", name=name))
+        return FileCheck(name, len(data), declared, mime, kind, False, None, tuple(problems), {"polyglot": True})
+    if kind == "docx" and limits is not None:
+        bomb = zip_problem(data, limits)
+        if bomb:
+            problems.append(wording.problem("unreadable", name=name))
+            return FileCheck(name, len(data), declared, mime, kind, False, None, tuple(problems), {"error": bomb})
+    if _has_macros(data, kind):
+        problems.append(wording.problem("macro", name=name))
+    if kind == "txt" and not _text_readable(data):
+        problems.append(wording.problem("encoding", name=name))
     try:
         if kind == "jpeg":
             # The end-of-image marker, allowing the padding some cameras add.

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import codecs
+import contextlib
 import email.policy
 import email.utils
 import hashlib
@@ -77,10 +79,18 @@ class Incoming:
         return self.reply_to or self.from_addr
 
 
+def unescape(text: str) -> str:
+    """Raw 8-bit bytes that Python kept as lone surrogates, decoded as UTF-8
+    where valid and replaced where not (SQLite and mail need valid text)."""
+    if not any("\udc80" <= ch <= "\udcff" for ch in text):
+        return text
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def one_line(text: str, limit: int = 998) -> str:
     """A header-safe, display-safe single line: control characters, CR/LF and
     direction overrides removed (CVE-2024-6923 class), whitespace folded."""
-    text = _CONTROL.sub(" ", text)
+    text = _CONTROL.sub(" ", unescape(text))
     text = _BIDI.sub("", text)
     text = " ".join(text.split())
     return text[:limit]
@@ -128,7 +138,14 @@ def parse_addresses(raw_value: str | None) -> list[tuple[str, str]]:
                 out.append((one_line(a.display_name or "", 200), a.addr_spec))
         return out
     except Exception:  # noqa: BLE001 - the stdlib raises several types on broken headers
-        return []
+        # The modern parser refuses some real-world headers (an encoded name
+        # that decodes to a line break). The legacy one is used then, and its
+        # result still has to pass ``valid_address``.
+        try:
+            found = email.utils.getaddresses([value])
+        except Exception:  # noqa: BLE001 - nothing readable
+            return []
+        return [(one_line(str(email.header.make_header(email.header.decode_header(n))), 200), a) for n, a in found if a]
 
 
 def _single_address(raw_value: str | None, defects: list[str], name: str) -> tuple[str, str | None]:
@@ -199,6 +216,26 @@ def _ids(value: str | None) -> tuple[str, ...]:
     return tuple(re.findall(r"<[^<>\s]+>", value))
 
 
+_PARAM_NAME = re.compile(r'(?i)\b(?:file)?name\s*=\s*"([^"]*)"|\b(?:file)?name\s*=\s*([^\s;"]+)')
+
+
+def _filename(part: Message) -> str | None:
+    """The part's file name: RFC 2231 through the stdlib, RFC 2047 words (what
+    Outlook and Gmail send) decoded, raw UTF-8 (RFC 6532) read as UTF-8."""
+    name = part.get_filename()
+    if name is not None and "\ufffd" in name:
+        for key, value in part.raw_items():
+            if key.lower() in ("content-disposition", "content-type"):
+                m = _PARAM_NAME.search(str(value))
+                if m:
+                    name = unescape(m.group(1) or m.group(2) or "")
+                    break
+    if name and "=?" in name:
+        with contextlib.suppress(Exception):  # an undecodable name is kept as sent
+            name = str(email.header.make_header(email.header.decode_header(name)))
+    return name
+
+
 def split_header_body(raw: bytes) -> tuple[bytes, bytes]:
     for sep in (b"\r\n\r\n", b"\n\n"):
         pos = raw.find(sep)
@@ -251,6 +288,7 @@ class TooComplex(Exception):
 
 _MULTIPART = re.compile(rb"(?im)^content-type:[ \t]*multipart/")
 _ANY_TYPE = re.compile(rb"(?im)^content-type:")
+_FOLDED_RUN = re.compile(rb"(?m)^[!-9;-~]{1,76}:[^\n]*\n(?:[ \t][^\n]*\n){100,}")
 
 
 def precheck(raw: bytes, limits: Any) -> None:
@@ -262,6 +300,11 @@ def precheck(raw: bytes, limits: Any) -> None:
     longest = max((len(h) for h in re.split(rb"\r?\n(?![ \t])", header)), default=0)
     if longest > limits.max_header_line_bytes:
         raise TooComplex(f"a header of {longest // 1024} KB is over the {limits.max_header_line_bytes // 1024} KB limit")
+    # Headers of MIME parts: a run of folded lines (20,000 RFC 2231 parameters).
+    for m in _FOLDED_RUN.finditer(raw):
+        if m.end() - m.start() > limits.max_header_line_bytes:
+            raise TooComplex(f"a part header of {(m.end() - m.start()) // 1024} KB is over the "
+                             f"{limits.max_header_line_bytes // 1024} KB limit")
     multiparts = len(_MULTIPART.findall(raw))
     if multiparts > limits.max_multiparts:
         raise TooComplex(f"{multiparts} nested multipart sections, over the limit of {limits.max_multiparts}")
@@ -311,6 +354,14 @@ def parse(raw: bytes) -> Incoming:
     nested = 0
     tnef = False
     body_text = ""
+    # Unknown charsets: the bytes are kept (the raw message is stored) and flagged.
+    for part in msg.walk():
+        charset = part.get_content_charset()
+        if charset:
+            try:
+                codecs.lookup(charset)
+            except LookupError:
+                defects.append(f"unknown charset {one_line(charset, 40)}")
     # Forwarded messages (message/rfc822) and the file names inside them.
     inner_names: set[str] = set()
     for part in msg.walk():
@@ -319,28 +370,40 @@ def parse(raw: bytes) -> Incoming:
             for inner in part.walk():
                 if inner is not part and inner.get_filename():
                     inner_names.add(clean_filename(inner.get_filename(), 0))
+    # Attachments from the MIME tree itself: every leaf that is not the body
+    # text. (mail-parser invents random names, with a .txt ending, for parts
+    # that have none.)
+    index = 0
+    for part in msg.walk():
+        if part.is_multipart() or part.get_content_type() == "message/rfc822":
+            continue
+        try:
+            filename = _filename(part)
+        except Exception:  # noqa: BLE001 - a broken parameter is a defect
+            filename = None
+            defects.append("attachment: unreadable file name")
+        ctype = part.get_content_type().lower()
+        if filename is None and part.get_content_disposition() != "attachment" and ctype in ("text/plain", "text/html"):
+            continue
+        index += 1
+        try:
+            payload = part.get_payload(decode=True) or b""
+        except Exception:  # noqa: BLE001 - a broken body is a defect, not a crash
+            defects.append(f"attachment {index}: undecodable body")
+            payload = b""
+        data = payload if isinstance(payload, bytes) else str(payload).encode("utf-8", "surrogateescape")
+        if data in blobs:
+            start, end = blobs[data]
+            data = binascii.a2b_base64(raw[start:end])
+        name = clean_filename(filename, index)
+        if ctype == "application/ms-tnef" or name.lower() == "winmail.dat":
+            tnef = True
+        attachments.append(Attachment(name, ctype, data, nested=name in inner_names))
     if pm is not None:
-        for i, att in enumerate(pm.attachments, start=1):
-            ctype = str(att.get("mail_content_type") or "application/octet-stream").lower()
-            if ctype == "message/rfc822":
-                continue
-            payload = att.get("payload") or ""
-            try:
-                data = base64.b64decode(payload) if att.get("binary") else str(payload).encode(att.get("charset") or "utf-8", "replace")
-            except Exception:  # noqa: BLE001 - a broken base64 body is a defect, not a crash
-                defects.append(f"attachment {i}: undecodable body")
-                data = b""
-            if data in blobs:
-                start, end = blobs[data]
-                data = binascii.a2b_base64(raw[start:end])
-            name = clean_filename(att.get("filename"), i)
-            if ctype == "application/ms-tnef" or name.lower() == "winmail.dat":
-                tnef = True
-            attachments.append(Attachment(name, ctype, data, nested=name in inner_names))
-        plain = "\n".join(pm.text_plain).replace("\r\n", "\n").strip()
-        body_text = plain or html_to_text("\n".join(pm.text_html))
+        plain = unescape("\n".join(pm.text_plain)).replace("\r\n", "\n").strip()
+        body_text = plain or html_to_text(unescape("\n".join(pm.text_html)))
     else:
-        body = msg.get_payload(decode=True)
+        body = msg.get_payload(decode=True) if not msg.is_multipart() else b""
         body_text = body.decode("utf-8", "replace") if isinstance(body, bytes) else ""
 
     header_bytes, body_bytes = split_header_body(raw)

@@ -27,7 +27,7 @@ from typing import Any
 
 from . import outbox
 from .calendar import WorkCalendar
-from .check import FileCheck, Wording, check_file
+from .check import FileCheck, Wording, check_file, sniff
 from .classify import NEW, REPLY, classify, load_rules, spam_verdict, transaction_pattern
 from .config import Config
 from .faults import checkpoint
@@ -36,6 +36,7 @@ from .parse import Incoming, parse, parse_headers_only, precheck
 from .register import Outcome, Registrar
 from .registry import Registry, to_iso
 from .respond import Renderer
+from .sandbox import CheckWorker
 from .services import load_services
 from .source import Envelope, Source, SourceError, open_source
 from .store import Store
@@ -45,6 +46,7 @@ log = logging.getLogger(__name__)
 
 
 OVERSIZED = "Oversized"
+SANDBOXED = ("pdf", "jpeg", "png", "tiff")
 # A message whose processing killed the worker this many times is quarantined.
 MAX_CRASHES = 3
 
@@ -109,6 +111,7 @@ class Intake:
         self.desk = Desk(cfg, self.reg, self.renderer)
         self.registrar = Registrar(cfg, self.reg, self.store, self.cal, self.renderer, self.services, self.rules, self.desk)
         self._source = source
+        self._worker: CheckWorker | None = None
 
     @property
     def source(self) -> Source:
@@ -117,16 +120,30 @@ class Intake:
         return self._source
 
     def close(self) -> None:
+        if self._worker is not None:
+            self._worker.close()
         if self._source is not None:
             self._source.close()
         self.reg.close()
 
     # --- the pipeline for one message -------------------------------------------------------
+    @property
+    def worker(self) -> CheckWorker:
+        if self._worker is None:
+            self._worker = CheckWorker(self.cfg.checks, self.cfg.limits, self.wording,
+                                       str(self.cfg.find("templates", "problems.toml")))
+        return self._worker
+
     def check_all(self, msg: Incoming) -> list[tuple[str, FileCheck]]:
         out = []
         for att in msg.attachments:
             digest = self.store.put(att.data)
-            fc = check_file(att.data, att.name, att.declared_type, self.cfg.checks, self.wording)
+            _mime, kind = sniff(att.data[:262144])
+            if kind in SANDBOXED and len(att.data) <= self.cfg.limits.max_attachment_bytes:
+                # PDF and image decoders run in the bounded worker process.
+                fc = self.worker.check(att.data, att.name, att.declared_type)
+            else:
+                fc = check_file(att.data, att.name, att.declared_type, self.cfg.checks, self.wording, self.cfg.limits)
             if att.name.lower() == "winmail.dat" or att.declared_type == "application/ms-tnef":
                 fc = FileCheck(fc.name, fc.size, fc.declared_type, "application/ms-tnef", "tnef", False, None,
                                (self.wording.problem("tnef", name=att.name),), fc.details)
