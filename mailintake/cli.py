@@ -67,7 +67,7 @@ def friendly(f: F) -> F:
     from .roles import RoleError
     from .services import ServicesError
     from .source import SourceError
-    from .sweep import SweepBusy
+    from .sweep import RegistryUnavailable, SweepBusy
     from .triage import NotFound
 
     @wraps(f)
@@ -76,7 +76,8 @@ def friendly(f: F) -> F:
             return f(*args, **kwargs)
         except ConfigError as exc:
             raise ConfigClickError(str(exc)) from None
-        except (SourceError, SweepBusy, NotFound, RulesError, RoleError, StepRefused, PermitError) as exc:
+        except (SourceError, SweepBusy, NotFound, RulesError, RoleError, StepRefused, PermitError,
+                RegistryUnavailable) as exc:
             raise click.ClickException(str(exc)) from None
         except ServicesError as exc:
             raise click.ClickException(f"{exc.errors[0]} (and {len(exc.errors) - 1} more; run `mailintake rules check`)"

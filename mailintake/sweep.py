@@ -55,6 +55,11 @@ class SweepBusy(Exception):
     """Another sweep holds the lock."""
 
 
+class RegistryUnavailable(Exception):
+    """The registry cannot be written (locked by another writer, disk full):
+    nothing was taken from the mailbox."""
+
+
 @dataclass
 class SweepReport:
     started_at: datetime
@@ -242,8 +247,13 @@ class Intake:
 
     def sweep(self, now: datetime, *, full: bool = True, drain: bool = True) -> SweepReport:
         report = SweepReport(started_at=now)
-        with self.reg.transaction():
-            sweep_id = self.reg.insert("sweeps", {"started_at": to_iso(datetime.now().astimezone()), "clock": to_iso(now)})
+        try:
+            with self.reg.transaction():
+                sweep_id = self.reg.insert("sweeps", {"started_at": to_iso(datetime.now().astimezone()),
+                                                      "clock": to_iso(now)})
+        except sqlite3.OperationalError as exc:
+            raise RegistryUnavailable(f"the registry cannot be written ({exc}); nothing was taken from the mailbox: "
+                                      "try again later") from None
         try:
             folders = self.source.folders(full=full)
         except SourceError as exc:
@@ -271,7 +281,10 @@ class Intake:
             except Exception as exc:  # noqa: BLE001 - the connection failed mid-folder; the next sweep resumes
                 report.errors.append(f"{folder.name}: {type(exc).__name__}: {exc}")
         if drain:
-            report.outbox = self.drain(now)
+            try:
+                report.outbox = self.drain(now)
+            except (sqlite3.OperationalError, OSError) as exc:
+                report.errors.append(f"outbox not sent: {exc}")
         self._finish(sweep_id, report, full)
         return report
 
@@ -284,6 +297,12 @@ class Intake:
         return outbox.drain(self.cfg, self.reg, now, source)
 
     def _finish(self, sweep_id: int, report: SweepReport, full: bool) -> None:
+        try:
+            self._record_finish(sweep_id, report, full)
+        except (sqlite3.OperationalError, OSError) as exc:
+            report.errors.append(f"could not record the end of the sweep: {exc}")
+
+    def _record_finish(self, sweep_id: int, report: SweepReport, full: bool) -> None:
         quota = None
         try:
             q = self.source.quota()

@@ -280,3 +280,62 @@ class SmtpSink:
 
 def run_async(coro: Any) -> Any:
     return asyncio.run(coro)
+
+
+class CuttingProxy:
+    """A TCP proxy to Dovecot that can cut the connection in the middle of a
+    FETCH literal (and call ``on_cut``, e.g. to restart Dovecot), once."""
+
+    def __init__(self, target_port: int, on_cut: Any = None):
+        import threading
+
+        self.target_port = target_port
+        self.port = free_port()
+        self.armed = False
+        self.cuts = 0
+        self.on_cut = on_cut
+        self._srv = socket.create_server(("127.0.0.1", self.port))
+        self._stop = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import threading
+
+        while not self._stop:
+            try:
+                client, _ = self._srv.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            threading.Thread(target=self._pipe, args=(client, upstream, False), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(upstream, client, True), daemon=True).start()
+
+    def _pipe(self, src: socket.socket, dst: socket.socket, from_server: bool) -> None:
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                if from_server and self.armed and b"BODY[] {" in data:
+                    # Half of the literal, then the line goes dead.
+                    self.armed = False
+                    self.cuts += 1
+                    cut = data.index(b"BODY[] {") + 200
+                    dst.sendall(data[:cut])
+                    if self.on_cut is not None:
+                        self.on_cut()
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                s.close()
+
+    def close(self) -> None:
+        self._stop = True
+        self._srv.close()
