@@ -61,6 +61,7 @@ def json_option(f: F) -> F:
 
 def friendly(f: F) -> F:
     """Turn known failures into one line instead of a traceback."""
+    from .backup import BackupError
     from .classify import RulesError
     from .lifecycle import StepRefused
     from .permits import PermitError
@@ -77,7 +78,7 @@ def friendly(f: F) -> F:
         except ConfigError as exc:
             raise ConfigClickError(str(exc)) from None
         except (SourceError, SweepBusy, NotFound, RulesError, RoleError, StepRefused, PermitError,
-                RegistryUnavailable) as exc:
+                RegistryUnavailable, BackupError) as exc:
             raise click.ClickException(str(exc)) from None
         except ServicesError as exc:
             raise click.ClickException(f"{exc.errors[0]} (and {len(exc.errors) - 1} more; run `mailintake rules check`)"
@@ -819,6 +820,79 @@ def permit_publish(ctx: click.Context, out_dir: str, now: str | None) -> None:
     cfg = _config(ctx)
     written = publish(Registry(cfg.db_path), Path(out_dir), parse_now(now, cfg), cfg.agency)
     click.echo("wrote " + ", ".join(str(p) for p in written))
+
+
+@cli.group()
+def backup() -> None:
+    """Backups of the registry and the file store (R14, R27).
+
+    Example: mailintake backup create
+    """
+
+
+@backup.command("create")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Directory to write into (default [backup] path).")
+@now_option
+@click.pass_context
+@friendly
+def backup_create(ctx: click.Context, out_dir: str | None, now: str | None) -> None:
+    """Online backup of the registry, the file store and a manifest of hashes.
+
+    Example: mailintake backup create --out /mnt/nas/mailintake
+    """
+    from .backup import create, prune, verify
+
+    cfg = _config(ctx)
+    path = create(cfg, parse_now(now, cfg), Path(out_dir) if out_dir else None)
+    result = verify(path)
+    if out_dir is None:
+        prune(cfg)
+    click.echo(f"backup written to {path}: {result['files']} files, {result['counts']['applications']} applications; "
+               f"{'verified' if result['ok'] else 'DOES NOT VERIFY'}")
+
+
+@backup.command("verify")
+@click.argument("path", type=click.Path(exists=True, file_okay=False))
+@json_option
+@friendly
+def backup_verify(path: str, as_json: bool) -> None:
+    """Check every file's hash, the database and the audit chain of a backup.
+
+    Example: mailintake backup verify var/backups/backup-20251209T180000
+    """
+    from .backup import verify
+
+    result = verify(Path(path))
+    if as_json:
+        _print_json(result)
+    else:
+        click.echo(f"{path}: {'ok' if result['ok'] else 'PROBLEMS'}; {result['files']} files; {result['counts']}")
+        for p in result["problems"]:
+            click.echo(f"  {p}")
+    if not result["ok"]:
+        raise click.exceptions.Exit(1)
+
+
+@backup.command("restore")
+@click.argument("path", type=click.Path(exists=True, file_okay=False))
+@click.option("--into", "into", type=click.Path(file_okay=False), help="Storage directory (default [storage] path).")
+@click.option("--force", is_flag=True, help="Restore over a storage directory that is not empty.")
+@click.pass_context
+@friendly
+def backup_restore(ctx: click.Context, path: str, into: str | None, force: bool) -> None:
+    """Restore a backup into an empty storage directory (admin).
+
+    Example: mailintake backup restore var/backups/backup-20251209T180000 --into /srv/mailintake/var
+    """
+    from .backup import restore
+    from .roles import require
+
+    cfg = _config(ctx)
+    if cfg.users:
+        require(cfg, "admin")
+    target = Path(into) if into else cfg.storage_path
+    result = restore(Path(path), target, force=force)
+    click.echo(f"restored {result['counts']['applications']} applications and {result['files']} files into {target}")
 
 
 @cli.group("outbox")

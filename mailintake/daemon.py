@@ -76,6 +76,17 @@ class Daemon:
         except Exception:
             log.exception("outbox failed")
 
+    def make_backup(self) -> None:
+        from .backup import create, prune, verify
+
+        try:
+            path = create(self.cfg, self.now())
+            result = verify(path)
+            prune(self.cfg)
+            log.info("backup %s: %s", path, "verified" if result["ok"] else f"PROBLEMS {result['problems']}")
+        except Exception:
+            log.exception("backup failed")
+
     def _idle_loop(self) -> None:
         """Wait on IMAP IDLE and poll as soon as the server says mail arrived."""
         src = ImapSource(self.cfg.mailbox)
@@ -105,6 +116,10 @@ class Daemon:
             self.scheduler.add_job(self.full_sweep, CronTrigger(hour=t.hour, minute=t.minute, timezone=self.cfg.hours.timezone),
                                    id=f"sweep-{t:%H%M}")
         self.scheduler.add_job(self.send_outbox, "interval", seconds=d.outbox_seconds, id="outbox")
+        b = self.cfg.backup
+        self.scheduler.add_job(self.make_backup, CronTrigger(day_of_week=",".join(b.days), hour=b.time.hour,
+                                                             minute=b.time.minute, timezone=self.cfg.hours.timezone),
+                               id="backup")
         if d.use_idle and self.cfg.mailbox.kind == "imap":
             threading.Thread(target=self._idle_loop, name="idle", daemon=True).start()
         signal.signal(signal.SIGTERM, self.stop)

@@ -17,11 +17,12 @@ from collections import Counter
 from typing import Any
 
 from conftest import Env
+from mails import at, mail
+from servers import CuttingProxy
+
 from mailintake.config import load
 from mailintake.registry import Registry
-from mails import at, mail
 from samples.make_samples import scanned_pdf
-from servers import CuttingProxy
 
 
 def ledger(env: Env, on_server: int, pending: int = 0) -> Counter[str]:
