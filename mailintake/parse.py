@@ -257,7 +257,7 @@ _B64_RUN = re.compile(rb"(?:[A-Za-z0-9+/]{40,100}={0,2}\r?\n){%d,}(?:[A-Za-z0-9+
 _CTE_B64 = re.compile(rb"(?i)content-transfer-encoding:\s*base64")
 
 
-def _lighten(raw: bytes) -> tuple[bytes, dict[bytes, tuple[int, int]]]:
+def lighten(raw: bytes) -> tuple[bytes, dict[bytes, tuple[int, int]]]:
     """Replace long base64 bodies by short markers; return the map back."""
     blobs: dict[bytes, tuple[int, int]] = {}
     out: list[bytes] = []
@@ -293,7 +293,9 @@ _FOLDED_RUN = re.compile(rb"(?m)^[!-9;-~]{1,76}:[^\n]*\n(?:[ \t][^\n]*\n){100,}"
 
 def precheck(raw: bytes, limits: Any) -> None:
     """Refuse, before any parsing, what would make Python's parser recurse too
-    deep, take quadratic time or unbounded memory: raises ``TooComplex``."""
+    deep, take quadratic time or unbounded memory: raises ``TooComplex``.
+    Give it the lightened bytes (``lighten``): long base64 bodies hold no
+    headers, and scanning them would cost more than the rest of the checks."""
     header, _body = split_header_body(raw)
     if len(header) > limits.max_header_bytes:
         raise TooComplex(f"header block of {len(header) // 1024} KB is over the {limits.max_header_bytes // 1024} KB limit")
@@ -313,10 +315,10 @@ def precheck(raw: bytes, limits: Any) -> None:
         raise TooComplex(f"{parts} MIME parts, over the limit of {limits.max_parts}")
 
 
-def parse(raw: bytes) -> Incoming:
+def parse(raw: bytes, lightened: tuple[bytes, dict[bytes, tuple[int, int]]] | None = None) -> Incoming:
     """Parse a whole message; never raises on bad mail."""
     defects: list[str] = []
-    light, blobs = _lighten(raw)
+    light, blobs = lightened or lighten(raw)
     try:
         pm = mailparser.parse_from_bytes(light)
         msg: Message = pm.message

@@ -239,6 +239,8 @@ class Registrar:
         """Register a parsed, classified and checked message."""
         received = received or (env.internaldate if env else now)
         with self.reg.transaction():
+            # The crash counter of this message ends with its registration.
+            self.reg.conn.execute("DELETE FROM attempts WHERE sha256 = ?", (msg.sha256,))
             if replace_row is not None:
                 # A quarantined message retried: its old row becomes this outcome.
                 self.reg.conn.execute("DELETE FROM seen WHERE message_row = ?", (replace_row,))

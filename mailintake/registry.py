@@ -183,6 +183,11 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX permits_tid ON permits(transaction_id);
     """,
+    # 5: lookups done for every message (answer rate limit, verification limit).
+    """
+    CREATE INDEX outbox_recipient ON outbox(recipient, created_at);
+    CREATE INDEX messages_from_kind ON messages(from_addr, kind);
+    """,
 ]
 
 GENESIS = "0" * 64

@@ -32,7 +32,7 @@ from .classify import NEW, REPLY, classify, load_rules, spam_verdict, transactio
 from .config import Config
 from .faults import checkpoint
 from .lifecycle import Desk
-from .parse import Incoming, parse, parse_headers_only, precheck
+from .parse import Incoming, lighten, parse, parse_headers_only, precheck
 from .register import Outcome, Registrar
 from .registry import Registry, to_iso
 from .respond import Renderer
@@ -160,9 +160,10 @@ class Intake:
         """parse -> classify -> check -> register, quarantining on failure."""
         stage = "limits"
         try:
-            precheck(raw, self.cfg.limits)
+            lightened = lighten(raw)
+            precheck(lightened[0], self.cfg.limits)
             stage = "parse"
-            msg = parse(raw)
+            msg = parse(raw, lightened)
             checkpoint("after_parse")
             stage = "classify"
             known = self.registrar.known(msg)
@@ -229,7 +230,8 @@ class Intake:
             outcome = self.process(env, raw, now)
         checkpoint("after_commit")
         self.source.mark_done(env)
-        self.registrar.end_attempt(digest)
+        if outcome.kind in ("quarantined", "duplicate"):
+            self.registrar.end_attempt(digest)
         report.counts[outcome.kind] += 1
 
     def _guard(self, env: Envelope, report: SweepReport, step: Any, *args: Any) -> Any:
