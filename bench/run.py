@@ -7,6 +7,8 @@
     and reading each attachment's image header (Pillow) or page tree (pikepdf);
 (b) ``mailintake sweep`` end to end: fetch, parse, classify, check, register in
     SQLite, store files, acknowledge through a real SMTP server (aiosmtpd), flag.
+Both are the best of three runs (three identical mailboxes for the sweep): on a
+small shared machine single runs vary by a quarter.
 Prints messages per second for each and the ratio, and the peak memory of a
 sweep of one message with a 30 MB attachment.
 """
@@ -96,15 +98,24 @@ def main() -> None:
         raws = [raw_limit(box) for _ in range(3)]
         n_raw, t_raw = min(raws, key=lambda r: r[1])
 
-        cfg = root / "config.toml"
-        cfg.write_text(CONFIG.format(agency_extra="", imap_port=server.port, user=box.user, password=server.password,
-                                     smtp_port=smtp.port, storage=root / "var"))
-        t_sweep, rss_sweep = sweep(cfg)
-        registered = json.loads(subprocess.run([sys.executable, "-m", "mailintake", "--config", str(cfg), "status",
-                                                "--json", "--no-live"], capture_output=True, text=True, check=True).stdout)
-        n_sweep = registered["messages"].get("application", 0)
-        assert n_sweep == len(files), f"registered {n_sweep} of {len(files)}"
-        assert len(smtp.received) == len(files), f"acknowledged {len(smtp.received)} of {len(files)}"
+        # The same best-of-three for the sweep: three identical mailboxes.
+        sweeps = []
+        for run in range(3):
+            run_box = box if run == 0 else Mailbox(server, server.new_user())
+            if run:
+                load(run_box, files)
+            cfg = root / f"config-{run}.toml"
+            cfg.write_text(CONFIG.format(agency_extra="", imap_port=server.port, user=run_box.user,
+                                         password=server.password, smtp_port=smtp.port, storage=root / f"var-{run}"))
+            t_run, rss_sweep = sweep(cfg)
+            registered = json.loads(subprocess.run([sys.executable, "-m", "mailintake", "--config", str(cfg), "status",
+                                                    "--json", "--no-live"], capture_output=True, text=True,
+                                                   check=True).stdout)
+            n_sweep = registered["messages"].get("application", 0)
+            assert n_sweep == len(files), f"registered {n_sweep} of {len(files)}"
+            sweeps.append(t_run)
+        assert len(smtp.received) == 3 * len(files), f"acknowledged {len(smtp.received)} of {3 * len(files)}"
+        t_sweep = min(sweeps)
 
         big_box = Mailbox(server, server.new_user())
         load(big_box, [big])
@@ -120,7 +131,7 @@ def main() -> None:
     result = {
         "messages": len(files), "average_mb": round(size_mb, 2),
         "raw_limit_msgs_per_s": round(n_raw / t_raw, 1), "raw_limit_runs": [round(n / t, 1) for n, t in raws],
-        "sweep_msgs_per_s": round(n_sweep / t_sweep, 1),
+        "sweep_msgs_per_s": round(n_sweep / t_sweep, 1), "sweep_runs": [round(n_sweep / t, 1) for t in sweeps],
         "ratio": round((n_sweep / t_sweep) / (n_raw / t_raw), 2),
         "big_message_mb": round(big.stat().st_size / 1e6, 1), "big_sweep_seconds": round(t_big, 1),
         "big_sweep_peak_rss_mb": round(rss_big, 1), "corpus_sweep_peak_rss_mb": round(rss_sweep, 1),
@@ -130,7 +141,8 @@ def main() -> None:
     print(f"corpus: {len(files)} messages, {size_mb:.2f} MB average")
     print(f"(a) raw limit (fetch + MIME + image headers): {result['raw_limit_msgs_per_s']:7.1f} msg/s "
           f"(best of {result['raw_limit_runs']})")
-    print(f"(b) mailintake sweep end to end:              {result['sweep_msgs_per_s']:7.1f} msg/s")
+    print(f"(b) mailintake sweep end to end:              {result['sweep_msgs_per_s']:7.1f} msg/s "
+          f"(best of {result['sweep_runs']})")
     print(f"    ratio (b)/(a): {result['ratio']:.2f}   (target >= 0.6)")
     print(f"peak memory, sweep of one {result['big_message_mb']} MB message (30 MB attachment): "
           f"{result['big_sweep_peak_rss_mb']:.0f} MB   (target < 300 MB)")

@@ -104,6 +104,7 @@ class Daemon:
     sweep_times: tuple[time, ...]
     outbox_seconds: int
     use_idle: bool
+    sweep_timeout_seconds: int
 
 
 ROLES = ("clerk", "approver", "finance", "admin")
@@ -126,6 +127,7 @@ class Limits:
     max_header_line_bytes: int
     max_multiparts: int
     max_parts: int
+    parse_seconds: float
     max_attachment_bytes: int
     check_seconds: float
     check_memory_bytes: int
@@ -476,6 +478,7 @@ def _build(data: dict[str, Any], base: Path, source: Path | None, where: str) ->
         sweep_times=tuple(d.clock("sweep_times", v) for v in d.strings("sweep_times")),
         outbox_seconds=d.integer("outbox_seconds", minimum=5),
         use_idle=d.boolean("use_idle"),
+        sweep_timeout_seconds=d.integer("sweep_timeout_seconds", minimum=10),
     )
     lg = _Reader(where, "log", data["log"])
     return Config(
@@ -510,6 +513,7 @@ def _limits(r: _Reader) -> Limits:
         max_header_line_bytes=int(r.number("max_header_line_kb", minimum=1) * kb),
         max_multiparts=r.integer("max_multiparts", minimum=1),
         max_parts=r.integer("max_parts", minimum=1),
+        parse_seconds=r.number("parse_seconds", minimum=0.01),
         max_attachment_bytes=int(r.number("max_attachment_mb", minimum=0.01) * mb),
         check_seconds=r.number("check_seconds", minimum=0.5),
         check_memory_bytes=int(r.number("check_memory_mb", minimum=64) * mb),

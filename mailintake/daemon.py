@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import logging
 import signal
+import subprocess
+import sys
 import threading
 from datetime import datetime
 from typing import Any
@@ -22,7 +24,7 @@ from apscheduler.triggers.cron import CronTrigger
 from .calendar import WorkCalendar
 from .config import Config
 from .source import ImapSource
-from .sweep import Intake, SweepBusy, run_sweep, sweep_lock
+from .sweep import Intake, SweepBusy, sweep_lock
 
 log = logging.getLogger("mailintake.daemon")
 
@@ -50,16 +52,21 @@ class Daemon:
         self._sweep(full=True)
 
     def _sweep(self, *, full: bool) -> None:
+        """One sweep in a child process: a message that hangs or crashes the
+        parser costs that process, never the daemon."""
+        args = [sys.executable, "-m", "mailintake"]
+        if self.cfg.source is not None:
+            args += ["--config", str(self.cfg.source)]
+        args += ["sweep"] + ([] if full else ["--inbox-only"])
         try:
-            report = run_sweep(self.cfg, self.now(), full=full, wait=False)
-            if report.counts or report.errors:
-                log.info("%s", report.summary())
-            for err in report.errors:
-                log.warning("%s", err)
-        except SweepBusy as exc:
-            log.info("%s", exc)
-        except Exception:
-            log.exception("sweep failed")
+            done = subprocess.run(args, capture_output=True, text=True, timeout=self.cfg.daemon.sweep_timeout_seconds)
+        except subprocess.TimeoutExpired:
+            log.error("sweep stopped after %ss; the messages it had not finished are taken next time",
+                      self.cfg.daemon.sweep_timeout_seconds)
+            return
+        for line in (done.stdout + done.stderr).splitlines():
+            if line.strip() and "nothing new" not in line:
+                (log.info if done.returncode == 0 else log.warning)("%s", line.strip())
 
     def send_outbox(self) -> None:
         try:

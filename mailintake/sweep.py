@@ -15,7 +15,9 @@ import fcntl
 import json
 import logging
 import os
+import signal
 import sqlite3
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -163,7 +165,8 @@ class Intake:
             lightened = lighten(raw)
             precheck(lightened[0], self.cfg.limits)
             stage = "parse"
-            msg = parse(raw, lightened)
+            with time_limit(self.cfg.limits.parse_seconds):
+                msg = parse(raw, lightened)
             checkpoint("after_parse")
             stage = "classify"
             known = self.registrar.known(msg)
@@ -174,6 +177,9 @@ class Intake:
             checks = self.check_all(msg) if verdict.kind in (NEW, REPLY) else []
             stage = "register"
             return self.registrar.record(env, msg, verdict, checks, now, replace_row=retry_row, received=received)
+        except ParseTimeout as exc:
+            log.warning("quarantined at %s: %s", stage, exc)
+            return self.registrar.record_quarantine(env, raw, stage, f"ParseTimeout: {exc}", now, existing=retry_row)
         except (sqlite3.OperationalError, OSError) as exc:
             # Database busy, disk full: not the message's fault. Leave it on the
             # server, unflagged, for the next sweep.
@@ -342,6 +348,31 @@ class Intake:
 
 class _Retryable(Exception):
     pass
+
+
+class ParseTimeout(BaseException):
+    """Parsing one message took longer than ``[limits] parse_seconds``. A
+    BaseException, so the parser's own "bad mail" handlers cannot swallow it."""
+
+
+@contextmanager
+def time_limit(seconds: float) -> Iterator[None]:
+    """Interrupt the block after ``seconds`` (main thread only: the daemon runs
+    sweeps as child processes, so a sweep's main thread is always this one)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(_signum: int, _frame: Any) -> None:
+        raise ParseTimeout(f"parsing took longer than {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def run_sweep(cfg: Config, now: datetime, *, full: bool = True, wait: bool = False) -> SweepReport:

@@ -129,3 +129,16 @@ def test_a_loop_with_another_robot_ends_after_a_few_messages(deploy: Env) -> Non
     reg = Registry(load(deploy.config).db_path)
     limited = reg.all("SELECT detail FROM events WHERE action = 'ack_rate_limited'")
     assert len(limited) == 7 and json.loads(limited[0]["detail"])["limit_per_hour"] == 5
+
+
+def test_a_message_that_parses_too_long_is_quarantined(deploy: Env) -> None:
+    assert deploy.mailbox is not None
+    deploy.config.write_text(deploy.config.read_text() + "\n[limits]\nparse_seconds = 0.02\n", encoding="utf-8")
+    parts = b"".join(b"--M\r\nContent-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n"
+                     b'Content-Disposition: attachment; filename="p%d.pdf"\r\n\r\nJVBERi0xLjQK\r\n' % i for i in range(900))
+    raw = (b"From: a@example.com\r\nTo: saraban@banmai.go.th\r\nSubject: many parts\r\nMessage-ID: <many@example.com>\r\n"
+           b'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="M"\r\n\r\n' + parts + b"--M--\r\n")
+    deploy.mailbox.append(raw, at("2025-12-09 09:00"))
+    deploy.run("sweep", "--now", "2025-12-09T09:30:00+07:00")
+    [q] = deploy.json("quarantine", "list")
+    assert q["stage"] == "parse" and "parsing took longer than 0.02 s" in q["error"]
