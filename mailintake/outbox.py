@@ -117,38 +117,45 @@ def drain(cfg: Config, reg: Registry, now: datetime, source: Source | None = Non
         return result
     sent = _write_local(cfg, rows) if not cfg.smtp.host else asyncio.run(_send_all(cfg, rows))
     checkpoint("after_smtp")
-    for row, err in sent:
-        with reg.transaction():
-            attempts = row["attempts"] + 1
-            if err is None:
-                reg.update("outbox", "id", row["id"], {"status": "sent", "attempts": attempts, "sent_at": to_iso(now),
-                                                       "last_error": None})
-                if row["transaction_id"]:
-                    if row["kind"] == "ack":
-                        reg.conn.execute("UPDATE applications SET acknowledged_at = ? WHERE transaction_id = ? "
-                                         "AND acknowledged_at IS NULL", (to_iso(now), row["transaction_id"]))
-                    reg.add_event(at=now, actor="system", action=f"{row['kind']}_sent", transaction_id=row["transaction_id"],
-                                  detail={"to": row["recipient"], "message_id": row["message_id"]})
-                result.sent += 1
-                continue
-            created = datetime.fromisoformat(row["created_at"])
-            give_up = now - created >= timedelta(hours=cfg.smtp.give_up_hours)
-            if isinstance(err, _Permanent) or give_up:
-                reason = str(err) if isinstance(err, _Permanent) else f"gave up after {cfg.smtp.give_up_hours:g} h: {err}"
-                reg.update("outbox", "id", row["id"], {"status": "failed", "attempts": attempts, "last_error": reason[:500]})
-                reg.add_event(at=now, actor="system", action=f"{row['kind']}_failed", transaction_id=row["transaction_id"],
-                              detail={"to": row["recipient"], "error": reason[:300]})
-                result.failed += 1
-            else:
-                reg.update("outbox", "id", row["id"], {"attempts": attempts, "last_error": str(err)[:500],
-                                                       "next_attempt_at": to_iso(now + _backoff(cfg, attempts))})
-                result.retried += 1
-            result.errors.append(f"{row['message_id']}: {err}")
+    # One transaction for the whole batch: a crash before it commits means the
+    # batch is sent again with the same Message-IDs (at least once, never lost).
+    with reg.transaction():
+        _record(cfg, reg, sent, now, result)
     from .lifecycle import settle_deliveries
 
     settle_deliveries(reg, now)
     _copy_to_sent(reg, source, now)
     return result
+
+
+def _record(cfg: Config, reg: Registry, sent: list[tuple[dict[str, Any], Exception | None]], now: datetime,
+            result: DrainResult) -> None:
+    for row, err in sent:
+        attempts = row["attempts"] + 1
+        if err is None:
+            reg.update("outbox", "id", row["id"], {"status": "sent", "attempts": attempts, "sent_at": to_iso(now),
+                                                   "last_error": None})
+            if row["transaction_id"]:
+                if row["kind"] == "ack":
+                    reg.conn.execute("UPDATE applications SET acknowledged_at = ? WHERE transaction_id = ? "
+                                     "AND acknowledged_at IS NULL", (to_iso(now), row["transaction_id"]))
+                reg.add_event(at=now, actor="system", action=f"{row['kind']}_sent", transaction_id=row["transaction_id"],
+                              detail={"to": row["recipient"], "message_id": row["message_id"]})
+            result.sent += 1
+            continue
+        created = datetime.fromisoformat(row["created_at"])
+        give_up = now - created >= timedelta(hours=cfg.smtp.give_up_hours)
+        if isinstance(err, _Permanent) or give_up:
+            reason = str(err) if isinstance(err, _Permanent) else f"gave up after {cfg.smtp.give_up_hours:g} h: {err}"
+            reg.update("outbox", "id", row["id"], {"status": "failed", "attempts": attempts, "last_error": reason[:500]})
+            reg.add_event(at=now, actor="system", action=f"{row['kind']}_failed", transaction_id=row["transaction_id"],
+                          detail={"to": row["recipient"], "error": reason[:300]})
+            result.failed += 1
+        else:
+            reg.update("outbox", "id", row["id"], {"attempts": attempts, "last_error": str(err)[:500],
+                                                   "next_attempt_at": to_iso(now + _backoff(cfg, attempts))})
+            result.retried += 1
+        result.errors.append(f"{row['message_id']}: {err}")
 
 
 def _copy_to_sent(reg: Registry, source: Source | None, now: datetime) -> None:

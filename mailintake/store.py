@@ -22,8 +22,10 @@ class Store:
             raise ValueError(f"not a sha256 digest: {digest!r}")
         return self.root / digest[:2] / digest[2:]
 
-    def put(self, data: bytes) -> str:
-        """Store ``data`` and return its sha256; storing it again is a no-op."""
+    def put(self, data: bytes, *, durable: bool = True) -> str:
+        """Store ``data`` and return its sha256; storing it again is a no-op.
+        ``durable`` flushes it to the disk before returning (the raw message);
+        attachments, which can always be extracted again from it, skip that."""
         digest = sha256(data)
         target = self.path_of(digest)
         if target.exists() and target.stat().st_size == len(data):
@@ -32,8 +34,9 @@ class Store:
         tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
         with open(tmp, "wb") as fh:
             fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                fh.flush()
+                os.fsync(fh.fileno())
         os.replace(tmp, target)
         return digest
 

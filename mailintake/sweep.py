@@ -144,7 +144,7 @@ class Intake:
     def check_all(self, msg: Incoming) -> list[tuple[str, FileCheck]]:
         out = []
         for att in msg.attachments:
-            digest = self.store.put(att.data)
+            digest = self.store.put(att.data, durable=False)
             _mime, kind = sniff(att.data[:262144])
             if kind in SANDBOXED and len(att.data) <= self.cfg.limits.max_attachment_bytes:
                 # PDF and image decoders run in the bounded worker process.
