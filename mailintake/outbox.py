@@ -95,6 +95,7 @@ async def _send_all(cfg: Config, rows: list[dict[str, Any]]) -> list[tuple[dict[
 
 
 def _write_local(cfg: Config, rows: list[dict[str, Any]]) -> list[tuple[dict[str, Any], Exception | None]]:
+    cfg.smtp.outgoing_path.parent.mkdir(parents=True, exist_ok=True)
     box = mailbox.Maildir(str(cfg.smtp.outgoing_path), factory=None, create=True)
     out: list[tuple[dict[str, Any], Exception | None]] = []
     for row in rows:

@@ -94,6 +94,7 @@ class MaildirSource:
 
     def __init__(self, cfg: Mailbox):
         self.cfg = cfg
+        cfg.path.parent.mkdir(parents=True, exist_ok=True)
         self.root = mailbox.Maildir(str(cfg.path), factory=None, create=True)
 
     def _box(self, folder: str) -> mailbox.Maildir:

@@ -113,3 +113,15 @@ def test_init_writes_an_editable_deployment(tmp_path: Path, monkeypatch) -> None
     monkeypatch.chdir(tmp_path / "site")
     r = CliRunner().invoke(cli, ["rules", "check"])
     assert r.exit_code == 0 and str(tmp_path / "site" / "rules" / "mail.toml") in r.output
+
+
+def test_a_fresh_deployment_sweeps_before_anything_exists(tmp_path: Path) -> None:
+    from mailintake.config import load
+    from mailintake.source import MaildirSource
+
+    r = CliRunner().invoke(cli, ["init", str(tmp_path / "site")])
+    assert r.exit_code == 0
+    cfg = load(tmp_path / "site" / "config.toml")
+    MaildirSource(cfg.mailbox).add("INBOX", mail("คำขอแรก").as_bytes(), datetime.fromisoformat("2025-12-09T09:00:00+07:00"))
+    r = CliRunner().invoke(cli, ["--config", str(tmp_path / "site" / "config.toml"), "sweep", "--now", "2025-12-09T09:30"])
+    assert r.exit_code == 0 and "1 application" in r.output

@@ -393,3 +393,16 @@ def test_date_header_far_from_receipt_is_flagged(deploy: Env) -> None:
     assert app["flags"] == ["date_skew"]
     # R1: the receipt time is the server's, not the sender's Date header.
     assert app["received_at"] == "2025-12-09T09:00:00+07:00"
+
+
+def test_quota_nearly_full_is_warned_at_95_percent_and_logged_by_the_sweep(dovecot, smtp, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from servers import Mailbox
+
+    box = Mailbox(dovecot, dovecot.new_user(quota_kb=100))
+    env = Env(tmp_path, box, smtp)
+    box.append(mail("big", body="x" * 97_000).as_bytes(), at("2025-12-09 09:00"))
+    status = env.json("status")
+    assert status["quota"]["percent"] >= 95
+    assert any("nearly full" in w for w in status["warnings"])
+    swept = env.run("sweep", "--now", "2025-12-09T09:30:00+07:00")
+    assert "nearly full" in swept.output  # the sweep reports it too (and logs it)
