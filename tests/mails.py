@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import email.header
 from datetime import datetime, timedelta, timezone
-from email.message import EmailMessage
+from email.message import EmailMessage, Message
 from email.policy import SMTP
 from email.utils import format_datetime, make_msgid
 
@@ -34,3 +35,35 @@ def mail(subject: str = "ขออนุญาตจัดงาน", body: str 
         maintype, subtype = ctype.split("/")
         msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
     return msg
+
+
+def subject_of(m: Message) -> str:
+    """The Subject as a person reads it (RFC 2047 decoded)."""
+    return str(email.header.make_header(email.header.decode_header(m["Subject"] or "")))
+
+
+def _part(m: Message, ctype: str) -> str:
+    for part in m.walk():
+        if part.get_content_type() == ctype:
+            payload = part.get_payload(decode=True)
+            assert isinstance(payload, bytes)
+            return payload.decode(part.get_content_charset() or "utf-8")
+    raise AssertionError(f"no {ctype} part")
+
+
+def text_of(m: Message) -> str:
+    return _part(m, "text/plain")
+
+
+def html_of(m: Message) -> str:
+    return _part(m, "text/html")
+
+
+def attachments_of(m: Message) -> dict[str, bytes]:
+    out = {}
+    for part in m.walk():
+        if part.get_filename():
+            payload = part.get_payload(decode=True)
+            assert isinstance(payload, bytes)
+            out[part.get_filename()] = payload
+    return out

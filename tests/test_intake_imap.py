@@ -4,37 +4,19 @@ arrive at a real SMTP server (aiosmtpd)."""
 
 from __future__ import annotations
 
-import email.header
-from email.message import Message
-
 from conftest import Env
-from mails import at, mail
+from mails import at, html_of, mail, text_of
+from mails import subject_of as decoded
 
 from samples.make_samples import jpeg, scanned_pdf
 
 ACK_SUBJECT = "ได้รับอีเมลของท่านแล้ว / Your email has been received"
 
 
-def decoded(value: str | None) -> str:
-    return str(email.header.make_header(email.header.decode_header(value or "")))
 
 
-def text_of(msg: Message) -> str:
-    for part in msg.walk():
-        if part.get_content_type() == "text/plain":
-            payload = part.get_payload(decode=True)
-            assert isinstance(payload, bytes)
-            return payload.decode(part.get_content_charset() or "utf-8")
-    raise AssertionError("no text/plain part")
 
 
-def html_of(msg: Message) -> str:
-    for part in msg.walk():
-        if part.get_content_type() == "text/html":
-            payload = part.get_payload(decode=True)
-            assert isinstance(payload, bytes)
-            return payload.decode(part.get_content_charset() or "utf-8")
-    raise AssertionError("no text/html part")
 
 
 def test_after_hours_application_is_registered_and_acknowledged_in_thai_and_english(deploy: Env) -> None:
@@ -73,7 +55,7 @@ def test_after_hours_application_is_registered_and_acknowledged_in_thai_and_engl
     assert original["Message-ID"] in ack["References"]
     assert ack["Auto-Submitted"] == "auto-replied"
     assert ack["X-Auto-Response-Suppress"] == "All"
-    assert decoded(ack["Subject"]).startswith(f"[SRB-2568-000001] {ACK_SUBJECT}")
+    assert decoded(ack).startswith(f"[SRB-2568-000001] {ACK_SUBJECT}")
     body = text_of(ack)
     thai, english = body.split("-" * 70)
     assert "ได้รับอีเมลของท่านแล้ว" in thai and "0 4400 0000" in thai and "เทศบาลตำบลบ้านใหม่" in thai
@@ -201,7 +183,7 @@ def test_reply_with_transaction_id_or_threading_joins_the_application(deploy: En
     # Each batch of new documents gets a short bilingual receipt, threaded.
     receipts = deploy.smtp.messages()[1:]
     assert len(receipts) == 2
-    assert all(decoded(r["Subject"]).startswith("[SRB-2568-000001] ได้รับเอกสารเพิ่มเติมแล้ว / Additional documents received")
+    assert all(decoded(r).startswith("[SRB-2568-000001] ได้รับเอกสารเพิ่มเติมแล้ว / Additional documents received")
                for r in receipts)
     assert receipts[0]["In-Reply-To"] == by_subject["Message-ID"]
 

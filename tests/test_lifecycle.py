@@ -6,14 +6,15 @@ confirms. Every email the citizen receives and every event is checked."""
 
 from __future__ import annotations
 
-import email.header
 import subprocess
-from email.message import Message
 from pathlib import Path
 
 import pytest
 from conftest import Env
 from mails import at, mail
+from mails import attachments_of as attachments
+from mails import subject_of as subject
+from mails import text_of as text
 
 from samples.make_samples import jpeg, scanned_pdf
 
@@ -40,27 +41,10 @@ def office(deploy: Env) -> Env:
     return deploy
 
 
-def subject(m: Message) -> str:
-    return str(email.header.make_header(email.header.decode_header(m["Subject"])))
 
 
-def text(m: Message) -> str:
-    for part in m.walk():
-        if part.get_content_type() == "text/plain":
-            payload = part.get_payload(decode=True)
-            assert isinstance(payload, bytes)
-            return payload.decode("utf-8")
-    raise AssertionError("no text part")
 
 
-def attachments(m: Message) -> dict[str, bytes]:
-    out = {}
-    for part in m.walk():
-        if part.get_filename():
-            payload = part.get_payload(decode=True)
-            assert isinstance(payload, bytes)
-            out[part.get_filename()] = payload
-    return out
 
 
 def zbar(png: bytes, tmp: Path) -> str:

@@ -6,7 +6,6 @@ rendering), never by extracting shaped Thai text."""
 from __future__ import annotations
 
 import datetime as dt
-import email.header
 import io
 import re
 import subprocess
@@ -17,6 +16,8 @@ import pikepdf
 import pytest
 from conftest import Env
 from mails import at, mail
+from mails import subject_of as subject
+from mails import text_of as text
 from pypdf import PdfReader
 
 from mailintake.config import load
@@ -34,17 +35,8 @@ CLERK, APPROVER = {"MAILINTAKE_USER": "somchai"}, {"MAILINTAKE_USER": "malee"}
 CITIZEN = "somchai.jaidee@example.com"
 
 
-def subject(m: Message) -> str:
-    return str(email.header.make_header(email.header.decode_header(m["Subject"])))
 
 
-def text(m: Message) -> str:
-    for part in m.walk():
-        if part.get_content_type() == "text/plain":
-            payload = part.get_payload(decode=True)
-            assert isinstance(payload, bytes)
-            return payload.decode("utf-8")
-    raise AssertionError("no text part")
 
 
 def pdf_of(m: Message) -> bytes:
