@@ -64,9 +64,10 @@ class Daemon:
             log.error("sweep stopped after %ss; the messages it had not finished are taken next time",
                       self.cfg.daemon.sweep_timeout_seconds)
             return
+        busy = "another sweep is running" in done.stderr
         for line in (done.stdout + done.stderr).splitlines():
             if line.strip() and "nothing new" not in line:
-                (log.info if done.returncode == 0 else log.warning)("%s", line.strip())
+                (log.info if done.returncode == 0 or busy else log.warning)("%s", line.strip())
 
     def send_outbox(self) -> None:
         try:

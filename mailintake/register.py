@@ -153,7 +153,6 @@ class Registrar:
     # --- outcomes -----------------------------------------------------------------------
     def record_spam(self, env: Envelope, headers: Message, raw_header: bytes, verdict: Verdict, now: datetime) -> Outcome:
         """Spam is recorded by its headers only; its body is never parsed (R22)."""
-        from .parse import parse_headers_only  # noqa: F401 - documented dependency
         from .store import sha256
 
         keep = {k.lower(): [str(v)[:500]] for k, v in list(headers.items())[:200]}
