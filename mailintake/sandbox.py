@@ -24,8 +24,20 @@ from .config import Checks, Limits
 log = logging.getLogger(__name__)
 
 
+def _mapped_bytes() -> int:
+    """Address space this process already maps (libraries, arenas)."""
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[0]) * resource.getpagesize()
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 def _serve(conn: Connection, checks: Checks, wording_path: str, memory: int) -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    # The limit is headroom above what the forked worker already maps: the
+    # parent's libraries reserve more address space on machines with more cores.
+    limit = _mapped_bytes() + memory
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     wording = Wording(Path(wording_path))
     while True:
         try:

@@ -358,21 +358,30 @@ class ParseTimeout(BaseException):
 @contextmanager
 def time_limit(seconds: float) -> Iterator[None]:
     """Interrupt the block after ``seconds`` (main thread only: the daemon runs
-    sweeps as child processes, so a sweep's main thread is always this one)."""
+    sweeps as child processes, so a sweep's main thread is always this one).
+
+    An exception raised by a signal handler while Python runs a finalizer
+    (``__del__``) is discarded as unraisable, so the timer repeats every 50 ms
+    until the block ends, and a block that ends after the deadline raises too."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    expired = False
 
     def expire(_signum: int, _frame: Any) -> None:
+        nonlocal expired
+        expired = True
         raise ParseTimeout(f"parsing took longer than {seconds:g} s")
 
     previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    signal.setitimer(signal.ITIMER_REAL, seconds, 0.05)
     try:
         yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+    if expired:
+        raise ParseTimeout(f"parsing took longer than {seconds:g} s")
 
 
 def run_sweep(cfg: Config, now: datetime, *, full: bool = True, wait: bool = False) -> SweepReport:
