@@ -69,6 +69,7 @@ class Smtp:
     retry_base_seconds: int
     retry_max_seconds: int
     give_up_hours: float
+    bounce_block_days: int
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,8 @@ class Daemon:
     outbox_seconds: int
     use_idle: bool
     sweep_timeout_seconds: int
+    admin_email: str
+    alert_after_failed_sweeps: int
 
 
 ROLES = ("clerk", "approver", "finance", "admin")
@@ -128,6 +131,9 @@ class Limits:
     max_multiparts: int
     max_parts: int
     parse_seconds: float
+    message_seconds: float
+    sweep_memory_bytes: int
+    ack_max_files: int
     max_attachment_bytes: int
     check_seconds: float
     check_memory_bytes: int
@@ -420,6 +426,7 @@ def _build(data: dict[str, Any], base: Path, source: Path | None, where: str) ->
         retry_base_seconds=s.integer("retry_base_seconds", minimum=1),
         retry_max_seconds=s.integer("retry_max_seconds", minimum=1),
         give_up_hours=s.number("give_up_hours", minimum=0),
+        bounce_block_days=s.integer("bounce_block_days", minimum=0, maximum=3650),
     )
     if smtp.host and smtp.security == "none" and not _is_loopback(smtp.host):
         raise s.fail("security", "'none' (no TLS) is allowed only for a loopback host; use ssl or starttls")
@@ -479,7 +486,11 @@ def _build(data: dict[str, Any], base: Path, source: Path | None, where: str) ->
         outbox_seconds=d.integer("outbox_seconds", minimum=5),
         use_idle=d.boolean("use_idle"),
         sweep_timeout_seconds=d.integer("sweep_timeout_seconds", minimum=10),
+        admin_email=d.text("admin_email"),
+        alert_after_failed_sweeps=d.integer("alert_after_failed_sweeps", minimum=1, maximum=100),
     )
+    if daemon.admin_email and "@" not in daemon.admin_email:
+        raise d.fail("admin_email", "expected an email address")
     lg = _Reader(where, "log", data["log"])
     return Config(
         source=source,
@@ -514,6 +525,9 @@ def _limits(r: _Reader) -> Limits:
         max_multiparts=r.integer("max_multiparts", minimum=1),
         max_parts=r.integer("max_parts", minimum=1),
         parse_seconds=r.number("parse_seconds", minimum=0.01),
+        message_seconds=r.number("message_seconds", minimum=0.1),
+        sweep_memory_bytes=int(r.number("sweep_memory_mb", minimum=128) * mb),
+        ack_max_files=r.integer("ack_max_files", minimum=1, maximum=10000),
         max_attachment_bytes=int(r.number("max_attachment_mb", minimum=0.01) * mb),
         check_seconds=r.number("check_seconds", minimum=0.5),
         check_memory_bytes=int(r.number("check_memory_mb", minimum=64) * mb),
