@@ -1,14 +1,17 @@
-"""Generate a benchmark corpus: N messages of about 0.5 MB, Thai subjects, with
-scanned JPEGs and scanned PDFs at mixed resolutions (150, 200, 300 dpi), and
-one message with a 30 MB attachment for the memory figure.
+"""Generate a benchmark corpus: N applications with Thai subjects, each with
+one to three attachments whose sizes are spread log-uniformly from 1 KB to
+``--max-mb`` (phone photos, scanned PDFs at 150, 200 and 300 dpi, DOCX forms,
+Thai text files), and one message with a 30 MB attachment for the memory
+figure.
 
-    python bench/make_corpus.py --count 300 --out bench/out/corpus
+    python bench/make_corpus.py --count 200 --out bench/out/corpus
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import math
 import random
 import sys
 from datetime import datetime, timedelta, timezone
@@ -43,17 +46,49 @@ def scan(dpi: int, rng: random.Random) -> Image.Image:
     return Image.blend(img, noise, 0.08)
 
 
-def attachment_pool(rng: random.Random) -> list[tuple[str, bytes, str]]:
-    pool = []
-    for dpi in (150, 200, 300):
-        img = scan(dpi, rng)
-        buf = io.BytesIO()
-        img.save(buf, "JPEG", quality=45, dpi=(dpi, dpi))
-        pool.append((f"scan-{dpi}dpi.jpg", buf.getvalue(), "image/jpeg"))
-        buf = io.BytesIO()
-        img.convert("RGB").save(buf, "PDF", resolution=float(dpi), quality=40)
-        pool.append((f"form-{dpi}dpi.pdf", buf.getvalue(), "application/pdf"))
-    return pool
+def photo(target: int, rng: random.Random) -> tuple[str, bytes, str]:
+    """A JPEG of about ``target`` bytes: noise compresses at a steady rate, so
+    the pixel count follows the size; a density tag as phones and scanners set."""
+    px = max(int(target / 0.36), 64 * 64)
+    w = max(int((px * 3 / 4) ** 0.5), 64)
+    h = max(px // w, 64)
+    img = Image.effect_noise((w, h), 40).convert("RGB")
+    buf = io.BytesIO()
+    dpi = rng.choice((72, 150, 200, 300))
+    img.save(buf, "JPEG", quality=60, dpi=(dpi, dpi))
+    return f"photo-{len(buf.getvalue()) // 1024}k.jpg", buf.getvalue(), "image/jpeg"
+
+
+def scanned_pdf(target: int, rng: random.Random) -> tuple[str, bytes, str]:
+    _name, data, _ctype = photo(target, rng)
+    img = Image.open(io.BytesIO(data))
+    buf = io.BytesIO()
+    img.save(buf, "PDF", resolution=float(rng.choice((150, 200, 300))), quality=60)
+    return f"scan-{len(buf.getvalue()) // 1024}k.pdf", buf.getvalue(), "application/pdf"
+
+
+def docx(target: int, rng: random.Random) -> tuple[str, bytes, str]:
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types/>')
+        zf.writestr("word/document.xml", "<w:document>" + "ขอยื่นคำร้อง " * 200 + "</w:document>")
+        zf.writestr("word/media/image1.bin", rng.randbytes(max(target - 2000, 10)), zipfile.ZIP_STORED)
+    return f"form-{len(buf.getvalue()) // 1024}k.docx", buf.getvalue(), \
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
+def thai_text(target: int, rng: random.Random) -> tuple[str, bytes, str]:
+    line = "ข้าพเจ้าขอยื่นคำร้องขออนุญาตจัดงานประเพณีลอยกระทง ณ วัดบ้านใหม่\n".encode()
+    return "note.txt", (line * (target // len(line) + 1))[:target].rsplit(b"\n", 1)[0] + b"\n", "text/plain"
+
+
+KINDS = (photo, photo, scanned_pdf, scanned_pdf, docx, thai_text)
+
+
+def log_uniform(rng: random.Random, low: int, high: int) -> int:
+    return int(math.exp(rng.uniform(math.log(low), math.log(high))))
 
 
 def message(i: int, rng: random.Random, attachments: list[tuple[str, bytes, str]], when: datetime) -> bytes:
@@ -72,20 +107,22 @@ def message(i: int, rng: random.Random, attachments: list[tuple[str, bytes, str]
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--count", type=int, default=300)
+    ap.add_argument("--count", type=int, default=200)
+    ap.add_argument("--max-mb", type=float, default=10.0, help="largest attachment (sizes are log-uniform from 1 KB)")
     ap.add_argument("--out", type=Path, default=Path("bench/out/corpus"))
     ap.add_argument("--seed", type=int, default=2568)
     args = ap.parse_args()
     rng = random.Random(args.seed)
     args.out.mkdir(parents=True, exist_ok=True)
-    pool = attachment_pool(rng)
     start = datetime(2025, 12, 9, 8, 30, tzinfo=BKK)
     total = 0
+    high = int(args.max_mb * 1024 * 1024)
     for i in range(args.count):
-        # One scan, and every third message a second, small one: about 0.5 MB.
-        chosen = [rng.choice(pool)]
-        if i % 3 == 0:
-            chosen.append(rng.choice(pool[:2]))
+        chosen = []
+        for _ in range(rng.choice((1, 1, 2, 3))):
+            size = log_uniform(rng, 1024, high)
+            kind = rng.choice(KINDS) if size < 4 * 1024 * 1024 else rng.choice((photo, scanned_pdf))
+            chosen.append(kind(size, rng))
         raw = message(i, rng, chosen, start + timedelta(seconds=37 * i))
         (args.out / f"{i:05d}.eml").write_bytes(raw)
         total += len(raw)
