@@ -15,14 +15,17 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
+from . import health
 from .calendar import WorkCalendar
 from .config import Config
+from .registry import Registry
 from .source import ImapSource
 from .sweep import Intake, SweepBusy, sweep_lock
 
@@ -30,15 +33,40 @@ log = logging.getLogger("mailintake.daemon")
 
 
 class Daemon:
-    def __init__(self, cfg: Config):
+    def __init__(self, cfg: Config, clock: Callable[[], datetime] | None = None):
         self.cfg = cfg
         self.cal = WorkCalendar(cfg.hours)
         self.scheduler = BlockingScheduler(timezone=cfg.hours.timezone,
                                            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 600})
         self.stopping = threading.Event()
+        self._clock = clock
 
     def now(self) -> datetime:
-        return datetime.now(self.cfg.hours.timezone)
+        return self._clock() if self._clock is not None else datetime.now(self.cfg.hours.timezone)
+
+    def start_up(self) -> None:
+        """The first job: the missed full sweep if there is one, else a poll."""
+        try:
+            caught_up = self.catch_up()
+        except Exception as exc:  # noqa: BLE001 - the poll says the rest
+            log.error("could not look for a missed sweep: %s", exc)
+            caught_up = False
+        if not caught_up:
+            self.poll()
+
+    def catch_up(self) -> bool:
+        """Run at once the full sweep of today that a daemon started late
+        missed (R21); True when it ran one."""
+        reg = Registry(self.cfg.db_path, self.cfg.busy_timeout_seconds)
+        try:
+            slot = health.missed_full_sweep(self.cfg, reg, self.now())
+        finally:
+            reg.close()
+        if slot is None:
+            return False
+        log.info("started after the %s sweep with no full sweep since: sweeping now", f"{slot:%H:%M}")
+        self._sweep(full=True)
+        return True
 
     def poll(self) -> None:
         self._sweep(full=False)
@@ -53,21 +81,55 @@ class Daemon:
 
     def _sweep(self, *, full: bool) -> None:
         """One sweep in a child process: a message that hangs or crashes the
-        parser costs that process, never the daemon."""
+        parser costs that process, never the daemon. A failed sweep is logged
+        at ERROR; one that could not record its own end is recorded here."""
         args = [sys.executable, "-m", "mailintake"]
         if self.cfg.source is not None:
             args += ["--config", str(self.cfg.source)]
-        args += ["sweep"] + ([] if full else ["--inbox-only"])
+        args += ["sweep", "--now", self.now().isoformat()] + ([] if full else ["--inbox-only"])
+        before = self._health_mark()
         try:
             done = subprocess.run(args, capture_output=True, text=True, timeout=self.cfg.daemon.sweep_timeout_seconds)
         except subprocess.TimeoutExpired:
-            log.error("sweep stopped after %ss; the messages it had not finished are taken next time",
-                      self.cfg.daemon.sweep_timeout_seconds)
+            reason = f"timed out: stopped after {self.cfg.daemon.sweep_timeout_seconds} s"
+            log.error("sweep %s; the messages it had not finished are taken next time", reason)
+            self._after(before, reason, full)
             return
-        busy = "another sweep is running" in done.stderr
+        busy = done.returncode != 0 and "another sweep is running" in done.stderr
         for line in (done.stdout + done.stderr).splitlines():
             if line.strip() and "nothing new" not in line:
-                (log.info if done.returncode == 0 or busy else log.warning)("%s", line.strip())
+                log.log(_level(done.returncode, busy, line), "%s", line.strip())
+        failure = None if done.returncode == 0 or busy else _failure(done)
+        if done.returncode < 0:
+            log.error("sweep %s; the messages it had not finished are taken next time", failure)
+        self._after(before, failure, full)
+
+    def _health_mark(self) -> tuple[str | None, int] | None:
+        """What the registry says of the last run, to see whether a child recorded its own."""
+        try:
+            reg = Registry(self.cfg.db_path, self.cfg.busy_timeout_seconds)
+        except Exception:  # noqa: BLE001 - the child will say why
+            return None
+        try:
+            return reg.get_kv("last_run"), health.alerts_queued(reg)
+        finally:
+            reg.close()
+
+    def _after(self, before: tuple[str | None, int] | None, failure: str | None, full: bool) -> None:
+        """Record a failure the child could not record, and send a queued alert at once."""
+        try:
+            reg = Registry(self.cfg.db_path, self.cfg.busy_timeout_seconds)
+            try:
+                if failure is not None and (before is None or reg.get_kv("last_run") == before[0]):
+                    health.record_failure(self.cfg, reg, failure, self.now(), full=full)
+                alert = before is None or health.alerts_queued(reg) != before[1]
+            finally:
+                reg.close()
+        except Exception as exc:  # noqa: BLE001 - the log is all that is left
+            log.error("could not record the sweep's result: %s", exc)
+            return
+        if alert:
+            self.send_outbox()
 
     def send_outbox(self) -> None:
         try:
@@ -118,8 +180,10 @@ class Daemon:
         self.scheduler.shutdown(wait=False)
 
     def run(self) -> None:
+        Registry(self.cfg.db_path, self.cfg.busy_timeout_seconds).close()  # a bad storage path stops here, in one line
         d = self.cfg.daemon
-        self.scheduler.add_job(self.poll, "interval", seconds=d.poll_seconds, id="poll", next_run_time=self.now())
+        self.scheduler.add_job(self.start_up, id="start", next_run_time=self.now())
+        self.scheduler.add_job(self.poll, "interval", seconds=d.poll_seconds, id="poll")
         for t in d.sweep_times:
             self.scheduler.add_job(self.full_sweep, CronTrigger(hour=t.hour, minute=t.minute, timezone=self.cfg.hours.timezone),
                                    id=f"sweep-{t:%H%M}")
@@ -136,6 +200,20 @@ class Daemon:
                  d.poll_seconds, ", ".join(f"{t:%H:%M}" for t in d.sweep_times))
         self.scheduler.start()
         log.info("stopped")
+
+
+def _level(returncode: int, busy: bool, line: str) -> int:
+    if returncode != 0 and not busy:
+        return logging.ERROR
+    return logging.WARNING if "warning:" in line else logging.INFO
+
+
+def _failure(done: subprocess.CompletedProcess[str]) -> str:
+    """Why a child sweep failed, in one line."""
+    if done.returncode < 0:
+        return f"killed by {signal.Signals(-done.returncode).name}"
+    lines = [ln.strip() for ln in done.stderr.splitlines() if ln.strip()]
+    return lines[-1].removeprefix("Error: ") if lines else f"exit code {done.returncode}"
 
 
 def run_daemon(cfg: Config) -> None:

@@ -13,6 +13,28 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+class StorageError(Exception):
+    """The storage directory or a file in it cannot be used. The message is one
+    line about the path; the CLI puts the config key (``[storage] path``) before it."""
+
+
+def ensure_dir(path: Path) -> Path:
+    """Make ``path`` if missing (its parent must exist: a typo is not a reason
+    to build a tree) and prove that this process can write in it."""
+    if path.exists() and not path.is_dir():
+        raise StorageError(f"{path} is a file, not a directory")
+    if not path.exists():
+        if not path.parent.is_dir():
+            raise StorageError(f"{path.parent} does not exist (create it, or correct the path)")
+        try:
+            path.mkdir(exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"cannot create {path}: {exc.strerror}") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise StorageError(f"{path} is not writable by this user (uid {os.getuid()})")
+    return path
+
+
 class Store:
     def __init__(self, root: Path):
         self.root = root
