@@ -13,9 +13,16 @@ from email.message import Message
 from pathlib import Path
 from typing import Any, Protocol
 
-from .parse import Incoming
+from .delivery import Report, read_report, report_type
+from .parse import Incoming, lighten
 
 SPAM, AUTOREPLY, BOUNCE, OWN, REPLY, NEW, VERIFY = "spam", "autoreply", "bounce", "own", "reply", "new", "verify"
+# Delivery reports that are not bounces (RFC 3464 delayed, relayed, delivered,
+# expanded) and read receipts (RFC 8098).
+DELIVERY_NOTE, READ_RECEIPT = "delivery_note", "read_receipt"
+REPORT_KINDS = (BOUNCE, DELIVERY_NOTE, READ_RECEIPT)
+_DSN_TYPES = (None, "delivery-status", "global-delivery-status")
+_MDN_TYPES = ("disposition-notification", "global-disposition-notification")
 # "VERIFY EVT-2568-0001" or "ตรวจสอบใบอนุญาต EVT-2568-0001" (R18): anyone may ask, free.
 VERIFY_SUBJECT = re.compile(r"^\s*(?:(?:re|fwd?)\s*:\s*)*(?:verify|ตรวจสอบใบอนุญาต)\s*:?\s+(\S+)\s*$", re.IGNORECASE)
 
@@ -48,6 +55,7 @@ class MailRules:
     bounce_subject: re.Pattern[str] | None
     webmail_domains: frozenset[str]
     poa_keywords: tuple[str, ...] = ()
+    delay_subject: re.Pattern[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -57,6 +65,7 @@ class Verdict:
     transaction_id: str | None = None
     outbox_message_id: str | None = None
     permit: str | None = None
+    report: Report | None = None  # what a delivery report says, when it could be read
 
 
 class Lookup(Protocol):
@@ -65,6 +74,8 @@ class Lookup(Protocol):
     def transaction_exists(self, tid: str) -> bool: ...
     def transaction_of_sent(self, message_ids: Iterable[str]) -> str | None: ...
     def is_our_message(self, message_id: str) -> bool: ...
+    def report_source(self, digest: str) -> bytes | None: ...
+    def last_sent_to(self, addresses: Iterable[str]) -> str | None: ...
 
 
 def _regex(where: str, value: Any) -> re.Pattern[str] | None:
@@ -121,6 +132,7 @@ def load_rules(path: Path) -> MailRules:
         bounce_subject=_regex(f"{path.name}: [bounce] subject_regex", bounce.get("subject_regex")),
         webmail_domains=frozenset(d.lower() for d in domains),
         poa_keywords=tuple(str(k).lower() for k in data.get("juristic", {}).get("poa_keywords", [])),
+        delay_subject=_regex(f"{path.name}: [bounce] delay_subject_regex", bounce.get("delay_subject_regex")),
     )
 
 
@@ -175,19 +187,10 @@ def classify(rules: MailRules, msg: Incoming, lookup: Lookup, tid_pattern: re.Pa
     if get("x-mailintake-id"):
         return Verdict(OWN, "carries our X-Mailintake-ID header")
 
-    is_report = msg.content_type in rules.bounce_types
-    hit = _first_match(rules.bounce_rules, get)
-    subject_bounce = bool(rules.bounce_subject and rules.bounce_subject.search(msg.subject))
     sender_robot = bool(rules.auto_sender and rules.auto_sender.search(msg.from_addr or (get("from") or ("",))[0]))
-    if is_report or hit or (subject_bounce and sender_robot):
-        referenced = list(msg.quoted_message_ids) + list(msg.in_reply_to) + list(msg.references)
-        linked = None
-        for mid in referenced:
-            if lookup.is_our_message(mid):
-                linked = mid
-                break
-        reason = "delivery-status report" if is_report else (hit or f"bounce subject from {msg.from_addr}")
-        return Verdict(BOUNCE, reason, outbox_message_id=linked)
+    report = report_verdict(rules, msg, lookup, sender_robot)
+    if report is not None:
+        return report
 
     hit = _first_match(rules.auto_rules, get)
     if hit:
@@ -205,3 +208,57 @@ def classify(rules: MailRules, msg: Incoming, lookup: Lookup, tid_pattern: re.Pa
     if tid:
         return Verdict(REPLY, "In-Reply-To/References name our message", transaction_id=tid)
     return Verdict(NEW, "new application")
+
+
+def _read(msg: Incoming, lookup: Lookup) -> Report | None:
+    """The report in the stored raw message (large base64 parts left out)."""
+    raw = lookup.report_source(msg.sha256)
+    return read_report(lighten(raw)[0]) if raw is not None else None
+
+
+def _link(msg: Incoming, report: Report | None, lookup: Lookup) -> str | None:
+    """Our outgoing message a report is about: a Message-ID it quotes or
+    threads on; failing that, the last mail we sent to an address it names."""
+    referenced = list(msg.quoted_message_ids) + list(msg.in_reply_to) + list(msg.references)
+    if report is not None and report.original_message_id:
+        referenced.insert(0, report.original_message_id)
+    for mid in referenced:
+        if lookup.is_our_message(mid):
+            return mid
+    if report is not None and report.recipients:
+        return lookup.last_sent_to({a for r in report.recipients for a in (r.address, r.original) if a})
+    return None
+
+
+def report_verdict(rules: MailRules, msg: Incoming, lookup: Lookup, sender_robot: bool) -> Verdict | None:
+    """Delivery reports, read receipts and bounces without a report part;
+    other reports (abuse feedback, TLS reports) are robot mail. None when the
+    message reports nothing (a robot's other mail is judged by the autoreply rules)."""
+    def get(name: str) -> tuple[str, ...]:
+        return msg.headers.get(name.lower(), ())
+
+    is_report = msg.content_type in rules.bounce_types
+    hit = _first_match(rules.bounce_rules, get)
+    bounce_subject = bool(rules.bounce_subject and rules.bounce_subject.search(msg.subject))
+    delay_subject = bool(rules.delay_subject and rules.delay_subject.search(msg.subject))
+    if not (is_report or hit or sender_robot or bounce_subject or delay_subject):
+        return None
+    report = _read(msg, lookup)
+    if report is not None:
+        kind = READ_RECEIPT if report.kind == "mdn" else BOUNCE if report.failed else DELIVERY_NOTE
+        return Verdict(kind, report.summary(), outbox_message_id=_link(msg, report, lookup), report=report)
+    # Nothing readable: a robot's word (its sender, or RFC 3834 headers) with a
+    # bounce or delay subject decides; a person's "Undeliverable?" stays a person's.
+    robot = sender_robot or _first_match(rules.auto_rules, get) is not None
+    rtype = report_type(msg.header("content-type")) if is_report else None
+    if is_report and rtype in _MDN_TYPES:
+        return Verdict(READ_RECEIPT, "read receipt without a disposition", outbox_message_id=_link(msg, None, lookup))
+    if delay_subject and (robot or is_report):
+        return Verdict(DELIVERY_NOTE, f"delay warning without per-recipient fields: {msg.subject[:80]}",
+                       outbox_message_id=_link(msg, None, lookup))
+    if (is_report and rtype in _DSN_TYPES) or hit or (bounce_subject and robot):
+        reason = "delivery-status report without per-recipient fields" if is_report else (hit or f"bounce subject from {msg.from_addr}")
+        return Verdict(BOUNCE, reason, outbox_message_id=_link(msg, None, lookup))
+    if is_report:
+        return Verdict(AUTOREPLY, f"report-type={rtype}: a robot's report, recorded and not answered")
+    return None

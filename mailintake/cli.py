@@ -68,6 +68,7 @@ def friendly(f: F) -> F:
     from .roles import RoleError
     from .services import ServicesError
     from .source import SourceError
+    from .store import StorageError
     from .sweep import RegistryUnavailable, SweepBusy
     from .triage import NotFound
 
@@ -77,6 +78,8 @@ def friendly(f: F) -> F:
             return f(*args, **kwargs)
         except ConfigError as exc:
             raise ConfigClickError(str(exc)) from None
+        except StorageError as exc:
+            raise ConfigClickError(f"{_config_name()}: [storage] path: {exc}") from None
         except (SourceError, SweepBusy, NotFound, RulesError, RoleError, StepRefused, PermitError,
                 RegistryUnavailable, BackupError) as exc:
             raise click.ClickException(str(exc)) from None
@@ -85,6 +88,12 @@ def friendly(f: F) -> F:
                                        if len(exc.errors) > 1 else exc.errors[0]) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _config_name() -> str:
+    """How config errors name the file: config.toml, or "defaults"."""
+    cfg = click.get_current_context().find_root().ensure_object(dict).get("config")
+    return cfg.source.name if cfg is not None and cfg.source is not None else "defaults"
 
 
 def _print_json(data: Any) -> None:
@@ -143,12 +152,12 @@ def sweep(ctx: click.Context, now: str | None, wait: bool, inbox_only: bool, as_
     report = run_sweep(cfg, parse_now(now, cfg), full=not inbox_only, wait=wait)
     if as_json:
         _print_json(report_json(report))
-    elif not report.unreachable:
+    elif not report.failure:
         click.echo(report.summary())
         for err in report.errors:
             click.echo(f"  warning: {err}", err=True)
-    if report.unreachable:
-        raise click.ClickException(report.unreachable)
+    if report.failure:
+        raise click.ClickException(report.failure)
 
 
 @cli.command()
@@ -225,7 +234,7 @@ def triage_list(ctx: click.Context, status: str | None, include_closed: bool, as
     from .roles import acting_login
 
     rows = list_applications(reg, status=status, include_closed=include_closed, mine=acting_login() if mine else None,
-                             service=service, overdue_at=parse_now(now, cfg) if overdue else None)
+                             service=service, overdue_at=parse_now(now, cfg) if overdue else None, now=parse_now(now, cfg))
     if as_json:
         _print_json(rows)
         return
@@ -310,8 +319,9 @@ def _send_now(desk: Any, when: datetime) -> None:
     from .outbox import drain
 
     result = drain(desk.cfg, desk.reg, when)
-    if result.retried or result.failed:
-        click.echo(f"warning: {result.retried + result.failed} email(s) not sent yet: see `mailintake outbox list`", err=True)
+    if result.retried or result.failed or result.blocked:
+        click.echo(f"warning: {result.retried + result.failed + result.blocked} email(s) not sent yet: "
+                   "see `mailintake outbox list`", err=True)
 
 
 def _step(ctx: click.Context, verb: str, transaction_id: str, now: str | None, **kw: Any) -> None:
@@ -904,12 +914,13 @@ def outbox_group() -> None:
 
 
 @outbox_group.command("list")
-@click.option("--status", type=click.Choice(["pending", "sent", "failed", "bounced"]), help="Only this status.")
+@click.option("--status", type=click.Choice(["pending", "sent", "failed", "bounced", "blocked"]), help="Only this status.")
 @json_option
 @click.pass_context
 @friendly
 def outbox_list(ctx: click.Context, status: str | None, as_json: bool) -> None:
-    """Queued, sent, failed and bounced mail.
+    """Queued, sent, failed, bounced and blocked mail (blocked: not sent to an
+    address that hard-bounced). NOTE is the last delivery note or read receipt.
 
     Example: mailintake outbox list --json
     """
@@ -922,8 +933,12 @@ def outbox_list(ctx: click.Context, status: str | None, as_json: bool) -> None:
         return
     for r in rows:
         r["when"] = _short_time(r["sent_at"] or r["next_attempt_at"])
+        last = r["delivery_notes"][-1] if r["delivery_notes"] else None
+        r["note"] = f"read {_short_time(r['read_at'])}" if r["read_at"] else \
+            f"{last['action']} {last['status'] or ''}".strip() if last else ""
     _table(rows, [("id", "ID", 5), ("transaction_id", "TRANSACTION", 16), ("kind", "KIND", 8), ("recipient", "TO", 28),
-                  ("status", "STATUS", 8), ("attempts", "TRIES", 5), ("when", "WHEN", 12), ("last_error", "LAST ERROR", 40)])
+                  ("status", "STATUS", 8), ("attempts", "TRIES", 5), ("when", "WHEN", 12), ("note", "NOTE", 14),
+                  ("last_error", "LAST ERROR", 40)])
 
 
 @outbox_group.command("send")
@@ -1011,13 +1026,18 @@ def status(ctx: click.Context, as_json: bool, live: bool) -> None:
 
     Example: mailintake status --json
     """
+    from . import health
     from .registry import Registry
     from .source import open_source
     from .triage import quota_warning
     from .triage import status as get_status
 
     cfg = _config(ctx)
-    data = get_status(Registry(cfg.db_path))
+    reg = Registry(cfg.db_path)
+    data = get_status(reg)
+    sweeps = health.status(reg, cfg.storage_path)
+    data["warnings"][:0] = sweeps.pop("sweep_warnings")
+    data.update(sweeps)
     data["backlog"] = None
     if live:
         src = open_source(cfg.mailbox)
@@ -1037,8 +1057,9 @@ def status(ctx: click.Context, as_json: bool, live: bool) -> None:
     if as_json:
         _print_json(data)
         return
-    ls = data["last_sweep"]
-    click.echo(f"Last sweep:   {ls['clock'] if ls else 'never'}" + (f"  {ls['counts']}" if ls else ""))
+    click.echo(f"Last sweep:   {health.describe(data['last_sweep'])}")
+    if (data["last_sweep"] or {}).get("full") is not True and data["last_full_sweep"]:
+        click.echo(f"Full sweep:   {health.describe(data['last_full_sweep'])}")
     if data["backlog"] is not None:
         click.echo("Backlog:      " + (", ".join(f"{k} {v}" for k, v in data["backlog"].items()) or "none"))
     click.echo(f"Messages:     {data['messages']}")

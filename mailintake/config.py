@@ -433,6 +433,10 @@ def _build(data: dict[str, Any], base: Path, source: Path | None, where: str) ->
 
     st = _Reader(where, "storage", data["storage"])
     storage_path = st.path("path", base)
+    if storage_path.exists() and not storage_path.is_dir():
+        raise st.fail("path", f"{storage_path} is a file, not a directory")
+    if not storage_path.exists() and not storage_path.parent.is_dir():
+        raise st.fail("path", f"{storage_path.parent} does not exist (create it, or correct the path)")
 
     h = _Reader(where, "hours", data["hours"])
     try:

@@ -3,11 +3,17 @@ Maildir when none is configured. Each attempt is recorded; temporary failures
 retry with exponential backoff until ``give_up_hours``; permanent (5xx)
 failures are final and recorded on the application. A message resent after a
 crash keeps its Message-ID, so the recipient's client shows it once.
+
+What comes back about sent mail is recorded here too: a hard bounce (RFC 3464
+``Action: failed``, status 5.x.x) blocks the address for ``bounce_block_days``
+and mail queued to it is then kept as ``blocked`` with the reason, never sent;
+delay and delivery notes are kept on the row; a read receipt (RFC 8098) marks it read.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import mailbox
 import ssl
@@ -17,7 +23,9 @@ from typing import Any
 
 import aiosmtplib
 
+from .classify import BOUNCE, READ_RECEIPT, Verdict
 from .config import Config
+from .delivery import FAILED
 from .faults import checkpoint
 from .registry import Registry, to_iso
 from .source import Source
@@ -30,6 +38,7 @@ class DrainResult:
     sent: int = 0
     retried: int = 0
     failed: int = 0
+    blocked: int = 0
     errors: list[str] = field(default_factory=list)
 
 
@@ -113,6 +122,7 @@ def drain(cfg: Config, reg: Registry, now: datetime, source: Source | None = Non
     # Compare as instants in Python: stored times may carry different offsets.
     pending = reg.all("SELECT * FROM outbox WHERE status = 'pending' ORDER BY id")
     rows = [r for r in pending if datetime.fromisoformat(r["next_attempt_at"]) <= now][:limit]
+    rows = _hold_blocked(reg, rows, now, result)
     if not rows:
         _copy_to_sent(reg, source, now)
         return result
@@ -174,3 +184,96 @@ def _copy_to_sent(reg: Registry, source: Source | None, now: datetime) -> None:
             return
         with reg.transaction():
             reg.conn.executemany("UPDATE outbox SET copied_to_sent = 1 WHERE id = ?", [(r["id"],) for r in batch])
+
+
+# --- what comes back: blocked addresses, bounces, notes, read receipts -------------------
+def block_of(reg: Registry, address: str | None, now: datetime) -> dict[str, Any] | None:
+    """The block on ``address`` in force at ``now`` (after a hard bounce), or None."""
+    if not address:
+        return None
+    row = reg.one("SELECT * FROM blocked_addresses WHERE address = ?", (address.strip().lower(),))
+    return row if row is not None and datetime.fromisoformat(row["until"]) > now else None
+
+
+def _hold_blocked(reg: Registry, rows: list[dict[str, Any]], now: datetime, result: DrainResult) -> list[dict[str, Any]]:
+    """Mail to a blocked address is not sent: it stays in the outbox as
+    ``blocked`` with the reason, and the application's log says so."""
+    out = []
+    for row in rows:
+        block = block_of(reg, row["recipient"], now)
+        if block is None:
+            out.append(row)
+            continue
+        reason = f"not sent: {row['recipient']} hard-bounced ({block['reason']}); blocked until {block['until']}"
+        with reg.transaction():
+            reg.update("outbox", "id", row["id"], {"status": "blocked", "last_error": reason[:500]})
+            reg.add_event(at=now, actor="system", action=f"{row['kind']}_blocked", transaction_id=row["transaction_id"],
+                          detail={"to": row["recipient"], "message_id": row["message_id"], "until": block["until"],
+                                  "reason": block["reason"][:300]})
+        result.blocked += 1
+    return out
+
+
+def record_report(cfg: Config, reg: Registry, row: dict[str, Any], verdict: Verdict, now: datetime,
+                  message_row: int) -> dict[str, Any]:
+    """Apply a delivery report to the outgoing mail ``row`` it is about (inside
+    the caller's transaction); returns what was done, for the audit event."""
+    if verdict.kind == BOUNCE:
+        return _bounced(cfg, reg, row, verdict, now, message_row)
+    if verdict.kind == READ_RECEIPT:
+        disposition = verdict.report.disposition if verdict.report else None
+        if disposition == "displayed":
+            if row["read_at"] is None:
+                reg.update("outbox", "id", row["id"], {"read_at": to_iso(now)})
+            return {"outcome": "read", "message_id": row["message_id"]}
+        return _note(reg, row, f"disposition {disposition or 'unknown'}", None, "", now, message_row)
+    about = verdict.report.about(row["recipient"]) if verdict.report else ()
+    notes = [_note(reg, row, r.action, r.status, r.diagnostic, now, message_row) for r in about]
+    return notes[-1] if notes else _note(reg, row, "unknown", None, verdict.reason, now, message_row)
+
+
+def _note(reg: Registry, row: dict[str, Any], action: str, status: str | None, diagnostic: str, now: datetime,
+          message_row: int) -> dict[str, Any]:
+    """A delivery note on the outgoing mail (delayed, relayed, delivered, expanded)."""
+    current = reg.one("SELECT delivery_notes FROM outbox WHERE id = ?", (row["id"],))
+    notes = json.loads(current["delivery_notes"] if current else "[]")
+    note = {"at": to_iso(now), "action": action, "status": status, "diagnostic": diagnostic[:200], "message": message_row}
+    reg.update("outbox", "id", row["id"], {"delivery_notes": json.dumps(notes + [note], ensure_ascii=False)})
+    return {"outcome": "delivery_note", "action": action, "status": status, "message_id": row["message_id"]}
+
+
+def _bounced(cfg: Config, reg: Registry, row: dict[str, Any], verdict: Verdict, now: datetime,
+             message_row: int) -> dict[str, Any]:
+    """The mail did not arrive. A permanent failure (5.x.x) blocks the address;
+    either way the acknowledgement no longer counts as given, and a permit's
+    delivery goes back to the clerk."""
+    about = verdict.report.about(row["recipient"]) if verdict.report else ()
+    failed = [r for r in about if r.action == FAILED]
+    hard = any(r.permanent for r in failed)
+    detail = "; ".join(dict.fromkeys(r.describe() for r in failed)) or verdict.reason
+    reg.update("outbox", "id", row["id"], {"status": "bounced",
+                                           "last_error": f"{'hard' if hard else 'soft'} bounce: {detail}"[:500]})
+    if row["kind"] == "ack" and row["transaction_id"]:
+        reg.update("applications", "transaction_id", row["transaction_id"], {"acknowledged_at": None})
+    out: dict[str, Any] = {"outcome": "hard_bounce" if hard else "soft_bounce", "message_id": row["message_id"]}
+    if hard and cfg.smtp.bounce_block_days > 0:
+        out["blocked_until"] = _block(cfg, reg, row, detail, now, message_row)
+    from .lifecycle import reopen_delivery
+
+    reopen_delivery(reg, row["message_id"], now)
+    return out
+
+
+def _block(cfg: Config, reg: Registry, row: dict[str, Any], reason: str, now: datetime, message_row: int) -> str:
+    """Block the address for ``bounce_block_days`` from ``now`` (a later hard
+    bounce extends the block)."""
+    until = to_iso(now + timedelta(days=cfg.smtp.bounce_block_days)) or ""
+    address = row["recipient"].strip().lower()
+    reg.conn.execute(
+        "INSERT INTO blocked_addresses (address, reason, since, until, outbox_id, message_row) VALUES (?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT(address) DO UPDATE SET reason = excluded.reason, since = excluded.since, until = excluded.until, "
+        "outbox_id = excluded.outbox_id, message_row = excluded.message_row",
+        (address, reason[:300], to_iso(now), until, row["id"], message_row))
+    reg.add_event(at=now, actor="system", action="address_blocked", transaction_id=row["transaction_id"],
+                  detail={"address": address, "until": until, "reason": reason[:300], "message": message_row})
+    return until

@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING, Any
 from . import thaitext
 from .calendar import WorkCalendar
 from .check import FileCheck, Problem, Wording
-from .classify import AUTOREPLY, BOUNCE, NEW, OWN, REPLY, VERIFY, MailRules, Verdict
+from .classify import AUTOREPLY, BOUNCE, DELIVERY_NOTE, NEW, OWN, READ_RECEIPT, REPLY, REPORT_KINDS, VERIFY, MailRules, Verdict
 from .config import Config
-from .parse import Incoming, one_line
+from .outbox import record_report
+from .parse import Incoming, header_text, one_line
 from .registry import Registry, to_iso
 from .respond import Renderer, compose, queue
 from .services import Service, is_inquiry_code, match_service
@@ -68,6 +69,20 @@ class Registrar:
 
     def is_our_message(self, message_id: str) -> bool:
         return self.reg.one("SELECT 1 AS x FROM outbox WHERE message_id = ?", (message_id,)) is not None
+
+    def report_source(self, digest: str) -> bytes | None:
+        """The raw message, kept in the store before classification (R14)."""
+        return self.store.get(digest) if self.store.has(digest) else None
+
+    def last_sent_to(self, addresses: Any) -> str | None:
+        """The last mail we sent to one of ``addresses`` (a report that quotes no Message-ID)."""
+        wanted = sorted({str(a).strip().lower() for a in addresses})[:20]
+        if not wanted:
+            return None
+        marks = ", ".join("?" for _ in wanted)
+        row = self.reg.one(f"SELECT message_id FROM outbox WHERE lower(recipient) IN ({marks}) "
+                           "AND status IN ('sent', 'bounced') ORDER BY id DESC LIMIT 1", tuple(wanted))
+        return str(row["message_id"]) if row else None
 
     # --- idempotence ----------------------------------------------------------------
     def seen(self, env: Envelope) -> dict[str, Any] | None:
@@ -153,16 +168,17 @@ class Registrar:
     # --- outcomes -----------------------------------------------------------------------
     def record_spam(self, env: Envelope, headers: Message, raw_header: bytes, verdict: Verdict, now: datetime) -> Outcome:
         """Spam is recorded by its headers only; its body is never parsed (R22)."""
+        from .headers import decode
         from .store import sha256
 
-        keep = {k.lower(): [str(v)[:500]] for k, v in list(headers.items())[:200]}
+        keep = {k.lower(): [one_line(decode(str(v)), 500)] for k, v in list(headers.raw_items())[:200]}
         with self.reg.transaction():
             row = self.reg.insert("messages", {
                 "sha256": sha256(raw_header), "message_id": str(headers.get("Message-ID", ""))[:300] or None,
                 "kind": "spam", "folder": env.folder, "uidvalidity": env.uidvalidity, "uid": env.uid,
                 "received_at": to_iso(self.cal.local(env.internaldate)), "internaldate": to_iso(env.internaldate),
-                "fetched_at": to_iso(now), "size": env.size, "from_addr": str(headers.get("From", ""))[:300],
-                "subject": str(headers.get("Subject", ""))[:300], "headers": _j(keep), "flags": _j([verdict.reason]),
+                "fetched_at": to_iso(now), "size": env.size, "from_addr": header_text(headers, "From", 300),
+                "subject": header_text(headers, "Subject", 300), "headers": _j(keep), "flags": _j([verdict.reason]),
                 "stored": 0, "created_at": to_iso(now),
             })
             self.mark_seen(env, row)
@@ -172,21 +188,24 @@ class Registrar:
     def record_oversized(self, env: Envelope, headers: Message, now: datetime) -> Outcome:
         """Too large to fetch: recorded by its headers; the sender is told how
         to send smaller files."""
-        from .parse import _single_address
+        from .parse import _single_address, raw_header
         from .store import sha256
 
         defects: list[str] = []
-        name, sender = _single_address(headers.get("From"), defects, "From")
-        _n, reply_to = _single_address(headers.get("Reply-To"), defects, "Reply-To") if headers.get("Reply-To") else ("", None)
+        name, sender = _single_address(raw_header(headers, "From"), defects, "From")
+        _n, reply_to = (_single_address(raw_header(headers, "Reply-To"), defects, "Reply-To") if raw_header(headers, "Reply-To")
+                        else ("", None))
         recipient = reply_to or sender
-        keep = {k.lower(): [str(v)[:500]] for k, v in list(headers.items())[:200]}
+        from .headers import decode
+
+        keep = {k.lower(): [one_line(decode(str(v)), 500)] for k, v in list(headers.raw_items())[:200]}
         with self.reg.transaction():
             row = self.reg.insert("messages", {
                 "sha256": sha256(env.header), "message_id": str(headers.get("Message-ID", ""))[:300] or None,
                 "kind": "oversized", "folder": env.folder, "uidvalidity": env.uidvalidity, "uid": env.uid,
                 "received_at": to_iso(self.cal.local(env.internaldate)), "internaldate": to_iso(env.internaldate),
-                "fetched_at": to_iso(now), "size": env.size, "from_addr": recipient or str(headers.get("From", ""))[:300],
-                "subject": str(headers.get("Subject", ""))[:300], "headers": _j(keep),
+                "fetched_at": to_iso(now), "size": env.size, "from_addr": recipient or header_text(headers, "From", 300),
+                "subject": header_text(headers, "Subject", 300), "headers": _j(keep),
                 "flags": _j([f"{env.size} bytes"]), "stored": 0, "created_at": to_iso(now),
             })
             self.mark_seen(env, row)
@@ -259,24 +278,22 @@ class Registrar:
                 return self._reply(env, msg, verdict.transaction_id, checks, now, received)
             if verdict.kind == VERIFY and verdict.permit:
                 return self._verify(env, msg, verdict.permit, now, received)
-            outbox_id = None
-            tid = None
-            if verdict.kind == BOUNCE and verdict.outbox_message_id:
-                ob = self.reg.one("SELECT id, transaction_id, recipient FROM outbox WHERE message_id = ?",
-                                  (verdict.outbox_message_id,))
-                if ob:
-                    outbox_id, tid = ob["id"], ob["transaction_id"]
-                    self.reg.update("outbox", "id", ob["id"], {"status": "bounced", "last_error": f"bounce: {verdict.reason}"[:500]})
-                    from .lifecycle import reopen_delivery
-
-                    reopen_delivery(self.reg, verdict.outbox_message_id, now)
+            ob = self._reported(verdict)
+            outbox_id, tid = (ob["id"], ob["transaction_id"]) if ob else (None, None)
             row = self._message_row(env, msg, verdict.kind, now, tid=tid, headers=True, outbox_id=outbox_id,
-                                    flags=[verdict.reason], received=received)
-            action = {AUTOREPLY: "autoreply_recorded", BOUNCE: "bounce_recorded", OWN: "own_mail_recorded"}.get(verdict.kind, "recorded")
+                                    flags=[verdict.reason[:500]], received=received)
+            delivery = record_report(self.cfg, self.reg, ob, verdict, now, row) if ob else {}
+            action = {AUTOREPLY: "autoreply_recorded", BOUNCE: "bounce_recorded", OWN: "own_mail_recorded",
+                      DELIVERY_NOTE: "delivery_note_recorded", READ_RECEIPT: "read_receipt_recorded"}.get(verdict.kind, "recorded")
             self.reg.add_event(at=now, actor=SYSTEM, action=action, transaction_id=tid,
-                               detail={"message": row, "reason": verdict.reason,
-                                       **({"bounced": verdict.outbox_message_id} if verdict.outbox_message_id else {})})
+                               detail={"message": row, "reason": verdict.reason[:500], **delivery})
             return Outcome(verdict.kind, row, tid)
+
+    def _reported(self, verdict: Verdict) -> dict[str, Any] | None:
+        """The outgoing mail a delivery report or read receipt is about."""
+        if verdict.kind not in REPORT_KINDS or not verdict.outbox_message_id:
+            return None
+        return self.reg.one("SELECT * FROM outbox WHERE message_id = ?", (verdict.outbox_message_id,))
 
     def _context(self, tid: str, msg: Incoming, received: datetime, deemed: datetime,
                  checks: list[tuple[str, FileCheck]]) -> dict[str, Any]:
@@ -285,9 +302,18 @@ class Registrar:
             "tid": tid, "subject": msg.subject, "applicant_name": msg.from_name or None,
             "received_th": thaitext.thai_date(local_received), "received_en": thaitext.english_date(local_received),
             "deemed_th": thaitext.thai_date(local_deemed), "deemed_en": thaitext.english_date(local_deemed),
-            "files": [fc for _d, fc in checks], "resend": any(not fc.accepted for _d, fc in checks),
+            **self._listed_files([fc for _d, fc in checks]), "resend": any(not fc.accepted for _d, fc in checks),
             "inquiry": False, "service": None, "app_problems": [], "identity_needed": False,
         }
+
+    def _listed_files(self, files: list[FileCheck]) -> dict[str, Any]:
+        """The files an acknowledgement lists: at most ``[limits] ack_max_files``,
+        those with problems first (the applicant must act on them), and how
+        many more were received."""
+        limit = self.cfg.limits.ack_max_files
+        ordered = files if len(files) <= limit else [f for f in files if not f.accepted] + [f for f in files if f.accepted]
+        shown, rest = ordered[:limit], ordered[limit:]
+        return {"files": shown, "files_more": len(rest), "files_more_problems": sum(not f.accepted for f in rest)}
 
     def _new_application(self, env: Envelope | None, msg: Incoming, checks: list[tuple[str, FileCheck]],
                          now: datetime, received: datetime) -> Outcome:

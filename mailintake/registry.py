@@ -18,6 +18,8 @@ from typing import Any
 
 import sqlite_utils
 
+from .store import StorageError, ensure_dir
+
 MIGRATIONS: list[str] = [
     # 1: the intake core.
     """
@@ -188,6 +190,20 @@ MIGRATIONS: list[str] = [
     CREATE INDEX outbox_recipient ON outbox(recipient, created_at);
     CREATE INDEX messages_from_kind ON messages(from_addr, kind);
     """,
+    # 6: delivery reports (RFC 3464 notes, RFC 8098 read receipts) and the
+    # addresses blocked after a hard bounce.
+    """
+    ALTER TABLE outbox ADD COLUMN read_at TEXT;
+    ALTER TABLE outbox ADD COLUMN delivery_notes TEXT NOT NULL DEFAULT '[]';
+    CREATE TABLE blocked_addresses (
+        address TEXT PRIMARY KEY,
+        reason TEXT NOT NULL,
+        since TEXT NOT NULL,
+        until TEXT NOT NULL,
+        outbox_id INTEGER,
+        message_row INTEGER
+    );
+    """,
 ]
 
 GENESIS = "0" * 64
@@ -206,13 +222,23 @@ def event_hash(prev: str, row: dict[str, Any]) -> str:
 
 class Registry:
     def __init__(self, path: Path, busy_timeout: float = 30.0):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(str(path), timeout=busy_timeout)
+        ensure_dir(path.parent)
+        try:
+            conn = sqlite3.connect(str(path), timeout=busy_timeout)
+        except sqlite3.DatabaseError as exc:
+            raise StorageError(_open_problem(path, exc) or f"{path}: {exc}") from None
         self.db = sqlite_utils.Database(conn)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=FULL")
-        self.db.execute("PRAGMA foreign_keys=ON")
-        self.migrate()
+        try:
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=FULL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self.migrate()
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            problem = _open_problem(path, exc)
+            if problem is None:
+                raise  # e.g. locked by another writer: not the path's fault
+            raise StorageError(problem) from None
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -307,6 +333,25 @@ class Registry:
         self._in_transaction()
         self.conn.execute("INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                           (key, value))
+
+
+_BAD_FILE = ("file is not a database", "malformed", "unable to open database file", "readonly database", "disk i/o error")
+
+
+def _open_problem(path: Path, exc: sqlite3.DatabaseError) -> str | None:
+    """One line saying why the registry file cannot be used, or None when the
+    error is not about the file (a lock held by another writer)."""
+    text = str(exc)
+    if path.is_dir():
+        return f"{path} is a directory, not the registry file"
+    if not any(s in text.lower() for s in _BAD_FILE):
+        return None
+    if path.is_file():
+        with path.open("rb") as fh:
+            head = fh.read(16)
+        if head and head != b"SQLite format 3\x00":
+            return f"{path} is not an SQLite database (not the registry): move it aside or correct the path"
+    return f"{path}: cannot open the registry: {text}"
 
 
 def _split_sql(script: str) -> list[str]:

@@ -27,14 +27,32 @@ def _file(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _application(reg: Registry, row: dict[str, Any]) -> dict[str, Any]:
+UNREACHABLE = "unreachable_by_email"
+
+
+def unreachable(reg: Registry, address: str | None, now: datetime) -> dict[str, Any] | None:
+    """Why the applicant cannot be reached by email: their address hard-bounced
+    and is blocked until ``until``; None when mail can go to it."""
+    from .outbox import block_of
+
+    block = block_of(reg, address, now)
+    if block is None:
+        return None
+    return {"address": block["address"], "reason": block["reason"], "since": block["since"], "until": block["until"],
+            "text": f"cannot be reached by email: {block['address']} bounced ({block['reason'][:120]}); "
+                    f"nothing is sent to it until {block['until']}"}
+
+
+def _application(reg: Registry, row: dict[str, Any], now: datetime | None = None) -> dict[str, Any]:
     files = reg.all("SELECT * FROM files WHERE transaction_id = ? ORDER BY id", (row["transaction_id"],))
+    blocked = unreachable(reg, row["applicant_email"], now or datetime.now().astimezone())
+    flags = json.loads(row["flags"]) + ([UNREACHABLE] if blocked else [])
     return {
         "transaction_id": row["transaction_id"], "kind": row["kind"], "status": row["status"], "service": row["service"],
         "applicant_email": row["applicant_email"], "applicant_name": row["applicant_name"], "subject": row["subject"],
         "received_at": row["received_at"], "deemed_received_at": row["deemed_received_at"],
         "ack_due_at": row["ack_due_at"], "ack_reason": row["ack_reason"], "acknowledged_at": row["acknowledged_at"],
-        "problems": json.loads(row["problems"]), "flags": json.loads(row["flags"]),
+        "problems": json.loads(row["problems"]), "flags": flags, "unreachable": blocked,
         "assigned_to": row["assigned_to"], "due_at": row["due_at"], "juristic": bool(row["juristic"]),
         "identity": json.loads(row["identity"]) if row["identity"] else None, "poa": row["poa"], "stamp": row["stamp"],
         "fee_amount": row["fee_amount"], "fee_due_at": row["fee_due_at"], "payment_ref": row["payment_ref"],
@@ -52,7 +70,7 @@ def is_overdue(app: dict[str, Any], now: datetime) -> bool:
 
 def list_applications(reg: Registry, *, status: str | None = None, include_closed: bool = False,
                       mine: str | None = None, service: str | None = None,
-                      overdue_at: datetime | None = None) -> list[dict[str, Any]]:
+                      overdue_at: datetime | None = None, now: datetime | None = None) -> list[dict[str, Any]]:
     rows = reg.all("SELECT * FROM applications")
     if mine:
         rows = [r for r in rows if r["assigned_to"] == mine]
@@ -66,14 +84,14 @@ def list_applications(reg: Registry, *, status: str | None = None, include_close
         rows = [r for r in rows if r["status"] in OPEN_STATUSES]
     # First come, first served: by deemed receipt as an instant, then by ID.
     rows.sort(key=lambda r: (datetime.fromisoformat(r["deemed_received_at"]), r["transaction_id"]))
-    return [_application(reg, r) for r in rows]
+    return [_application(reg, r, now) for r in rows]
 
 
-def show_application(reg: Registry, tid: str) -> dict[str, Any]:
+def show_application(reg: Registry, tid: str, now: datetime | None = None) -> dict[str, Any]:
     row = reg.one("SELECT * FROM applications WHERE transaction_id = ?", (tid.upper(),))
     if row is None:
         raise NotFound(f"no application {tid}")
-    out = _application(reg, row)
+    out = _application(reg, row, now)
     out["messages"] = [
         {"id": m["id"], "kind": m["kind"], "message_id": m["message_id"], "from": m["from_addr"], "subject": m["subject"],
          "received_at": m["received_at"], "internaldate": m["internaldate"], "date_header": m["date_header"],
@@ -84,7 +102,8 @@ def show_application(reg: Registry, tid: str) -> dict[str, Any]:
     ]
     out["outgoing"] = [
         {"message_id": o["message_id"], "kind": o["kind"], "to": o["recipient"], "subject": o["subject"],
-         "status": o["status"], "attempts": o["attempts"], "sent_at": o["sent_at"], "last_error": o["last_error"]}
+         "status": o["status"], "attempts": o["attempts"], "sent_at": o["sent_at"], "last_error": o["last_error"],
+         "read_at": o["read_at"], "delivery_notes": json.loads(o["delivery_notes"] or "[]")}
         for o in reg.all("SELECT * FROM outbox WHERE transaction_id = ? ORDER BY id", (row["transaction_id"],))
     ]
     out["events"] = [
@@ -113,9 +132,13 @@ def payments_waiting(reg: Registry) -> list[dict[str, Any]]:
 
 
 def list_outbox(reg: Registry, *, status: str | None = None) -> list[dict[str, Any]]:
+    """Outgoing mail; ``read_at`` from a read receipt, ``delivery_notes`` from
+    delay and delivery reports, ``blocked`` rows were never sent (hard bounce)."""
     sql = "SELECT id, message_id, transaction_id, kind, recipient, subject, status, attempts, next_attempt_at, " \
-          "last_error, created_at, sent_at FROM outbox" + (" WHERE status = ?" if status else "") + " ORDER BY id"
-    return reg.all(sql, (status,) if status else ())
+          "last_error, created_at, sent_at, read_at, delivery_notes FROM outbox" + \
+          (" WHERE status = ?" if status else "") + " ORDER BY id"
+    rows = reg.all(sql, (status,) if status else ())
+    return [{**r, "delivery_notes": json.loads(r["delivery_notes"] or "[]")} for r in rows]
 
 
 def list_quarantine(reg: Registry) -> list[dict[str, Any]]:
@@ -146,6 +169,9 @@ def status(reg: Registry) -> dict[str, Any]:
     warnings = []
     if ob.get("failed"):
         warnings.append(f"{ob['failed']} outgoing message(s) failed: see `mailintake outbox list --status failed`")
+    if ob.get("blocked"):
+        warnings.append(f"{ob['blocked']} outgoing message(s) not sent to addresses that hard-bounced: "
+                        "see `mailintake outbox list --status blocked`")
     if counts.get("quarantined"):
         warnings.append(f"{counts['quarantined']} message(s) in quarantine: see `mailintake quarantine list`")
     return {
