@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import binascii
 import codecs
-import contextlib
 import email.policy
 import email.utils
 import hashlib
@@ -242,11 +241,17 @@ def _header_values(msg: Message, fallback_charset: str | None) -> dict[str, tupl
     return {k: tuple(v) for k, v in out.items()}
 
 
-def _raw(msg: Message, name: str) -> str | None:
+def raw_header(msg: Message, name: str) -> str | None:
     """A header's value as received (``Message.get`` wraps raw 8-bit text in a
     Header that has already lost it)."""
     lname = name.lower()
     return next((str(v) for k, v in msg.raw_items() if k.lower() == lname), None)
+
+
+def header_text(msg: Message, name: str, limit: int = 998) -> str:
+    """One header decoded as a whole, on one line ("" when absent)."""
+    value = raw_header(msg, name)
+    return "" if value is None else one_line(headers.decode(value, _text_charset(msg)), limit)
 
 
 def _text_charset(msg: Message) -> str | None:
@@ -421,10 +426,10 @@ def parse(raw: bytes, lightened: tuple[bytes, dict[bytes, tuple[int, int]]] | No
         v = hdrs.get(name)
         return v[0] if v else None
 
-    from_name, from_addr = _single_address(_raw(msg, "From"), defects, "From", charset)
-    _rn, reply_to = (_single_address(_raw(msg, "Reply-To"), defects, "Reply-To", charset) if _raw(msg, "Reply-To")
+    from_name, from_addr = _single_address(raw_header(msg, "From"), defects, "From", charset)
+    _rn, reply_to = (_single_address(raw_header(msg, "Reply-To"), defects, "Reply-To", charset) if raw_header(msg, "Reply-To")
                      else ("", None))
-    to_addrs = tuple(a for _, a in parse_addresses(_raw(msg, "To"), charset))[:50]
+    to_addrs = tuple(a for _, a in parse_addresses(raw_header(msg, "To"), charset))[:50]
     if "\ufffd" in from_name:
         defects.append("From: undecodable bytes in the name")
 

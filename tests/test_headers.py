@@ -78,8 +78,8 @@ def test_declared_charset_falls_back_to_its_superset(declared: str, codec: str, 
 
 
 def test_reply_to_display_text_that_looks_like_an_address_is_not_the_address() -> None:
-    raw = ("From: Ivan <ivan@example.com>\r\nReply-To: henry@example.com <ivan@example.com>\r\n"
-           "Subject: x\r\n\r\nbody").encode()
+    raw = (b"From: Ivan <ivan@example.com>\r\nReply-To: henry@example.com <ivan@example.com>\r\n"
+           b"Subject: x\r\n\r\nbody")
     msg = parse(raw)
     assert msg.reply_to == "ivan@example.com"
     assert msg.reply_address == "ivan@example.com"
