@@ -144,13 +144,24 @@ def _mul(m: list[float], n: list[float]) -> list[float]:
             e * a2 + f * c2 + e2, e * b2 + f * d2 + f2]
 
 
+# A content stream walk stops after this many operations for the whole PDF
+# (a page of text has some thousands); the pages not reached have no dpi.
+MAX_OPERATIONS = 500_000
+
+
 class _PageWalker:
     """Walks one page's content stream, tracking the transformation matrix, and
-    records the dpi of every image placed over at least ``min_cover`` of it."""
+    records the dpi of every image placed over at least ``min_cover`` of it.
 
-    def __init__(self, page_area: float, min_cover: float, max_depth: int):
+    A form XObject is walked once per page for each distinct scale it is placed
+    at (the dpi does not depend on where it is placed): forms that draw each
+    other in a fan, each several times, cost one walk each, not one per path."""
+
+    def __init__(self, page_area: float, min_cover: float, max_depth: int, operations: int):
         self.page_area, self.min_cover, self.max_depth = page_area, min_cover, max_depth
+        self.operations = operations  # left for the whole PDF
         self.found: list[float] = []
+        self.walked: set[tuple[Any, ...]] = set()
 
     def measure(self, w_px: int, h_px: int, m: list[float]) -> None:
         w_pt, h_pt = math.hypot(m[0], m[1]), math.hypot(m[2], m[3])
@@ -164,6 +175,9 @@ class _PageWalker:
         stack: list[list[float]] = []
         cur = ctm
         for instr in pikepdf.parse_content_stream(obj):
+            self.operations -= 1
+            if self.operations < 0:
+                return
             if isinstance(instr, pikepdf.ContentStreamInlineImage):
                 iimg = instr.iimage
                 self.measure(int(iimg.obj.get("/W", iimg.obj.get("/Width", 0))),
@@ -177,16 +191,23 @@ class _PageWalker:
             elif o == "cm" and len(operands) == 6:
                 cur = _mul([float(x) for x in operands], cur)
             elif o == "Do" and operands:
-                xobjs = resources.get("/XObject") if resources is not None else None
-                xobj = xobjs.get(operands[0]) if xobjs is not None else None
-                if xobj is None:
-                    continue
-                subtype = xobj.get("/Subtype")
-                if subtype == "/Image":
-                    self.measure(int(xobj.get("/Width", 0)), int(xobj.get("/Height", 0)), cur)
-                elif subtype == "/Form" and depth < self.max_depth:
-                    matrix = [float(x) for x in xobj.get("/Matrix", [1, 0, 0, 1, 0, 0])]
-                    self.walk(xobj, xobj.get("/Resources", resources), _mul(matrix, cur), depth + 1)
+                self.draw(resources, operands[0], cur, depth)
+
+    def draw(self, resources: Any, name: Any, cur: list[float], depth: int) -> None:
+        xobjs = resources.get("/XObject") if resources is not None else None
+        xobj = xobjs.get(name) if xobjs is not None else None
+        if xobj is None:
+            return
+        subtype = xobj.get("/Subtype")
+        if subtype == "/Image":
+            self.measure(int(xobj.get("/Width", 0)), int(xobj.get("/Height", 0)), cur)
+        elif subtype == "/Form" and depth < self.max_depth:
+            m = _mul([float(x) for x in xobj.get("/Matrix", [1, 0, 0, 1, 0, 0])], cur)
+            key = (xobj.objgen, *(round(v, 3) for v in m[:4]))
+            if key in self.walked:
+                return
+            self.walked.add(key)
+            self.walk(xobj, xobj.get("/Resources", resources), m, depth + 1)
 
 
 def pdf_image_dpis(pdf: pikepdf.Pdf, *, min_cover: float = 0.3, max_depth: int = 8) -> list[dict[str, Any]]:
@@ -194,11 +215,15 @@ def pdf_image_dpis(pdf: pikepdf.Pdf, *, min_cover: float = 0.3, max_depth: int =
     ``min_cover`` of it: pixels over placed size, found by walking the content
     stream (no rendering)."""
     pages = []
+    operations = MAX_OPERATIONS
     for number, page in enumerate(pdf.pages, start=1):
         box = [float(x) for x in page.mediabox]
-        walker = _PageWalker(abs((box[2] - box[0]) * (box[3] - box[1])) or 1.0, min_cover, max_depth)
+        walker = _PageWalker(abs((box[2] - box[0]) * (box[3] - box[1])) or 1.0, min_cover, max_depth, operations)
         walker.walk(page.obj, page.obj.get("/Resources"), [1, 0, 0, 1, 0, 0], 0)
+        operations = walker.operations
         pages.append({"page": number, "dpi": round(min(walker.found), 1) if walker.found else None})
+        if operations < 0:
+            break
     return pages
 
 
@@ -312,6 +337,27 @@ def _pdf(data: bytes) -> tuple[float | None, dict[str, Any]]:
             # Opened with an empty user password: still ask for an open copy,
             # since printing and copying may be restricted.
             return None, {"encrypted": True}
+        count = len(pdf.pages)
         pages = pdf_image_dpis(pdf)
     scanned = [p["dpi"] for p in pages if p["dpi"] is not None]
-    return (min(scanned) if scanned else None), {"pages": len(pages), "page_dpi": [p["dpi"] for p in pages]}
+    details: dict[str, Any] = {"pages": count, "page_dpi": [p["dpi"] for p in pages]}
+    if len(pages) < count:
+        details["walk"] = f"stopped after {MAX_OPERATIONS} operations, at page {len(pages)}"
+    return (min(scanned) if scanned else None), details
+
+
+def unreadable(data: bytes, name: str, declared: str, wording: Wording, why: str) -> FileCheck:
+    """A file the checks could not finish (out of time or memory), refused with the reason."""
+    mime, kind = sniff(data)
+    return FileCheck(name, len(data), declared, mime, kind, False, None, (wording.problem("unreadable", name=name),),
+                     {"error": why})
+
+
+def is_tnef(name: str, declared: str) -> bool:
+    """Outlook's winmail.dat (TNEF): the files inside cannot be opened by the office."""
+    return name.lower() == "winmail.dat" or declared == "application/ms-tnef"
+
+
+def as_tnef(fc: FileCheck, wording: Wording) -> FileCheck:
+    return FileCheck(fc.name, fc.size, fc.declared_type, "application/ms-tnef", "tnef", False, None,
+                     (wording.problem("tnef", name=fc.name),), fc.details)

@@ -10,6 +10,7 @@ the error, and the sweep goes on. Only one sweep runs at a time (a file lock).
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import json
@@ -27,9 +28,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from . import outbox
+from . import health, outbox
 from .calendar import WorkCalendar
-from .check import FileCheck, Wording, check_file, sniff
+from .check import FileCheck, Wording, as_tnef, check_file, is_tnef, sniff
 from .classify import NEW, REPLY, classify, load_rules, spam_verdict, transaction_pattern
 from .config import Config
 from .faults import checkpoint
@@ -38,10 +39,10 @@ from .parse import Incoming, lighten, parse, parse_headers_only, precheck
 from .register import Outcome, Registrar
 from .registry import Registry, to_iso
 from .respond import Renderer
-from .sandbox import CheckWorker
+from .sandbox import CheckTimeout, CheckWorker, growth_limit, memory_of
 from .services import load_services
 from .source import Envelope, Source, SourceError, open_source
-from .store import Store
+from .store import Store, ensure_dir
 from .triage import quota_warning
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,8 @@ log = logging.getLogger(__name__)
 
 OVERSIZED = "Oversized"
 SANDBOXED = ("pdf", "jpeg", "png", "tiff")
-# A message whose processing killed the worker this many times is quarantined.
+# A message in progress when its sweep died (killed, timed out, out of memory)
+# this many times is quarantined at its next attempt.
 MAX_CRASHES = 3
 
 
@@ -70,6 +72,23 @@ class SweepReport:
     errors: list[str] = field(default_factory=list)
     outbox: outbox.DrainResult | None = None
     unreachable: str | None = None  # the mailbox could not be reached at all
+    memory: dict[str, int] = field(default_factory=dict)  # peak bytes: "sweep", "checks"
+
+    @property
+    def failure(self) -> str | None:
+        """Why the sweep failed as a whole: the mailbox could not be reached,
+        or not one folder could be read."""
+        if self.unreachable:
+            return self.unreachable
+        return self.errors[0] if self.errors and not self.folders else None
+
+    @property
+    def result(self) -> str:
+        return health.FAILED if self.failure else health.OK
+
+    @property
+    def reason(self) -> str | None:
+        return f"mailbox unreachable: {self.failure}" if self.failure else None
 
     def summary(self) -> str:
         parts = [f"{n} {k}" for k, n in sorted(self.counts.items())] or ["nothing new"]
@@ -141,52 +160,90 @@ class Intake:
                                        str(self.cfg.find("templates", "problems.toml")))
         return self._worker
 
-    def check_all(self, msg: Incoming) -> list[tuple[str, FileCheck]]:
+    def check_all(self, msg: Incoming, budget: Budget | None = None) -> list[tuple[str, FileCheck]]:
         out = []
         for att in msg.attachments:
             digest = self.store.put(att.data, durable=False)
             _mime, kind = sniff(att.data[:262144])
             if kind in SANDBOXED and len(att.data) <= self.cfg.limits.max_attachment_bytes:
                 # PDF and image decoders run in the bounded worker process.
-                fc = self.worker.check(att.data, att.name, att.declared_type)
+                fc = self._sandboxed(att.data, att.name, att.declared_type, budget)
             else:
                 fc = check_file(att.data, att.name, att.declared_type, self.cfg.checks, self.wording, self.cfg.limits)
-            if att.name.lower() == "winmail.dat" or att.declared_type == "application/ms-tnef":
-                fc = FileCheck(fc.name, fc.size, fc.declared_type, "application/ms-tnef", "tnef", False, None,
-                               (self.wording.problem("tnef", name=att.name),), fc.details)
-            out.append((digest, fc))
+            out.append((digest, as_tnef(fc, self.wording) if is_tnef(att.name, att.declared_type) else fc))
         return out
+
+    def _sandboxed(self, data: bytes, name: str, declared: str, budget: Budget | None) -> FileCheck:
+        """One file in the worker, given what is left of the message's time (never
+        more than check_seconds) and what the sweep leaves of the memory ceiling."""
+        limits = self.cfg.limits
+        seconds = limits.check_seconds if budget is None else min(limits.check_seconds, budget.left())
+        try:
+            return self.worker.check(data, name, declared, max(seconds, 0.0),
+                                     limits.sweep_memory_bytes - memory_of("self", "VmRSS"))
+        except CheckTimeout as exc:
+            if budget is not None and seconds < limits.check_seconds:
+                raise budget.over("check") from None
+            return self.worker.refused(data, name, declared, str(exc))
+
+    @contextmanager
+    def _memory_bound(self) -> Iterator[None]:
+        """The sweep process may grow only to what its worker leaves of the ceiling."""
+        worker = self._worker.mapped() if self._worker is not None else 0
+        with growth_limit(self.cfg.limits.sweep_memory_bytes - memory_of("self", "VmRSS") - worker):
+            yield
 
     def process(self, env: Envelope | None, raw: bytes, now: datetime, *, retry_row: int | None = None,
                 received: datetime | None = None) -> Outcome:
-        """parse -> classify -> check -> register, quarantining on failure."""
-        stage = "limits"
+        """parse -> classify -> check -> register, quarantining on failure. Every
+        stage before register runs in one time budget (``[limits] message_seconds``)
+        and under the sweep's memory ceiling."""
+        budget = Budget(self.cfg.limits.message_seconds)
         try:
-            lightened = lighten(raw)
-            precheck(lightened[0], self.cfg.limits)
-            stage = "parse"
-            with time_limit(self.cfg.limits.parse_seconds):
-                msg = parse(raw, lightened)
-            checkpoint("after_parse")
-            stage = "classify"
-            known = self.registrar.known(msg)
-            if known is not None and retry_row is None:
-                return self.registrar.record_duplicate(env, msg, known, now)
-            verdict = classify(self.rules, msg, self.registrar, self.tid_pattern)
-            stage = "check"
-            checks = self.check_all(msg) if verdict.kind in (NEW, REPLY) else []
-            stage = "register"
+            with self._memory_bound():
+                done = self._stages(budget, env, raw, now, retry_row)
+            if isinstance(done, Outcome):
+                return done
+            budget.stage_name = "register"
+            msg, verdict, checks = done
             return self.registrar.record(env, msg, verdict, checks, now, replace_row=retry_row, received=received)
-        except ParseTimeout as exc:
-            log.warning("quarantined at %s: %s", stage, exc)
-            return self.registrar.record_quarantine(env, raw, stage, f"ParseTimeout: {exc}", now, existing=retry_row)
+        except OverBudget as exc:
+            log.warning("quarantined at %s: %s", budget.stage_name, exc)
+            return self.registrar.record_quarantine(env, raw, budget.stage_name, f"OverBudget: {exc}", now,
+                                                    existing=retry_row)
+        except MemoryError:
+            why = (f"the message needs more memory than the sweep's ceiling "
+                   f"({self.cfg.limits.sweep_memory_bytes // (1024 * 1024)} MB) allows")
+            log.warning("quarantined at %s: %s", budget.stage_name, why)
+            return self.registrar.record_quarantine(env, raw, budget.stage_name, f"MemoryError: {why}", now,
+                                                    existing=retry_row)
         except (sqlite3.OperationalError, OSError) as exc:
             # Database busy, disk full: not the message's fault. Leave it on the
             # server, unflagged, for the next sweep.
-            raise _Retryable(f"{stage}: {type(exc).__name__}: {exc}") from exc
+            raise _Retryable(f"{budget.stage_name}: {type(exc).__name__}: {exc}") from exc
         except Exception as exc:  # noqa: BLE001 - any failure quarantines the message, never stops the sweep
-            log.warning("quarantined at %s: %s: %s", stage, type(exc).__name__, exc)
-            return self.registrar.record_quarantine(env, raw, stage, f"{type(exc).__name__}: {exc}", now, existing=retry_row)
+            log.warning("quarantined at %s: %s: %s", budget.stage_name, type(exc).__name__, exc)
+            return self.registrar.record_quarantine(env, raw, budget.stage_name, f"{type(exc).__name__}: {exc}", now,
+                                                    existing=retry_row)
+
+    def _stages(self, budget: Budget, env: Envelope | None, raw: bytes, now: datetime,
+                retry_row: int | None) -> Outcome | tuple[Incoming, Any, list[tuple[str, FileCheck]]]:
+        """The stages of one message that its budget covers; a duplicate ends here."""
+        with budget.stage("limits"):
+            lightened = lighten(raw)
+            precheck(lightened[0], self.cfg.limits)
+        with budget.stage("parse", cap=self.cfg.limits.parse_seconds, what="parsing"):
+            msg = parse(raw, lightened, max_parts=self.cfg.limits.max_parts)
+        checkpoint("after_parse")
+        with budget.stage("classify"):
+            known = self.registrar.known(msg)
+            verdict = classify(self.rules, msg, self.registrar, self.tid_pattern) if known is None or retry_row else None
+        if verdict is None:
+            assert known is not None
+            return self.registrar.record_duplicate(env, msg, known, now)
+        with budget.stage("check"):
+            checks = self.check_all(msg, budget) if verdict.kind in (NEW, REPLY) else []
+        return msg, verdict, checks
 
     def _first_look(self, env: Envelope, role: str, now: datetime, report: SweepReport) -> bool:
         """Decide what can be decided from the headers alone; True when the body
@@ -231,7 +288,8 @@ class Intake:
         tries = self.registrar.begin_attempt(digest, now)
         if tries > MAX_CRASHES:
             outcome = self.registrar.record_quarantine(
-                env, raw, "crash", f"processing this message stopped the worker {MAX_CRASHES} times", now)
+                env, raw, "crash", f"the sweep stopped {MAX_CRASHES} times while processing this message "
+                "(killed, out of time or out of memory)", now)
         else:
             outcome = self.process(env, raw, now)
         checkpoint("after_commit")
@@ -288,13 +346,22 @@ class Intake:
                 self.source.flush()
             except Exception as exc:  # noqa: BLE001 - the connection failed mid-folder; the next sweep resumes
                 report.errors.append(f"{folder.name}: {type(exc).__name__}: {exc}")
+        self._end_checks(report)
         if drain:
             try:
                 report.outbox = self.drain(now)
             except (sqlite3.OperationalError, OSError) as exc:
                 report.errors.append(f"outbox not sent: {exc}")
+        report.memory["sweep"] = memory_of("self", "VmHWM")
         self._finish(sweep_id, report, full)
         return report
+
+    def _end_checks(self, report: SweepReport) -> None:
+        """Stop the check worker and note the peak memory of the sweep and of its
+        workers (bytes, as the kernel counted them)."""
+        if self._worker is not None:
+            self._worker.close()
+            report.memory["checks"] = self._worker.peak()
 
     def drain(self, now: datetime) -> outbox.DrainResult:
         source = self._source if self._source is not None else None
@@ -321,15 +388,18 @@ class Intake:
                 report.errors.append(warning)
         except Exception:  # noqa: BLE001 - quota is advisory
             quota = None
+        row = self.reg.one("SELECT started_at FROM sweeps WHERE id = ?", (sweep_id,))
+        finished = to_iso(datetime.now().astimezone())
         with self.reg.transaction():
             self.reg.update("sweeps", "id", sweep_id, {
-                "finished_at": to_iso(datetime.now().astimezone()),
+                "finished_at": finished,
                 "counts": json.dumps(dict(report.counts)), "folders": json.dumps(report.folders),
                 "errors": json.dumps(report.errors[:100], ensure_ascii=False),
             })
-            self.reg.set_kv("last_sweep" if full else "last_poll", json.dumps({
-                "clock": to_iso(report.started_at), "counts": dict(report.counts), "folders": report.folders,
-                "errors": len(report.errors)}))
+            health.record(self.cfg, self.reg, health.run_record(
+                sweep_id=sweep_id, full=full, result=report.result, reason=report.reason, clock=report.started_at,
+                started_at=row["started_at"] if row else None, finished_at=finished, counts=dict(report.counts),
+                folders=report.folders, errors=len(report.errors)), report.started_at)
             if quota is not None:
                 self.reg.set_kv("quota", json.dumps(quota))
 
@@ -350,19 +420,48 @@ class _Retryable(Exception):
     pass
 
 
-class ParseTimeout(BaseException):
-    """Parsing one message took longer than ``[limits] parse_seconds``. A
-    BaseException, so the parser's own "bad mail" handlers cannot swallow it."""
+class OverBudget(BaseException):
+    """One message took longer than its time (``[limits] message_seconds``, or
+    ``parse_seconds`` for parsing alone). A BaseException, so the parser's own
+    "bad mail" handlers cannot swallow it."""
+
+
+class Budget:
+    """One time budget for the stages of one message; each stage runs in what is
+    left of it, and an overrun names the stage."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.end = time.monotonic() + seconds
+        self.stage_name = "limits"
+
+    def left(self) -> float:
+        return self.end - time.monotonic()
+
+    def over(self, stage: str) -> OverBudget:
+        return OverBudget(f"the message took longer than its {self.seconds:g} s (at {stage})")
+
+    def stage(self, name: str, *, cap: float | None = None, what: str = "") -> contextlib.AbstractContextManager[None]:
+        """Run one stage in what is left of the budget, or in ``cap`` seconds when
+        that is less (then the overrun says "<what> took longer than <cap> s")."""
+        self.stage_name = name
+        left = self.left()
+        if cap is not None and cap < left:
+            return time_limit(cap, f"{what or name} took longer than {cap:g} s")
+        return time_limit(left, str(self.over(name)))
 
 
 @contextmanager
-def time_limit(seconds: float) -> Iterator[None]:
-    """Interrupt the block after ``seconds`` (main thread only: the daemon runs
-    sweeps as child processes, so a sweep's main thread is always this one).
+def time_limit(seconds: float, why: str) -> Iterator[None]:
+    """Interrupt the block with OverBudget(why) after ``seconds`` (main thread
+    only: the daemon runs sweeps as child processes, so a sweep's main thread is
+    always this one).
 
     An exception raised by a signal handler while Python runs a finalizer
     (``__del__``) is discarded as unraisable, so the timer repeats every 50 ms
     until the block ends, and a block that ends after the deadline raises too."""
+    if seconds <= 0:
+        raise OverBudget(why)
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -371,7 +470,7 @@ def time_limit(seconds: float) -> Iterator[None]:
     def expire(_signum: int, _frame: Any) -> None:
         nonlocal expired
         expired = True
-        raise ParseTimeout(f"parsing took longer than {seconds:g} s")
+        raise OverBudget(why)
 
     previous = signal.signal(signal.SIGALRM, expire)
     signal.setitimer(signal.ITIMER_REAL, seconds, 0.05)
@@ -381,12 +480,14 @@ def time_limit(seconds: float) -> Iterator[None]:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
     if expired:
-        raise ParseTimeout(f"parsing took longer than {seconds:g} s")
+        raise OverBudget(why)
 
 
 def run_sweep(cfg: Config, now: datetime, *, full: bool = True, wait: bool = False) -> SweepReport:
     """One locked sweep (what ``mailintake sweep`` and the daemon call)."""
     started = time.monotonic()
+    ensure_dir(cfg.storage_path)
+    ensure_dir(cfg.store_path)
     with sweep_lock(cfg.storage_path, wait=wait):
         intake = Intake(cfg)
         try:
@@ -399,8 +500,8 @@ def run_sweep(cfg: Config, now: datetime, *, full: bool = True, wait: bool = Fal
 
 def as_json(report: SweepReport) -> dict[str, Any]:
     return {
-        "clock": to_iso(report.started_at), "counts": dict(report.counts), "folders": report.folders,
-        "errors": report.errors,
+        "clock": to_iso(report.started_at), "result": report.result, "reason": report.reason,
+        "counts": dict(report.counts), "folders": report.folders, "errors": report.errors, "memory": report.memory,
         "outbox": None if report.outbox is None else {"sent": report.outbox.sent, "retried": report.outbox.retried,
                                                       "failed": report.outbox.failed},
     }

@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 from collections import Counter
+from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import Env
@@ -14,6 +16,7 @@ from mails import at, mail
 
 from mailintake.config import load
 from mailintake.registry import Registry
+from samples.make_samples import scanned_pdf
 
 
 def sweep_process(env: Env, now: str, fault: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -64,17 +67,18 @@ def test_kill_9_at_each_step_then_rerun_registers_and_answers_once(deploy: Env, 
         assert len(deploy.smtp.received) > len({m["Message-ID"] for m in deploy.smtp.messages()})
 
 
-def test_a_message_that_kills_the_worker_three_times_is_quarantined(deploy: Env) -> None:
+def test_a_message_that_kills_its_sweep_three_times_is_quarantined(deploy: Env) -> None:
     assert deploy.mailbox is not None and deploy.smtp is not None
     deploy.mailbox.append(mail("poison", sender="a@example.com").as_bytes(), at("2025-12-09 09:00"))
     deploy.mailbox.append(mail("ปกติ", sender="b@example.com").as_bytes(), at("2025-12-09 09:05"))
     for _ in range(3):
-        # The first message processed (the oldest) kills the worker every time.
+        # The first message processed (the oldest) kills the sweep every time.
         assert sweep_process(deploy, "2025-12-09T09:30:00+07:00", fault="after_parse:1").returncode == -9
     final = sweep_process(deploy, "2025-12-09T09:40:00+07:00")
     assert final.returncode == 0, final.stderr
     q = deploy.json("quarantine", "list")
-    assert [(r["stage"], r["error"]) for r in q] == [("crash", "processing this message stopped the worker 3 times")]
+    assert [(r["stage"], r["error"]) for r in q] == [
+        ("crash", "the sweep stopped 3 times while processing this message (killed, out of time or out of memory)")]
     assert [a["subject"] for a in deploy.json("triage", "list")] == ["ปกติ"]
     ledger(deploy, on_server=2)
 
@@ -88,3 +92,33 @@ def test_a_second_sweep_waits_or_says_so(deploy: Env) -> None:
         assert busy.exit_code == 1
         assert busy.output.strip() == f"Error: another sweep is running (pid {os.getpid()}); try again later or use --wait"
     assert deploy.run("sweep", "--now", "2025-12-09T09:30:00+07:00").exit_code == 0
+
+
+def test_the_daemons_sweep_timeout_strikes_the_message_and_leaves_no_worker(deploy: Env, monkeypatch: Any) -> None:
+    """The daemon stops a sweep that outlives sweep_timeout_seconds with SIGKILL:
+    the message in progress has its strike, the worker dies with the sweep, the
+    lock goes with it, and after 3 strikes the message is quarantined."""
+    from test_kill import workers_of
+
+    from mailintake.daemon import Daemon
+
+    assert deploy.mailbox is not None
+    deploy.config.write_text(deploy.config.read_text() + "\n[daemon]\nsweep_timeout_seconds = 10\n", encoding="utf-8")
+    deploy.mailbox.append(mail("poison", sender="a@example.com",
+                               attachments=[("scan.pdf", scanned_pdf(620, 877), "application/pdf")]).as_bytes(),
+                          at("2025-12-09 09:00"))
+    before = {int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()}
+    # The worker stops at its first file: the sweep hangs until the daemon's timeout.
+    monkeypatch.setenv("MAILINTAKE_FAULT", "in_check:1:stall")
+    Daemon(load(deploy.config), clock=lambda: at("2025-12-09 09:30"))._sweep(full=True)
+    monkeypatch.delenv("MAILINTAKE_FAULT")
+    reg = Registry(load(deploy.config).db_path)
+    assert [r["count"] for r in reg.all("SELECT count FROM attempts")] == [1]
+    new = {int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()} - before
+    assert all(workers_of(pid) == [] for pid in new)
+    for _ in range(2):
+        assert sweep_process(deploy, "2025-12-09T09:40:00+07:00", fault="after_parse:1").returncode == -9
+    final = sweep_process(deploy, "2025-12-09T09:50:00+07:00")
+    assert final.returncode == 0, final.stderr
+    [q] = deploy.json("quarantine", "list")
+    assert q["stage"] == "crash" and "the sweep stopped 3 times" in q["error"]

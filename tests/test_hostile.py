@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -142,3 +143,32 @@ def test_a_message_that_parses_too_long_is_quarantined(deploy: Env) -> None:
     deploy.run("sweep", "--now", "2025-12-09T09:30:00+07:00")
     [q] = deploy.json("quarantine", "list")
     assert q["stage"] == "parse" and "parsing took longer than 0.02 s" in q["error"]
+
+
+def test_six_fan_pdfs_are_checked_within_the_message_budget(deploy: Env) -> None:
+    """Forms that draw each other in a fan: each form is walked once, so six of
+    them in one message take far less than a 5 s budget (21 s each before)."""
+    assert deploy.mailbox is not None
+    deploy.config.write_text(deploy.config.read_text() + "\n[limits]\nmessage_seconds = 5\n", encoding="utf-8")
+    deploy.mailbox.append(raw_of("six-fan-pdfs"), at("2025-12-09 09:00"))
+    started = time.monotonic()
+    deploy.run("sweep", "--now", "2025-12-09T09:30:00+07:00")
+    assert time.monotonic() - started < 5
+    [app] = deploy.json("triage", "list")
+    assert [f["name"] for f in app["files"]] == [f"form{i}.pdf" for i in range(6)]
+    assert deploy.json("quarantine", "list") == []
+
+
+def test_a_message_over_its_budget_is_quarantined_naming_the_stage(deploy: Env) -> None:
+    """The check worker stops on the first file: the message's 2 s run out in the
+    check stage, it is quarantined with that reason, and the next one flows on."""
+    assert deploy.mailbox is not None
+    deploy.config.write_text(deploy.config.read_text() + "\n[limits]\nmessage_seconds = 2\n", encoding="utf-8")
+    deploy.mailbox.append(raw_of("six-fan-pdfs"), at("2025-12-09 09:00"))
+    deploy.mailbox.append(mail("คำขอปกติ", sender="normal@example.com").as_bytes(), at("2025-12-09 09:01"))
+    started = time.monotonic()
+    deploy.run("sweep", "--now", "2025-12-09T09:30:00+07:00", env={"MAILINTAKE_FAULT": "in_check:1:stall"})
+    assert time.monotonic() - started < 10
+    [q] = deploy.json("quarantine", "list")
+    assert q["stage"] == "check" and "the message took longer than its 2 s (at check)" in q["error"]
+    assert [a["subject"] for a in deploy.json("triage", "list")] == ["คำขอปกติ"]

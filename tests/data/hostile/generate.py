@@ -168,6 +168,48 @@ def _pdf(objs: list[bytes]) -> bytes:
     return bytes(out)
 
 
+def fan_pdf(levels: int = 9, fanout: int = 6, tag: int = 0) -> bytes:
+    """Form XObjects that draw each other in a fan: each form draws the next one
+    ``fanout`` times, so a walk that follows every path visits fanout**levels forms."""
+    objs = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
+            b"/Resources << /XObject << /F 5 0 R >> >> >>",
+            b"<< /Length 6 >>\nstream\n/F Do\nendstream"]
+    for i in range(levels):
+        last = i == levels - 1
+        body = b"0 0 m %d 0 l S\n" % tag if last else b"".join(b"q 1 0 0 1 %d 0 cm /F Do Q\n" % k for k in range(fanout))
+        res = b"" if last else b" /Resources << /XObject << /F %d 0 R >> >>" % (6 + i)
+        objs.append(b"<< /Type /XObject /Subtype /Form /BBox [0 0 10 10]%s /Length %d >>\nstream\n" % (res, len(body))
+                    + body + b"\nendstream")
+    return _pdf(objs)
+
+
+def six_fan_pdfs() -> bytes:
+    parts = b"".join(b"--F\r\nContent-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n"
+                     b'Content-Disposition: attachment; filename="form%d.pdf"\r\n\r\n' % i
+                     + base64.encodebytes(fan_pdf(tag=i)).replace(b"\n", b"\r\n") for i in range(6))
+    return (HEAD + b'Subject: six forms\r\nMessage-ID: <fans@example.com>\r\nContent-Type: multipart/mixed; boundary="F"\r\n\r\n'
+            + parts + b"--F--\r\n")
+
+
+def jpeg_30000() -> bytes:
+    """A 30,000 x 30,000 pixel JPEG header (900 megapixels) on a tiny file."""
+    data = bytearray(jpeg(64, 64, 300))
+    sof = data.find(b"\xff\xc0")
+    struct.pack_into(">HH", data, sof + 5, 30000, 30000)
+    return with_attachment(b"photo.jpg", bytes(data), b"image/jpeg")
+
+
+def docx_many_entries(n: int = 10_000) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("[Content_Types].xml", "<Types/>")
+        zf.writestr("word/document.xml", "<w:document/>")
+        for i in range(n):
+            zf.writestr(f"word/media/e{i}.xml", "")
+    return with_attachment(b"letter.docx", buf.getvalue())
+
+
 def docx_bomb() -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
@@ -233,6 +275,9 @@ ITEMS: dict[str, Item] = {
     "pdf-bomb": Item(pdf_bomb, "application", "unreadable"),
     "pdf-page-loop": Item(pdf_page_loop, "application", "unreadable"),
     "docx-zip-bomb": Item(docx_bomb, "application", "unreadable"),
+    "docx-10000-entries": Item(docx_many_entries, "application", "10002 entries"),
+    "jpeg-30000x30000": Item(jpeg_30000, "application", "decompression limit"),
+    "six-fan-pdfs": Item(six_fan_pdfs, "application", ""),
     "docx-macros": Item(docx_macros, "application", "macro"),
     "txt-invalid-utf8": Item(txt_invalid, "application", "encoding"),
     "txt-100mb-single-line": Item(txt_single_line, "oversized", ""),
