@@ -24,7 +24,13 @@ from email.policy import compat32
 
 from flufl.bounce import all_failures
 
+from .headers import decode
+
 log = logging.getLogger(__name__)
+# flufl.bounce runs every detector it knows on a message and logs a traceback
+# for each one that trips on mail not of its kind (a Header object, an empty
+# From): expected on real mail, and never a traceback in an office's log.
+logging.getLogger("flufl.bounce").setLevel(logging.CRITICAL)
 
 FAILED, DELAYED = "failed", "delayed"
 NOTES = ("delayed", "relayed", "delivered", "expanded")
@@ -146,13 +152,27 @@ def parse_report(msg: Message) -> Report | None:
     if recipients:
         return Report("dsn", tuple(recipients))
     try:
-        temporary, permanent = all_failures(msg)
+        temporary, permanent = all_failures(_for_detectors(msg))
     except Exception as exc:  # noqa: BLE001 - a detector that trips on odd mail finds nothing
         log.warning("flufl.bounce could not read a bounce: %s: %s", type(exc).__name__, exc)
         return None
     found = [Recipient(a.decode("ascii").lower(), None, FAILED, None, permanent=True) for a in sorted(permanent)]
     found += [Recipient(a.decode("ascii").lower(), None, DELAYED, None) for a in sorted(temporary - permanent)]
     return Report("bounce", tuple(found)) if found else None
+
+
+def _for_detectors(msg: Message) -> Message:
+    """The message as flufl.bounce's detectors expect it: top-level headers as
+    plain text (raw 8-bit values come back from the parser as ``Header``
+    objects, which have no ``.lower()``) and a From header (one detector takes
+    the first address of From). One detector that trips stops the whole scan,
+    so this is done before it, not after. Changes ``msg`` in place."""
+    for name, value in list(msg.items()):
+        if not isinstance(value, str):
+            msg.replace_header(name, decode(str(value)))
+    if msg.get("From") is None:
+        msg["From"] = "<>"
+    return msg
 
 
 def read_report(raw: bytes) -> Report | None:

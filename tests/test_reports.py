@@ -217,3 +217,20 @@ def test_report_reasons_are_recorded_on_the_message(deploy: Env) -> None:
     row = reg.one("SELECT flags, transaction_id FROM messages WHERE kind = 'bounce'")
     assert row is not None and row["transaction_id"] == tid
     assert "failed 5.3.0" in json.loads(row["flags"])[0]
+
+
+def test_a_bounce_without_a_report_part_from_a_daemon_with_a_raw_thai_name_is_read() -> None:
+    """One flufl.bounce detector trips on a From given as raw 8-bit bytes and
+    stops the whole scan; the bounce must still be read."""
+    import email
+    from email.policy import compat32
+
+    from mailintake.delivery import parse_report
+
+    raw = (Path(__file__).parent / "data" / "corpus" / "flufl-bounce" / "qmail_01.txt").read_bytes()
+    assert b"\nFrom: MAILER-DAEMON@gate0.n-h.net\n" in raw
+    raw = raw.replace(b"\nFrom: MAILER-DAEMON@gate0.n-h.net\n",
+                      "\nFrom: ระบบจดหมาย <MAILER-DAEMON@gate0.n-h.net>\n".encode(), 1)
+    report = parse_report(email.message_from_bytes(raw, policy=compat32))
+    assert report is not None and report.kind == "bounce" and report.failed
+    assert [r.address for r in report.recipients] == ["psadisc@wwwmail.n-h.de"]
