@@ -157,6 +157,9 @@ def quota_warning(quota: dict[str, Any] | None) -> str | None:
 
 
 def status(reg: Registry) -> dict[str, Any]:
+    """The registry part of ``mailintake status``; how the sweeps went is
+    ``health.status``."""
+
     def kv(key: str) -> Any:
         v = reg.get_kv(key)
         return None if v is None else json.loads(v)
@@ -175,7 +178,7 @@ def status(reg: Registry) -> dict[str, Any]:
     if counts.get("quarantined"):
         warnings.append(f"{counts['quarantined']} message(s) in quarantine: see `mailintake quarantine list`")
     return {
-        "last_sweep": kv("last_sweep"), "last_poll": kv("last_poll"), "messages": counts, "applications": apps,
+        "messages": counts, "applications": apps,
         "unacknowledged": unacked["n"] if unacked else 0, "outbox": ob, "quota": quota, "warnings": warnings,
         "quota_warning": quota_warning(quota),
     }
