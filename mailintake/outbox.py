@@ -187,20 +187,12 @@ def _copy_to_sent(reg: Registry, source: Source | None, now: datetime) -> None:
 
 
 # --- what comes back: blocked addresses, bounces, notes, read receipts -------------------
-def block_of(reg: Registry, address: str | None, now: datetime) -> dict[str, Any] | None:
-    """The block on ``address`` in force at ``now`` (after a hard bounce), or None."""
-    if not address:
-        return None
-    row = reg.one("SELECT * FROM blocked_addresses WHERE address = ?", (address.strip().lower(),))
-    return row if row is not None and datetime.fromisoformat(row["until"]) > now else None
-
-
 def _hold_blocked(reg: Registry, rows: list[dict[str, Any]], now: datetime, result: DrainResult) -> list[dict[str, Any]]:
     """Mail to a blocked address is not sent: it stays in the outbox as
     ``blocked`` with the reason, and the application's log says so."""
     out = []
     for row in rows:
-        block = block_of(reg, row["recipient"], now)
+        block = reg.block_on(row["recipient"], now)
         if block is None:
             out.append(row)
             continue

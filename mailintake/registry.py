@@ -329,6 +329,13 @@ class Registry:
         row = self.one("SELECT value FROM kv WHERE key = ?", (key,))
         return None if row is None else str(row["value"])
 
+    def block_on(self, address: str | None, now: datetime) -> dict[str, Any] | None:
+        """The block on ``address`` in force at ``now`` (set after a hard bounce), or None."""
+        if not address:
+            return None
+        row = self.one("SELECT * FROM blocked_addresses WHERE address = ?", (address.strip().lower(),))
+        return row if row is not None and datetime.fromisoformat(row["until"]) > now else None
+
     def set_kv(self, key: str, value: str) -> None:
         self._in_transaction()
         self.conn.execute("INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",

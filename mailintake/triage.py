@@ -33,9 +33,7 @@ UNREACHABLE = "unreachable_by_email"
 def unreachable(reg: Registry, address: str | None, now: datetime) -> dict[str, Any] | None:
     """Why the applicant cannot be reached by email: their address hard-bounced
     and is blocked until ``until``; None when mail can go to it."""
-    from .outbox import block_of
-
-    block = block_of(reg, address, now)
+    block = reg.block_on(address, now)
     if block is None:
         return None
     return {"address": block["address"], "reason": block["reason"], "since": block["since"], "until": block["until"],
