@@ -32,8 +32,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mailintake import parse  # noqa: E402
-from mailintake.config import load  # noqa: E402
+from mailintake.base.config import load  # noqa: E402
+from mailintake.intake import parse  # noqa: E402
 
 HEAD = (b"From: =?utf-8?B?4Liq4Lih4LiK4Liy4Lii?= <a@example.com>\r\nTo: saraban@banmai.go.th\r\n"
         b"Subject: bench\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"BOUND\"\r\n\r\n"

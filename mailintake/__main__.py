@@ -1,3 +1,3 @@
-from .cli import main
+from mailintake.cli import main
 
 main()

@@ -41,7 +41,7 @@ def test_backup_restore_into_an_empty_directory_keeps_everything(deploy: Env, tm
     after = json.loads(CliRunner().invoke(cli, ["--config", str(cfg2), "triage", "list", "--json"]).stdout)
     assert after == before
     # Every file is there, byte for byte, under its hash.
-    from mailintake.store import Store, sha256
+    from mailintake.base.store import Store, sha256
 
     store = Store(restored / "store")
     for app in after:

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from mails import at
 
-from mailintake.calendar import WorkCalendar
-from mailintake.config import load
+from mailintake.base.calendar import WorkCalendar
+from mailintake.base.config import load
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ import pikepdf
 import pytest
 from PIL import Image
 
-from mailintake.check import FileCheck, Wording, check_file, sniff
-from mailintake.config import load
+from mailintake.base.config import load
+from mailintake.intake.check import FileCheck, Wording, check_file, sniff
 from samples.make_samples import docx, jpeg, scanned_pdf
 
 ROOT = Path(__file__).parent.parent

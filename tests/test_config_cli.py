@@ -9,8 +9,8 @@ import click
 import pytest
 from click.testing import CliRunner
 
+from mailintake.base.config import ConfigError, load
 from mailintake.cli import cli
-from mailintake.config import ConfigError, load
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:

@@ -36,8 +36,8 @@ from conftest import Env
 from mails import at
 from servers import Dovecot, Mailbox, SmtpSink
 
+from mailintake.base.config import load
 from mailintake.cli import cli
-from mailintake.config import load
 
 pytestmark = pytest.mark.slow
 

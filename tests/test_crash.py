@@ -14,8 +14,8 @@ import pytest
 from conftest import Env
 from mails import at, mail
 
-from mailintake.config import load
-from mailintake.registry import Registry
+from mailintake.base.config import load
+from mailintake.base.data.db import Registry
 from samples.make_samples import scanned_pdf
 
 
@@ -84,7 +84,7 @@ def test_a_message_that_kills_its_sweep_three_times_is_quarantined(deploy: Env) 
 
 
 def test_a_second_sweep_waits_or_says_so(deploy: Env) -> None:
-    from mailintake.sweep import sweep_lock
+    from mailintake.intake.sweep import sweep_lock
 
     cfg = load(deploy.config)
     with sweep_lock(cfg.storage_path, wait=False):
@@ -100,7 +100,7 @@ def test_the_daemons_sweep_timeout_strikes_the_message_and_leaves_no_worker(depl
     lock goes with it, and after 3 strikes the message is quarantined."""
     from test_kill import workers_of
 
-    from mailintake.daemon import Daemon
+    from mailintake.ops.daemon import Daemon
 
     assert deploy.mailbox is not None
     deploy.config.write_text(deploy.config.read_text() + "\n[daemon]\nsweep_timeout_seconds = 10\n", encoding="utf-8")

@@ -88,8 +88,8 @@ def test_demo_from_a_fresh_directory(tmp_path: Path) -> None:
 
 
 def test_maildir_intake_moves_done_mail_to_the_archive(tmp_path: Path) -> None:
-    from mailintake.config import load
-    from mailintake.source import MaildirSource
+    from mailintake.base.config import load
+    from mailintake.intake.source import MaildirSource
 
     env = Env(tmp_path, None, None)
     cfg = load(env.config)
@@ -116,8 +116,8 @@ def test_init_writes_an_editable_deployment(tmp_path: Path, monkeypatch) -> None
 
 
 def test_a_fresh_deployment_sweeps_before_anything_exists(tmp_path: Path) -> None:
-    from mailintake.config import load
-    from mailintake.source import MaildirSource
+    from mailintake.base.config import load
+    from mailintake.intake.source import MaildirSource
 
     r = CliRunner().invoke(cli, ["init", str(tmp_path / "site")])
     assert r.exit_code == 0

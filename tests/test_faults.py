@@ -20,8 +20,8 @@ from conftest import Env
 from mails import at, mail
 from servers import CuttingProxy
 
-from mailintake.config import load
-from mailintake.registry import Registry
+from mailintake.base.config import load
+from mailintake.base.data.db import Registry
 from samples.make_samples import scanned_pdf
 
 

@@ -12,8 +12,8 @@ import pytest
 from conftest import Env
 from mails import at, mail, text_of
 
-from mailintake.config import load
-from mailintake.parse import TooComplex, count_parts, lighten, parse, precheck
+from mailintake.base.config import load
+from mailintake.intake.parse import TooComplex, count_parts, lighten, parse, precheck
 
 NAME = "นางสาวสมหญิง รักษ์ไทยดีงามเสมอ"
 SUBJECT = "ขออนุญาตจัดงานประเพณีลอยกระทง ณ วัดบ้านใหม่"

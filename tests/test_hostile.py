@@ -13,8 +13,8 @@ import pytest
 from conftest import Env
 from mails import at, mail
 
-from mailintake.config import load
-from mailintake.registry import Registry
+from mailintake.base.config import load
+from mailintake.base.data.db import Registry
 
 sys.path.insert(0, str(Path(__file__).parent / "data" / "hostile"))
 from generate import ITEMS, raw_of

@@ -128,8 +128,8 @@ def test_spam_is_deleted_unopened_and_junk_that_is_not_spam_is_registered(deploy
     status = deploy.json("status")
     assert status["messages"]["spam"] == 2
     # Spam is recorded by its headers, its body never stored.
-    from mailintake.config import load
-    from mailintake.registry import Registry
+    from mailintake.base.config import load
+    from mailintake.base.data.db import Registry
 
     reg = Registry(load(deploy.config).db_path)
     rows = reg.all("SELECT stored, headers FROM messages WHERE kind = 'spam'")

@@ -22,8 +22,8 @@ from typing import Any
 from conftest import Env
 from mails import at, mail
 
-from mailintake.config import load
-from mailintake.registry import Registry
+from mailintake.base.config import load
+from mailintake.base.data.db import Registry
 from samples.make_samples import scanned_pdf
 
 SEED = 9
@@ -67,7 +67,7 @@ def workers_of(sweep_pid: int) -> list[int]:
             argv = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if b"mailintake.sandbox" in argv and argv[argv.index(b"mailintake.sandbox") + 1] == str(sweep_pid).encode():
+        if b"mailintake.intake.sandbox" in argv and argv[argv.index(b"mailintake.intake.sandbox") + 1] == str(sweep_pid).encode():
             if alive(int(entry.name)):
                 found.append(int(entry.name))
     return found

@@ -24,9 +24,9 @@ from conftest import Env
 from mails import at, mail
 from test_hostile import reasons
 
-from mailintake.config import load
-from mailintake.registry import Registry
-from mailintake.sandbox import memory_of
+from mailintake.base.config import load
+from mailintake.base.data.db import Registry
+from mailintake.intake.sandbox import memory_of
 
 sys.path.insert(0, str(Path(__file__).parent / "data" / "hostile"))
 from generate import ITEMS, raw_of

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mailintake.parse import clean_filename, one_line, parse, valid_address
+from mailintake.intake.parse import clean_filename, one_line, parse, valid_address
 
 THAI = "ขออนุญาตจัดงานประเพณี ณ วัดบ้านใหม่"
 DATA = Path(__file__).parent / "data"

@@ -20,9 +20,9 @@ from mails import subject_of as subject
 from mails import text_of as text
 from pypdf import PdfReader
 
-from mailintake.config import load
-from mailintake.permits import check_password
-from mailintake.registry import Registry
+from mailintake.base.config import load
+from mailintake.base.data.db import Registry
+from mailintake.permits.document import check_password
 from samples.make_samples import scanned_pdf
 
 OFFICE = '''

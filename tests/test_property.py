@@ -10,8 +10,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mailintake.config import load
-from mailintake.sweep import Intake
+from mailintake.base.config import load
+from mailintake.intake.sweep import Intake
 
 ALLOWED = {"application", "reply", "autoreply", "bounce", "own", "verify", "duplicate", "quarantined"}
 NOW = datetime.fromisoformat("2025-12-09T09:30:00+07:00")

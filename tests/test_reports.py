@@ -208,8 +208,8 @@ def test_robot_mail_is_recorded_and_never_answered(deploy: Env) -> None:
 
 def test_report_reasons_are_recorded_on_the_message(deploy: Env) -> None:
     """What the clerk reads in the registry: the report's own words."""
-    from mailintake.config import load
-    from mailintake.registry import Registry
+    from mailintake.base.config import load
+    from mailintake.base.data.db import Registry
 
     tid, ack = acknowledged(deploy, "edwin@zzzzzzz.com")
     deliver(deploy, sample("mail-report_530.eml", {"200712232303.lBNN3jDq002941@mail12.rrrr.com.au": inner(ack)}))
@@ -225,7 +225,7 @@ def test_a_bounce_without_a_report_part_from_a_daemon_with_a_raw_thai_name_is_re
     import email
     from email.policy import compat32
 
-    from mailintake.delivery import parse_report
+    from mailintake.intake.delivery import parse_report
 
     raw = (Path(__file__).parent / "data" / "corpus" / "flufl-bounce" / "qmail_01.txt").read_bytes()
     assert b"\nFrom: MAILER-DAEMON@gate0.n-h.net\n" in raw

@@ -76,7 +76,7 @@ def test_audit_verify_finds_tampering(office: Env) -> None:
 
 
 def test_users_with_bad_roles_are_a_config_error(tmp_path: Path) -> None:
-    from mailintake.config import ConfigError, load
+    from mailintake.base.config import ConfigError, load
 
     cfg = tmp_path / "config.toml"
     cfg.write_text('[users]\nbob = ["boss"]\n')

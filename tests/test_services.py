@@ -11,7 +11,7 @@ from conftest import Env
 from mails import at, mail
 
 from mailintake.cli import cli
-from mailintake.services import ServicesError, load_services, match_service
+from mailintake.desk.services import ServicesError, load_services, match_service
 from samples.make_samples import scanned_pdf
 
 ROOT = Path(__file__).parent.parent

@@ -20,11 +20,11 @@ from conftest import Env
 from mails import at, mail
 from servers import SmtpSink, free_port
 
+from mailintake.base.config import load
+from mailintake.base.data.db import Registry
 from mailintake.cli import cli
-from mailintake.config import load
-from mailintake.daemon import Daemon
-from mailintake.registry import Registry
-from mailintake.sweep import sweep_lock
+from mailintake.intake.sweep import sweep_lock
+from mailintake.ops.daemon import Daemon
 
 BKK = "+07:00"
 COMMANDS = [("sweep", "--now", "2025-12-09T09:00"), ("status",), ("triage", "list"), ("run",)]
@@ -192,7 +192,7 @@ def test_the_daemon_logs_a_failed_sweep_at_error_and_a_busy_one_at_info(deploy: 
                                                                         caplog: pytest.LogCaptureFixture) -> None:
     cfg = load(deploy.config)
     daemon = Daemon(cfg, clock=clock("2025-12-09T09:00:00+07:00"))
-    with caplog.at_level(logging.INFO, logger="mailintake.daemon"):
+    with caplog.at_level(logging.INFO, logger="mailintake.ops.daemon"):
         with sweep_lock(cfg.storage_path, wait=False):
             daemon.poll()
         busy = [r for r in caplog.records if "another sweep is running" in r.getMessage()]
@@ -216,7 +216,7 @@ def test_the_daemon_records_a_sweep_killed_under_it(deploy: Env, caplog: pytest.
     deploy.mailbox.append(mail("คำขอ").as_bytes(), at("2025-12-09 09:00"))
     monkeypatch.setenv("MAILINTAKE_FAULT", "after_fetch:1")  # the child sweep dies by SIGKILL there
     daemon = Daemon(load(deploy.config), clock=clock("2025-12-09T09:05:00+07:00"))
-    with caplog.at_level(logging.INFO, logger="mailintake.daemon"):
+    with caplog.at_level(logging.INFO, logger="mailintake.ops.daemon"):
         daemon.poll()
     assert any(r.levelno == logging.ERROR for r in caplog.records), caplog.text
     last = deploy.json("status")["last_sweep"]

@@ -1,0 +1,141 @@
+"""Backups (R14, R27): the registry by SQLite's online backup (consistent while
+the daemon writes), the content-addressed file store, and a manifest of
+hashes; ``verify`` proves a backup whole, ``restore`` puts it into an empty
+storage directory. The daemon makes one on the configured days."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import sqlite3
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from mailintake.base.config import Config
+from mailintake.base.data.db import to_iso
+
+MANIFEST = "manifest.json"
+
+
+class BackupError(Exception):
+    """A backup that cannot be made, verified or restored (one line)."""
+
+
+def _sha(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def create(cfg: Config, now: datetime, out: Path | None = None) -> Path:
+    """Write ``backup-<time>/`` under ``out`` (default ``[backup] path``)."""
+    if not cfg.db_path.exists():
+        raise BackupError(f"no registry at {cfg.db_path} yet: nothing to back up")
+    root = out or cfg.backup.path
+    target = root / f"backup-{now.strftime('%Y%m%dT%H%M%S')}"
+    if target.exists():
+        raise BackupError(f"{target} exists already")
+    tmp = root / f".{target.name}.partial"
+    shutil.rmtree(tmp, ignore_errors=True)
+    (tmp / "store").mkdir(parents=True)
+    src = sqlite3.connect(str(cfg.db_path))
+    dst = sqlite3.connect(str(tmp / "mailintake.db"))
+    with dst:
+        src.backup(dst)
+    src.close()
+    dst.close()
+    files: dict[str, str] = {}
+    store = cfg.store_path
+    if store.exists():
+        for path in sorted(store.rglob("*")):
+            if path.is_file() and not path.name.startswith("."):
+                rel = path.relative_to(store)
+                (tmp / "store" / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(path, tmp / "store" / rel)
+                files[f"store/{rel}"] = _sha(tmp / "store" / rel)
+    key = cfg.storage_path / "permit.key"
+    if key.exists():
+        shutil.copy2(key, tmp / "permit.key")
+        files["permit.key"] = _sha(tmp / "permit.key")
+    files["mailintake.db"] = _sha(tmp / "mailintake.db")
+    counts = _counts(tmp / "mailintake.db")
+    (tmp / MANIFEST).write_text(json.dumps({"created_at": to_iso(now), "files": files, "counts": counts},
+                                           indent=2, sort_keys=True), encoding="utf-8")
+    tmp.rename(target)
+    return target
+
+
+def _counts(db: Path) -> dict[str, int]:
+    conn = sqlite3.connect(str(db))
+    try:
+        return {t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
+                for t in ("applications", "messages", "files", "events", "permits", "outbox")}
+    finally:
+        conn.close()
+
+
+def verify(path: Path) -> dict[str, Any]:
+    """Every file present with its hash, the database sound and the audit chain whole."""
+    manifest_path = path / MANIFEST
+    if not manifest_path.is_file():
+        raise BackupError(f"{path} has no {MANIFEST}: not a mailintake backup")
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    problems = []
+    for rel, digest in manifest["files"].items():
+        f = path / rel
+        if not f.is_file():
+            problems.append(f"missing {rel}")
+        elif _sha(f) != digest:
+            problems.append(f"changed {rel}")
+    db = path / "mailintake.db"
+    if db.is_file() and not problems:
+        conn = sqlite3.connect(str(db))
+        try:
+            if conn.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
+                problems.append("mailintake.db fails SQLite's integrity check")
+        finally:
+            conn.close()
+        from mailintake.base.data.audit import verify as verify_chain
+        from mailintake.base.data.db import Registry
+
+        reg = Registry(db)
+        chain = verify_chain(reg)
+        reg.close()
+        if not chain.ok:
+            problems.append(f"audit chain broken at event {chain.broken_id}")
+    return {"path": str(path), "created_at": manifest["created_at"], "files": len(manifest["files"]),
+            "counts": manifest["counts"], "problems": problems, "ok": not problems}
+
+
+def restore(path: Path, storage: Path, *, force: bool = False) -> dict[str, Any]:
+    """Restore a verified backup into ``storage`` (which must be empty)."""
+    result = verify(path)
+    if not result["ok"]:
+        raise BackupError(f"{path} does not verify: {'; '.join(result['problems'][:3])}")
+    if storage.exists() and any(p for p in storage.iterdir() if p.name != "backups") and not force:
+        raise BackupError(f"{storage} is not empty; restore into an empty directory (or use --force)")
+    storage.mkdir(parents=True, exist_ok=True)
+    for suffix in ("-wal", "-shm"):
+        (storage / f"mailintake.db{suffix}").unlink(missing_ok=True)
+    shutil.copy2(path / "mailintake.db", storage / "mailintake.db")
+    if (path / "permit.key").exists():
+        shutil.copy2(path / "permit.key", storage / "permit.key")
+    if (path / "store").exists():
+        shutil.copytree(path / "store", storage / "store", dirs_exist_ok=True)
+    return result
+
+
+def prune(cfg: Config) -> list[Path]:
+    """Keep the newest ``[backup] keep`` backups."""
+    root = cfg.backup.path
+    if not root.exists():
+        return []
+    backups = sorted(p for p in root.iterdir() if p.is_dir() and p.name.startswith("backup-"))
+    old = backups[: max(len(backups) - cfg.backup.keep, 0)]
+    for p in old:
+        shutil.rmtree(p)
+    return old

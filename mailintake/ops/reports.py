@@ -1,0 +1,124 @@
+"""Reports: the service log of Table 2 of the Email Baseline Procedure (R11), the
+FAQ made from answered inquiries, and the export of one application's record for
+printing or the e-saraban system (R14)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from mailintake.base.data.db import Registry
+from mailintake.base.store import Store
+from mailintake.desk.queries import show_application
+from mailintake.intake.parse import clean_filename, parse
+
+LOG_COLUMNS = [
+    ("date_received", "วันที่รับเรื่อง", "Date received"),
+    ("date_replied", "วันที่ตอบกลับ", "Date replied"),
+    ("requester", "ผู้ขอรับบริการ", "Requester"),
+    ("subject", "เรื่อง", "Subject"),
+    ("source", "แหล่งข้อมูล", "Source"),
+    ("remarks", "หมายเหตุ", "Remarks"),
+]
+
+
+def service_log(reg: Registry, start: date, end: date) -> list[dict[str, Any]]:
+    """Applications and inquiries received from ``start`` to ``end`` (inclusive)."""
+    rows = []
+    for app in reg.all("SELECT * FROM applications ORDER BY deemed_received_at, transaction_id"):
+        received = datetime.fromisoformat(app["received_at"])
+        if not start <= received.date() <= end:
+            continue
+        replied = app["replied_at"] or app["acknowledged_at"]
+        remarks = [app["transaction_id"], "inquiry" if app["kind"] == "inquiry" else (app["service"] or "unassigned"),
+                   app["status"]]
+        rows.append({
+            "date_received": app["received_at"], "date_replied": replied,
+            "requester": f"{app['applicant_name'] or ''} <{app['applicant_email']}>".strip(),
+            "subject": app["subject"], "source": "email", "remarks": "; ".join(remarks),
+        })
+    return rows
+
+
+def log_csv(rows: list[dict[str, Any]], lang: str) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow([th if lang == "th" else en for _k, th, en in LOG_COLUMNS])
+    for r in rows:
+        writer.writerow([r[k] or "" for k, _th, _en in LOG_COLUMNS])
+    return buf.getvalue()
+
+
+def faq(reg: Registry, store: Store) -> list[dict[str, Any]]:
+    """Question and answer pairs of answered inquiries, without personal data."""
+    out = []
+    for app in reg.all("SELECT * FROM applications WHERE kind = 'inquiry' AND status = 'answered' ORDER BY received_at"):
+        first = reg.one("SELECT sha256 FROM messages WHERE transaction_id = ? AND kind = 'application' ORDER BY id LIMIT 1",
+                        (app["transaction_id"],))
+        answer = reg.one("SELECT detail FROM events WHERE transaction_id = ? AND action = 'answered' ORDER BY id DESC LIMIT 1",
+                         (app["transaction_id"],))
+        question = app["subject"] or ""
+        if first and store.has(first["sha256"]):
+            body = parse(store.get(first["sha256"])).body_text
+            question = f"{question}\n{body}".strip()
+        out.append({"transaction_id": app["transaction_id"], "question": _redact(question),
+                    "answer": json.loads(answer["detail"])["answer"] if answer else ""})
+    return out
+
+
+def _redact(text: str) -> str:
+    """Remove what identifies a person before publishing (PDPA)."""
+    text = re.sub(r"[\w.+-]+@[\w-]+(\.[\w-]+)+", "[email]", text)
+    text = re.sub(r"(?<!\d)\d{13}(?!\d)", "[ID]", text)
+    return re.sub(r"(?<!\d)0\d{1,2}[- ]?\d{3}[- ]?\d{4}(?!\d)", "[phone]", text)
+
+
+def safe_name(index: int, name: str) -> str:
+    """A file name safe on any file system, keeping Thai letters."""
+    cleaned = re.sub(r"[^\w.\- ()]", "_", clean_filename(name, index)).strip(" .")
+    if re.fullmatch(r"(?i)(con|prn|aux|nul|com\d|lpt\d)(\..*)?", cleaned):
+        cleaned = "_" + cleaned
+    return f"{index:02d}-{cleaned or 'file'}"
+
+
+def export(reg: Registry, store: Store, tid: str, out: Path) -> list[Path]:
+    """Write the raw emails, every file under a safe name and a one-page summary."""
+    app = show_application(reg, tid)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for i, m in enumerate(app["messages"], start=1):
+        if store.has(m["sha256"]):
+            p = out / f"message-{i:02d}.eml"
+            p.write_bytes(store.get(m["sha256"]))
+            written.append(p)
+    for i, f in enumerate(app["files"], start=1):
+        p = out / safe_name(i, f["name"])
+        p.write_bytes(store.get(f["sha256"]))
+        written.append(p)
+    lines = [
+        f"{app['transaction_id']}  ({app['status']})",
+        f"ผู้ยื่นคำขอ / Applicant: {app['applicant_name'] or ''} <{app['applicant_email']}>",
+        f"เรื่อง / Subject: {app['subject']}",
+        f"บริการ / Service: {app['service'] or 'unassigned'}",
+        f"รับเมื่อ / Received: {app['received_at']}",
+        f"ถือว่ารับเมื่อ / Deemed received: {app['deemed_received_at']} ({app['ack_reason']})",
+        f"ตอบรับเมื่อ / Acknowledged: {app['acknowledged_at'] or '-'}",
+        f"กำหนดเสร็จ / Due: {app.get('due_at') or '-'}",
+        "",
+        "เอกสาร / Files:",
+    ]
+    for i, f in enumerate(app["files"], start=1):
+        verdict = "ok" if f["accepted"] else ", ".join(f["problems"])
+        lines.append(f"  {safe_name(i, f['name'])}  {f['content_type']}  {f['size']} bytes  sha256 {f['sha256'][:16]}…  {verdict}")
+    lines += ["", "เหตุการณ์ / Events:"]
+    lines += [f"  {e['at']}  {e['actor']}  {e['action']}" + (f"  -> {e['status_after']}" if e["status_after"] else "")
+              for e in app["events"]]
+    p = out / "summary.txt"
+    p.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    written.append(p)
+    return written
