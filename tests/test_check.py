@@ -11,7 +11,8 @@ import pytest
 from PIL import Image
 
 from mailintake.base.config import load
-from mailintake.intake.check import FileCheck, Wording, check_file, sniff
+from mailintake.base.wording import Wording
+from mailintake.intake.check import FileCheck, check_file, sniff
 from samples.make_samples import docx, jpeg, scanned_pdf
 
 ROOT = Path(__file__).parent.parent

@@ -10,8 +10,9 @@ from click.testing import CliRunner
 from conftest import Env
 from mails import at, mail
 
+from mailintake.base.rules import ServicesError, load_services
 from mailintake.cli import cli
-from mailintake.desk.services import ServicesError, load_services, match_service
+from mailintake.desk.services import match_service
 from samples.make_samples import scanned_pdf
 
 ROOT = Path(__file__).parent.parent

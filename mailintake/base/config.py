@@ -16,13 +16,12 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from mailintake.base.errors import ConfigError
+
 DEFAULTS = Path(__file__).with_name("defaults.toml")
 ENV_PREFIX = "MAILINTAKE_"
 SECRET_KEYS = {"password"}
 
-
-class ConfigError(Exception):
-    """A wrong or missing configuration value; the message names the key."""
 
 
 @dataclass(frozen=True)
@@ -470,7 +469,7 @@ def _build(data: dict[str, Any], base: Path, source: Path | None, where: str) ->
 
     c = _Reader(where, "checks", data["checks"])
     allowed = c.strings("allowed_types")
-    from mailintake.intake.check import KNOWN_TYPES  # local import: check imports config types only
+    from mailintake.base.rules import KNOWN_TYPES
 
     for t in allowed:
         if t not in KNOWN_TYPES:

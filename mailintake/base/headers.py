@@ -131,3 +131,37 @@ def rejoin_words(value: str, fallback: str | None = None) -> str:
         return "=?utf-8?b?" + base64.b64encode(decoded.encode("utf-8")).decode("ascii") + "?="
 
     return _RUN.sub(whole, text)
+
+
+def unescape(text: str) -> str:
+    """Raw 8-bit bytes that Python kept as lone surrogates, decoded as UTF-8
+    where valid and replaced where not (SQLite and mail need valid text)."""
+    if not any("\udc80" <= ch <= "\udcff" for ch in text):
+        return text
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+# An address we are willing to send to: no quotes, spaces, brackets or
+# comments, a dotted domain. Anything else is not answered (CVE-2023-27043 class).
+_ADDR = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@(?=.{4,253}$)([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$")
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\u2028\u2029]")
+_BIDI = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def one_line(text: str, limit: int = 998) -> str:
+    """A header-safe, display-safe single line: control characters, CR/LF and
+    direction overrides removed (CVE-2024-6923 class), whitespace folded."""
+    text = _CONTROL.sub(" ", unescape(text))
+    text = _BIDI.sub("", text)
+    text = " ".join(text.split())
+    return text[:limit]
+
+
+def valid_address(value: str | None) -> str | None:
+    if not value:
+        return None
+    addr = value.strip()
+    if not _ADDR.match(addr):
+        return None
+    local, _, domain = addr.rpartition("@")
+    return f"{local}@{domain.lower()}"

@@ -8,12 +8,14 @@ import hashlib
 import os
 from pathlib import Path
 
+from mailintake.base.errors import ConfigError
+
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-class StorageError(Exception):
+class StorageError(ConfigError):
     """The storage directory or a file in it cannot be used. The message is one
     line about the path; the CLI puts the config key (``[storage] path``) before it."""
 

@@ -61,12 +61,11 @@ def json_option(f: F) -> F:
 
 def friendly(f: F) -> F:
     """Turn known failures into one line instead of a traceback."""
+    from mailintake.base.rules import RulesError, ServicesError
     from mailintake.base.store import StorageError
     from mailintake.desk.lifecycle import StepRefused
     from mailintake.desk.queries import NotFound
     from mailintake.desk.roles import RoleError
-    from mailintake.desk.services import ServicesError
-    from mailintake.intake.classify import RulesError
     from mailintake.intake.source import SourceError
     from mailintake.intake.sweep import RegistryUnavailable, SweepBusy
     from mailintake.ops.backup import BackupError
@@ -76,8 +75,6 @@ def friendly(f: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return f(*args, **kwargs)
-        except ConfigError as exc:
-            raise ConfigClickError(str(exc)) from None
         except StorageError as exc:
             raise ConfigClickError(f"{_config_name()}: [storage] path: {exc}") from None
         except (SourceError, SweepBusy, NotFound, RulesError, RoleError, StepRefused, PermitError,
@@ -86,6 +83,8 @@ def friendly(f: F) -> F:
         except ServicesError as exc:
             raise click.ClickException(f"{exc.errors[0]} (and {len(exc.errors) - 1} more; run `mailintake rules check`)"
                                        if len(exc.errors) > 1 else exc.errors[0]) from None
+        except ConfigError as exc:
+            raise ConfigClickError(str(exc)) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -1136,8 +1135,7 @@ def rules_check(ctx: click.Context) -> None:
 
     Example: mailintake rules check
     """
-    from mailintake.desk.services import ServicesError, load_services
-    from mailintake.intake.classify import RulesError, load_rules
+    from mailintake.base.rules import RulesError, ServicesError, load_rules, load_services
 
     cfg = _config(ctx)
     errors: list[str] = []

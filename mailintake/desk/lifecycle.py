@@ -22,16 +22,13 @@ from mailintake.base import thaitext
 from mailintake.base.calendar import WorkCalendar
 from mailintake.base.config import Config, User
 from mailintake.base.data.db import Registry, to_iso
+from mailintake.base.errors import NotFound, StepRefused
+from mailintake.base.outgoing import compose, queue
+from mailintake.base.rules import Service, load_services
+from mailintake.base.wording import Renderer
 from mailintake.desk import promptpay
-from mailintake.desk.queries import NotFound
 from mailintake.desk.roles import require
-from mailintake.desk.services import Service, load_services
-from mailintake.intake.respond import Renderer, compose, queue
 from mailintake.permits import document as permits
-
-
-class StepRefused(Exception):
-    """A step that the application's status or state does not allow (one line)."""
 
 
 @dataclass(frozen=True)
@@ -155,7 +152,7 @@ class Desk:
 
     def _problem_wording(self, app: dict[str, Any]) -> list[Any]:
         """The application-level problems (R9) in Thai and English."""
-        from mailintake.intake.check import Wording
+        from mailintake.base.wording import Wording
 
         wording = Wording(self.cfg.find("templates", "problems.toml"))
         domain = app["applicant_email"].rpartition("@")[2]
@@ -209,17 +206,6 @@ class Desk:
             png = promptpay.qr_png(promptpay.payload(p.promptpay_id, float(amount)))
             attachments = ((f"promptpay-{app['transaction_id']}.png", png, "image/png"),)
         return fee, attachments
-
-    # --- the applicant wrote again (called by register, inside its transaction) ---------------------------
-    def on_reply(self, app: dict[str, Any], has_files: bool, now: datetime) -> None:
-        if not has_files:
-            return
-        if app["status"] == "info_requested":
-            app = self._move(app, "received", "system", "documents_received", now)
-            self.notify(app, "received_again", now)
-        elif app["status"] == "fee_due":
-            app = self._move(app, "fee_submitted", "system", "slip_received", now)
-            self.notify(app, "fee_submitted", now)
 
     # --- actions that change no status ---------------------------------------------------------------
     def _act(self, tid: str, now: datetime, roles: tuple[str, ...], action: str, changes: dict[str, Any],
@@ -287,7 +273,7 @@ class Desk:
 
     def _juristic_problems(self, app: dict[str, Any], juristic: bool, service_id: str | None) -> list[str]:
         """R9 problems when the clerk marks a company: free webmail, no power of attorney."""
-        from mailintake.intake.classify import load_rules
+        from mailintake.base.rules import load_rules
 
         problems = [p for p in json.loads(app["problems"]) if not p.startswith("juristic_")]
         if not juristic:
@@ -420,40 +406,3 @@ class Desk:
                                   f"allowed next: {', '.join(allowed_next(app['status']))}")
             app = self._move(app, "answered", user.login, "answered", now, {"answer": answer.strip()})
             self.notify(app, "answer", now, {"answer": answer.strip()})
-
-
-def settle_deliveries(reg: Registry, now: datetime) -> None:
-    """A permit is delivered when SMTP has accepted both its emails (R19)."""
-    for row in reg.all("SELECT * FROM permits WHERE status = 'issued' AND pdf_message_id IS NOT NULL"):
-        sent = reg.all("SELECT status FROM outbox WHERE message_id IN (?, ?)",
-                       (row["pdf_message_id"], row["password_message_id"]))
-        if len(sent) != 2 or any(r["status"] != "sent" for r in sent):
-            continue
-        with reg.transaction():
-            reg.update("permits", "number", row["number"], {"status": "delivered", "delivered_at": to_iso(now)})
-            app = reg.one("SELECT status FROM applications WHERE transaction_id = ?", (row["transaction_id"],))
-            before = app["status"] if app else None
-            if before == "permit_issued":
-                reg.update("applications", "transaction_id", row["transaction_id"],
-                           {"status": "delivered", "updated_at": to_iso(now)})
-            reg.add_event(at=now, actor="system", action="permit_delivered", transaction_id=row["transaction_id"],
-                          before=before, after="delivered" if before == "permit_issued" else before,
-                          detail={"permit": row["number"]})
-
-
-def reopen_delivery(reg: Registry, outbox_message_id: str, now: datetime) -> None:
-    """A bounce of a permit email puts delivery back in the clerk's hands."""
-    row = reg.one("SELECT * FROM permits WHERE pdf_message_id = ? OR password_message_id = ?",
-                  (outbox_message_id, outbox_message_id))
-    if row is None or row["status"] == "revoked":
-        return
-    reg.update("permits", "number", row["number"], {"status": "delivery_failed", "delivered_at": None})
-    app = reg.one("SELECT status FROM applications WHERE transaction_id = ?", (row["transaction_id"],))
-    if app is not None:
-        if app["status"] == "delivered":
-            reg.update("applications", "transaction_id", row["transaction_id"],
-                       {"status": "permit_issued", "updated_at": to_iso(now)})
-        reg.add_event(at=now, actor="system", action="permit_delivery_bounced", transaction_id=row["transaction_id"],
-                      before=app["status"], after="permit_issued" if app["status"] == "delivered" else app["status"],
-                      detail={"permit": row["number"], "bounced": outbox_message_id,
-                              "next": "mailintake permit resend " + row["transaction_id"]})

@@ -9,13 +9,10 @@ from datetime import datetime
 from typing import Any
 
 from mailintake.base.data.db import Registry
+from mailintake.base.errors import NotFound
 
 OPEN_STATUSES = ("received", "info_requested", "under_review", "approved", "fee_due", "fee_submitted", "fee_confirmed",
                  "permit_issued")
-
-
-class NotFound(Exception):
-    pass
 
 
 def _file(row: dict[str, Any]) -> dict[str, Any]:

@@ -11,9 +11,10 @@ import getpass
 import os
 
 from mailintake.base.config import Config, User
+from mailintake.base.errors import StepRefused
 
 
-class RoleError(Exception):
+class RoleError(StepRefused):
     """The acting user lacks the role a command needs (one line)."""
 
 

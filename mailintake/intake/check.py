@@ -10,11 +10,9 @@ from __future__ import annotations
 import contextlib
 import io
 import math
-import tomllib
 import warnings
 import zipfile
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import magic
@@ -22,21 +20,13 @@ import pikepdf
 from PIL import Image
 
 from mailintake.base.config import Checks, Limits
+from mailintake.base.rules import KNOWN_TYPES
+from mailintake.base.wording import Problem, Wording
 
 # A4 at 600 dpi is 35 Mpx; allow twice that, and make Pillow's bomb warning an error.
 Image.MAX_IMAGE_PIXELS = 2 * 4961 * 7016
 warnings.simplefilter("error", Image.DecompressionBombWarning)
 
-KNOWN_TYPES: dict[str, tuple[str, tuple[str, ...]]] = {
-    # kind: (label for people, file-name extensions)
-    "pdf": ("PDF", ("pdf",)),
-    "doc": ("DOC", ("doc",)),
-    "docx": ("DOCX", ("docx",)),
-    "txt": ("TXT", ("txt", "text")),
-    "jpeg": ("JPEG", ("jpg", "jpeg", "jpe", "jfif")),
-    "png": ("PNG", ("png",)),
-    "tiff": ("TIFF", ("tif", "tiff")),
-}
 _MIME_KIND = {
     "application/pdf": "pdf",
     "image/jpeg": "jpeg",
@@ -46,13 +36,6 @@ _MIME_KIND = {
     "application/msword": "doc",
     "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
 }
-
-
-@dataclass(frozen=True)
-class Problem:
-    code: str
-    th: str
-    en: str
 
 
 @dataclass(frozen=True)
@@ -70,22 +53,6 @@ class FileCheck:
     @property
     def problem(self) -> str | None:
         return self.problems[0].code if self.problems else None
-
-
-class Wording:
-    """Problem sentences from ``problems.toml``."""
-
-    def __init__(self, path: Path):
-        with path.open("rb") as fh:
-            self.table: dict[str, dict[str, str]] = tomllib.load(fh)
-
-    def problem(self, code: str, **fields: Any) -> Problem:
-        entry = self.table.get(code, {"th": code, "en": code})
-        values = {k: str(v) for k, v in fields.items()}
-        try:
-            return Problem(code, entry["th"].format_map(values), entry["en"].format_map(values))
-        except (KeyError, ValueError, IndexError):
-            return Problem(code, entry.get("th", code), entry.get("en", code))
 
 
 def sniff(data: bytes) -> tuple[str, str | None]:

@@ -6,13 +6,12 @@ on an existing application, or a new application. The rules are data
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from email.message import Message
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
+from mailintake.base.rules import HeaderRule, MailRules
 from mailintake.intake.delivery import Report, read_report, report_type
 from mailintake.intake.parse import Incoming, lighten
 
@@ -25,37 +24,6 @@ _DSN_TYPES = (None, "delivery-status", "global-delivery-status")
 _MDN_TYPES = ("disposition-notification", "global-disposition-notification")
 # "VERIFY EVT-2568-0001" or "ตรวจสอบใบอนุญาต EVT-2568-0001" (R18): anyone may ask, free.
 VERIFY_SUBJECT = re.compile(r"^\s*(?:(?:re|fwd?)\s*:\s*)*(?:verify|ตรวจสอบใบอนุญาต)\s*:?\s+(\S+)\s*$", re.IGNORECASE)
-
-
-class RulesError(Exception):
-    """``rules/mail.toml`` is wrong; the message names the key."""
-
-
-@dataclass(frozen=True)
-class HeaderRule:
-    header: str
-    regex: re.Pattern[str] | None
-
-    def matches(self, values: Iterable[str]) -> str | None:
-        for v in values:
-            if self.regex is None or self.regex.search(v):
-                return f"{self.header}: {v[:80]}" if self.regex else f"{self.header} present"
-        return None
-
-
-@dataclass(frozen=True)
-class MailRules:
-    spam_rules: tuple[HeaderRule, ...]
-    spam_score_headers: tuple[str, ...]
-    spam_threshold: float
-    auto_rules: tuple[HeaderRule, ...]
-    auto_sender: re.Pattern[str] | None
-    bounce_rules: tuple[HeaderRule, ...]
-    bounce_types: tuple[str, ...]
-    bounce_subject: re.Pattern[str] | None
-    webmail_domains: frozenset[str]
-    poa_keywords: tuple[str, ...] = ()
-    delay_subject: re.Pattern[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -76,64 +44,6 @@ class Lookup(Protocol):
     def is_our_message(self, message_id: str) -> bool: ...
     def report_source(self, digest: str) -> bytes | None: ...
     def last_sent_to(self, addresses: Iterable[str]) -> str | None: ...
-
-
-def _regex(where: str, value: Any) -> re.Pattern[str] | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise RulesError(f"{where}: expected a regular expression")
-    try:
-        return re.compile(value)
-    except re.error as exc:
-        raise RulesError(f"{where}: bad regular expression: {exc}") from None
-
-
-def _rules(path: Path, section: str, table: dict[str, Any]) -> tuple[HeaderRule, ...]:
-    out = []
-    items = table.get("rules", [])
-    if not isinstance(items, list):
-        raise RulesError(f"{path.name}: [{section}] rules: expected [[{section}.rules]] tables")
-    for i, item in enumerate(items, start=1):
-        where = f"{path.name}: [[{section}.rules]] #{i}"
-        if not isinstance(item, dict) or not isinstance(item.get("header"), str) or not item["header"].strip():
-            raise RulesError(f"{where}: header: expected a header name")
-        unknown = set(item) - {"header", "regex"}
-        if unknown:
-            raise RulesError(f"{where}: unknown key {sorted(unknown)[0]}")
-        out.append(HeaderRule(item["header"], _regex(f"{where}: regex", item.get("regex"))))
-    return tuple(out)
-
-
-def load_rules(path: Path) -> MailRules:
-    try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise RulesError(f"{path.name}: not valid TOML: {exc}") from None
-    spam = data.get("spam", {})
-    auto = data.get("autoreply", {})
-    bounce = data.get("bounce", {})
-    web = data.get("webmail", {})
-    threshold = spam.get("score_threshold", 6.0)
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
-        raise RulesError(f"{path.name}: [spam] score_threshold: expected a number")
-    domains = web.get("domains", [])
-    if not isinstance(domains, list) or not all(isinstance(d, str) for d in domains):
-        raise RulesError(f"{path.name}: [webmail] domains: expected a list of domain names")
-    return MailRules(
-        spam_rules=_rules(path, "spam", spam),
-        spam_score_headers=tuple(spam.get("score_headers", [])),
-        spam_threshold=float(threshold),
-        auto_rules=_rules(path, "autoreply", auto),
-        auto_sender=_regex(f"{path.name}: [autoreply] sender_regex", auto.get("sender_regex")),
-        bounce_rules=_rules(path, "bounce", bounce),
-        bounce_types=tuple(t.lower() for t in bounce.get("content_types", [])),
-        bounce_subject=_regex(f"{path.name}: [bounce] subject_regex", bounce.get("subject_regex")),
-        webmail_domains=frozenset(d.lower() for d in domains),
-        poa_keywords=tuple(str(k).lower() for k in data.get("juristic", {}).get("poa_keywords", [])),
-        delay_subject=_regex(f"{path.name}: [bounce] delay_subject_regex", bounce.get("delay_subject_regex")),
-    )
 
 
 def _first_match(rules: Iterable[HeaderRule], get: Callable[[str], Iterable[str]]) -> str | None:

@@ -154,7 +154,8 @@ def _alert(cfg: Config, reg: Registry, now: datetime, state: dict[str, Any], *, 
     (log.warning if recovered else log.error)("%s", what)
     if not cfg.daemon.admin_email:
         return
-    from mailintake.intake.respond import Renderer, compose, queue
+    from mailintake.base.outgoing import compose, queue
+    from mailintake.base.wording import Renderer
 
     context = {"recovered": recovered, "failed": state.get("failed_in_row", 0), "since": state.get("first_failed_at"),
                "reason": state.get("last_reason"), "mailbox": cfg.agency.mailbox_address, "at": to_iso(now)}

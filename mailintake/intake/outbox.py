@@ -26,6 +26,7 @@ import aiosmtplib
 from mailintake.base.config import Config
 from mailintake.base.data.db import Registry, to_iso
 from mailintake.base.faults import checkpoint
+from mailintake.desk.reactions import ACCEPTED, BOUNCED, Happened, react
 from mailintake.intake.classify import BOUNCE, READ_RECEIPT, Verdict
 from mailintake.intake.delivery import FAILED
 from mailintake.intake.source import Source
@@ -132,9 +133,7 @@ def drain(cfg: Config, reg: Registry, now: datetime, source: Source | None = Non
     # batch is sent again with the same Message-IDs (at least once, never lost).
     with reg.transaction():
         _record(cfg, reg, sent, now, result)
-    from mailintake.desk.lifecycle import settle_deliveries
-
-    settle_deliveries(reg, now)
+    react(reg, Happened(ACCEPTED), now)
     _copy_to_sent(reg, source, now)
     return result
 
@@ -250,9 +249,7 @@ def _bounced(cfg: Config, reg: Registry, row: dict[str, Any], verdict: Verdict, 
     out: dict[str, Any] = {"outcome": "hard_bounce" if hard else "soft_bounce", "message_id": row["message_id"]}
     if hard and cfg.smtp.bounce_block_days > 0:
         out["blocked_until"] = _block(cfg, reg, row, detail, now, message_row)
-    from mailintake.desk.lifecycle import reopen_delivery
-
-    reopen_delivery(reg, row["message_id"], now)
+    react(reg, Happened(BOUNCED, row["transaction_id"], outbox_message_id=row["message_id"]), now)
     return out
 
 

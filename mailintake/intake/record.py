@@ -18,8 +18,12 @@ from mailintake.base import thaitext
 from mailintake.base.calendar import WorkCalendar
 from mailintake.base.config import Config
 from mailintake.base.data.db import Registry, to_iso
-from mailintake.desk.services import Service, is_inquiry_code, match_service
-from mailintake.intake.check import FileCheck, Problem, Wording
+from mailintake.base.outgoing import compose, queue
+from mailintake.base.rules import Service
+from mailintake.base.wording import Problem, Renderer, Wording
+from mailintake.desk.reactions import REPLIED, Happened, react
+from mailintake.desk.services import is_inquiry_code, match_service
+from mailintake.intake.check import FileCheck
 from mailintake.intake.classify import (
     AUTOREPLY,
     BOUNCE,
@@ -35,7 +39,6 @@ from mailintake.intake.classify import (
 )
 from mailintake.intake.outbox import record_report
 from mailintake.intake.parse import Incoming, header_text, one_line
-from mailintake.intake.respond import Renderer, compose, queue
 
 if TYPE_CHECKING:
     from mailintake.desk.lifecycle import Desk
@@ -432,7 +435,7 @@ class Registrar:
         app_now = self.reg.one("SELECT * FROM applications WHERE transaction_id = ?", (tid,))
         status_before = app_now["status"] if app_now else None
         if self.desk is not None and app_now is not None:
-            self.desk.on_reply(app_now, bool(checks), now)
+            react(self.reg, Happened(REPLIED, tid, has_files=bool(checks)), now, self.desk)
         after = self.reg.one("SELECT status FROM applications WHERE transaction_id = ?", (tid,))
         moved = after is not None and after["status"] != status_before
         if checks and recipient is not None and not moved and self._may_answer(recipient, now):

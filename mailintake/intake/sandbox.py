@@ -34,7 +34,8 @@ from typing import Any
 
 from mailintake.base.config import Checks, Limits
 from mailintake.base.faults import checkpoint
-from mailintake.intake.check import FileCheck, Wording, check_file, unreadable
+from mailintake.base.wording import Wording
+from mailintake.intake.check import FileCheck, check_file, unreadable
 
 log = logging.getLogger(__name__)
 

@@ -19,13 +19,14 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from mailintake.base.config import Mailbox
+from mailintake.base.errors import UserError
 from mailintake.base.faults import checkpoint
 
 INBOX = "INBOX"
 log = logging.getLogger(__name__)
 
 
-class SourceError(Exception):
+class SourceError(UserError):
     """The mailbox cannot be reached or refused an operation (one line)."""
 
 

@@ -31,17 +31,18 @@ from typing import Any
 from mailintake.base.calendar import WorkCalendar
 from mailintake.base.config import Config
 from mailintake.base.data.db import Registry, to_iso
+from mailintake.base.errors import Busy, UserError
 from mailintake.base.faults import checkpoint
+from mailintake.base.rules import load_rules, load_services
 from mailintake.base.store import Store, ensure_dir
+from mailintake.base.wording import Renderer, Wording
 from mailintake.desk.lifecycle import Desk
 from mailintake.desk.queries import quota_warning
-from mailintake.desk.services import load_services
 from mailintake.intake import health, outbox
-from mailintake.intake.check import FileCheck, Wording, as_tnef, check_file, is_tnef, sniff
-from mailintake.intake.classify import NEW, REPLY, classify, load_rules, spam_verdict, transaction_pattern
+from mailintake.intake.check import FileCheck, as_tnef, check_file, is_tnef, sniff
+from mailintake.intake.classify import NEW, REPLY, classify, spam_verdict, transaction_pattern
 from mailintake.intake.parse import Incoming, lighten, parse, parse_headers_only, precheck
 from mailintake.intake.record import Outcome, Registrar
-from mailintake.intake.respond import Renderer
 from mailintake.intake.sandbox import CheckTimeout, CheckWorker, growth_limit, memory_of
 from mailintake.intake.source import Envelope, Source, SourceError, open_source
 
@@ -55,11 +56,11 @@ SANDBOXED = ("pdf", "jpeg", "png", "tiff")
 MAX_CRASHES = 3
 
 
-class SweepBusy(Exception):
+class SweepBusy(Busy):
     """Another sweep holds the lock."""
 
 
-class RegistryUnavailable(Exception):
+class RegistryUnavailable(UserError):
     """The registry cannot be written (locked by another writer, disk full):
     nothing was taken from the mailbox."""
 

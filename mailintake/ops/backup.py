@@ -15,11 +15,12 @@ from typing import Any
 
 from mailintake.base.config import Config
 from mailintake.base.data.db import to_iso
+from mailintake.base.errors import UserError
 
 MANIFEST = "manifest.json"
 
 
-class BackupError(Exception):
+class BackupError(UserError):
     """A backup that cannot be made, verified or restored (one line)."""
 
 

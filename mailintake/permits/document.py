@@ -31,6 +31,7 @@ import pikepdf
 from mailintake.base import thaitext
 from mailintake.base.config import Config
 from mailintake.base.data.db import Registry, to_iso
+from mailintake.base.errors import UserError
 from mailintake.desk import promptpay
 
 FONTS = Path(__file__).with_name("fonts")
@@ -39,7 +40,7 @@ PASSWORD_ALPHABET = "abcdefghijkmnpqrstuvwxyzACDEFGHJKLMNPQRTUVWXY34679"
 QR_PREFIX = "MI-PERMIT"
 
 
-class PermitError(Exception):
+class PermitError(UserError):
     """A permit action that cannot be done (one line)."""
 
 
