@@ -1,0 +1,189 @@
+"""The registry's schema as numbered migrations, applied in order and recorded
+in ``PRAGMA user_version``. Append a new entry; never edit one that has shipped.
+"""
+
+MIGRATIONS: list[str] = [
+    # 1: the intake core.
+    """
+    CREATE TABLE messages (
+        id INTEGER PRIMARY KEY,
+        sha256 TEXT NOT NULL,
+        body_sha256 TEXT,
+        message_id TEXT,
+        kind TEXT NOT NULL,
+        transaction_id TEXT,
+        folder TEXT, uidvalidity TEXT, uid TEXT,
+        received_at TEXT, internaldate TEXT, date_header TEXT,
+        received_chain TEXT, fetched_at TEXT,
+        size INTEGER,
+        from_addr TEXT, reply_to TEXT, to_addrs TEXT, subject TEXT,
+        defects TEXT, flags TEXT, headers TEXT,
+        stored INTEGER NOT NULL DEFAULT 0,
+        stage TEXT, error TEXT, attempts INTEGER NOT NULL DEFAULT 0,
+        outbox_id INTEGER,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX messages_sha ON messages(sha256);
+    CREATE INDEX messages_mid ON messages(message_id);
+    CREATE INDEX messages_tid ON messages(transaction_id);
+    CREATE TABLE seen (
+        folder TEXT NOT NULL, uidvalidity TEXT NOT NULL, uid TEXT NOT NULL,
+        message_row INTEGER NOT NULL,
+        PRIMARY KEY (folder, uidvalidity, uid)
+    );
+    CREATE TABLE applications (
+        transaction_id TEXT PRIMARY KEY,
+        status TEXT NOT NULL,
+        service TEXT,
+        applicant_email TEXT NOT NULL,
+        applicant_name TEXT,
+        subject TEXT,
+        received_at TEXT NOT NULL,
+        deemed_received_at TEXT NOT NULL,
+        ack_due_at TEXT NOT NULL,
+        ack_reason TEXT NOT NULL,
+        acknowledged_at TEXT,
+        problems TEXT NOT NULL DEFAULT '[]',
+        flags TEXT NOT NULL DEFAULT '[]',
+        assigned_to TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX applications_deemed ON applications(deemed_received_at);
+    CREATE TABLE files (
+        id INTEGER PRIMARY KEY,
+        transaction_id TEXT,
+        message_row INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        name TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        declared_type TEXT,
+        content_type TEXT,
+        kind TEXT,
+        accepted INTEGER NOT NULL,
+        dpi REAL,
+        problem TEXT,
+        problem_th TEXT,
+        problem_en TEXT,
+        details TEXT
+    );
+    CREATE INDEX files_tid ON files(transaction_id);
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        transaction_id TEXT,
+        status_before TEXT,
+        status_after TEXT,
+        detail TEXT,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL
+    );
+    CREATE INDEX events_tid ON events(transaction_id);
+    CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+        BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+    CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+        BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY,
+        message_id TEXT NOT NULL UNIQUE,
+        transaction_id TEXT,
+        kind TEXT NOT NULL,
+        recipient TEXT NOT NULL,
+        sender TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        raw BLOB NOT NULL,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT NOT NULL,
+        last_error TEXT,
+        created_at TEXT NOT NULL,
+        sent_at TEXT,
+        copied_to_sent INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX outbox_status ON outbox(status, next_attempt_at);
+    CREATE TABLE sequences (
+        name TEXT NOT NULL, year INTEGER NOT NULL, value INTEGER NOT NULL,
+        PRIMARY KEY (name, year)
+    );
+    CREATE TABLE sweeps (
+        id INTEGER PRIMARY KEY,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        clock TEXT,
+        counts TEXT,
+        folders TEXT,
+        errors TEXT
+    );
+    CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT);
+    CREATE TABLE attempts (sha256 TEXT PRIMARY KEY, count INTEGER NOT NULL, last_at TEXT NOT NULL);
+    """,
+    # 2: services and inquiries.
+    """
+    ALTER TABLE applications ADD COLUMN kind TEXT NOT NULL DEFAULT 'application';
+    """,
+    # 3: the application's life (identity, juristic persons, decision, fee).
+    """
+    ALTER TABLE applications ADD COLUMN due_at TEXT;
+    ALTER TABLE applications ADD COLUMN juristic INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE applications ADD COLUMN identity TEXT;
+    ALTER TABLE applications ADD COLUMN poa TEXT;
+    ALTER TABLE applications ADD COLUMN stamp TEXT;
+    ALTER TABLE applications ADD COLUMN fee_amount INTEGER;
+    ALTER TABLE applications ADD COLUMN fee_due_at TEXT;
+    ALTER TABLE applications ADD COLUMN payment_ref TEXT;
+    ALTER TABLE applications ADD COLUMN decision_reason TEXT;
+    ALTER TABLE applications ADD COLUMN replied_at TEXT;
+    ALTER TABLE applications ADD COLUMN last_message_id TEXT;
+    """,
+    # 4: the permit register.
+    """
+    CREATE TABLE permits (
+        number TEXT PRIMARY KEY,
+        year INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        transaction_id TEXT NOT NULL,
+        service TEXT NOT NULL,
+        holder_name TEXT NOT NULL,
+        holder_email TEXT NOT NULL,
+        particulars TEXT NOT NULL,
+        issued_at TEXT NOT NULL,
+        valid_from TEXT NOT NULL,
+        valid_until TEXT NOT NULL,
+        approver TEXT NOT NULL,
+        approver_name TEXT NOT NULL,
+        approver_position TEXT NOT NULL,
+        status TEXT NOT NULL,
+        revoked_at TEXT,
+        revoke_reason TEXT,
+        password_hash TEXT NOT NULL,
+        pdf_sha256 TEXT NOT NULL,
+        qr_hash TEXT NOT NULL,
+        signed INTEGER NOT NULL DEFAULT 0,
+        delivered_at TEXT,
+        pdf_message_id TEXT,
+        password_message_id TEXT
+    );
+    CREATE INDEX permits_tid ON permits(transaction_id);
+    """,
+    # 5: lookups done for every message (answer rate limit, verification limit).
+    """
+    CREATE INDEX outbox_recipient ON outbox(recipient, created_at);
+    CREATE INDEX messages_from_kind ON messages(from_addr, kind);
+    """,
+    # 6: delivery reports (RFC 3464 notes, RFC 8098 read receipts) and the
+    # addresses blocked after a hard bounce.
+    """
+    ALTER TABLE outbox ADD COLUMN read_at TEXT;
+    ALTER TABLE outbox ADD COLUMN delivery_notes TEXT NOT NULL DEFAULT '[]';
+    CREATE TABLE blocked_addresses (
+        address TEXT PRIMARY KEY,
+        reason TEXT NOT NULL,
+        since TEXT NOT NULL,
+        until TEXT NOT NULL,
+        outbox_id INTEGER,
+        message_row INTEGER
+    );
+    """,
+]
