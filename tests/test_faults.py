@@ -163,3 +163,32 @@ def test_slow_smtp_times_out_and_is_retried_with_the_same_message_id(deploy: Env
     # If the slow server kept the first copy too, it carries the same Message-ID.
     assert len({m["Message-ID"] for m in slow.messages()}) == 1
     ledger(deploy, on_server=1)
+
+
+def test_the_daemons_child_sweep_answers_with_a_value(deploy: Env) -> None:
+    """The daemon's sweep runs in a child process and comes back as a value:
+    busy while another sweep holds the lock, failed with the reason when the
+    registry cannot be written, swept with the report otherwise."""
+    from mailintake.intake.sweep import sweep_lock
+    from mailintake.ops.daemon import BUSY, FAILED, SWEPT, sweep_in_child
+
+    assert deploy.mailbox is not None
+    cfg = load(deploy.config, environ={**os.environ, "MAILINTAKE_STORAGE_BUSY_TIMEOUT_SECONDS": "1"})
+    deploy.run("sweep", "--now", "2025-12-09T08:00:00+07:00")  # creates the registry
+    deploy.mailbox.append(mail("คำขอ").as_bytes(), at("2025-12-09 09:00"))
+    with sweep_lock(cfg.storage_path, wait=False):
+        busy = sweep_in_child(cfg, at("2025-12-09 09:10"), full=False, timeout=60)
+    assert busy.kind == BUSY and busy.reason == f"another sweep is running (pid {os.getpid()})"
+    other = sqlite3.connect(cfg.db_path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        locked = sweep_in_child(cfg, at("2025-12-09 09:20"), full=False, timeout=60)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert locked.kind == FAILED and not locked.stopped
+    assert locked.reason is not None and "the registry cannot be written (database is locked)" in locked.reason
+    swept = sweep_in_child(cfg, at("2025-12-09 09:30"), full=False, timeout=60)
+    assert swept.kind == SWEPT and swept.reason is None and swept.report is not None
+    assert swept.report["result"] == "ok" and swept.report["counts"] == {"application": 1}
+    assert ledger(deploy, on_server=1) == {"application": 1}

@@ -13,7 +13,8 @@ from conftest import Env
 from mails import at, mail, text_of
 
 from mailintake.base.config import load
-from mailintake.intake.parse import TooComplex, count_parts, lighten, parse, precheck
+from mailintake.intake.limits import TooComplex, count_parts, lighten, precheck
+from mailintake.intake.parse import parse
 
 NAME = "นางสาวสมหญิง รักษ์ไทยดีงามเสมอ"
 SUBJECT = "ขออนุญาตจัดงานประเพณีลอยกระทง ณ วัดบ้านใหม่"

@@ -244,7 +244,7 @@ def test_a_message_that_fails_is_quarantined_and_retried_after_the_fix(deploy: E
     result = deploy.run("sweep", "--now", "2025-12-09T09:10:00+07:00")
     assert "1 quarantined" in result.stdout and "1 autoreply" in result.stdout
     q = deploy.json("quarantine", "list")
-    assert len(q) == 1 and q[0]["stage"] == "register" and "no_such_field" in q[0]["error"]
+    assert len(q) == 1 and q[0]["stage"] == "respond" and "no_such_field" in q[0]["error"]
     assert deploy.json("triage", "list") == []
     # Kept with us, so it is marked done at the source: the next sweep does not repeat it.
     deploy.run("sweep", "--now", "2025-12-09T09:20:00+07:00")

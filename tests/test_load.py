@@ -8,9 +8,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 
+import pytest
 from load import run_load
 
 
+@pytest.mark.slow
 def test_load_with_daemon_killed_twice_loses_nothing() -> None:
     result = run_load(messages=1200, clients=4, kills=2, timeout=300)
     assert result.kills == 2

@@ -22,7 +22,8 @@ from pypdf import PdfReader
 
 from mailintake.base.config import load
 from mailintake.base.data.db import Registry
-from mailintake.permits.document import check_password
+from mailintake.permits.codes import check_password
+from mailintake.permits.register import verdict
 from samples.make_samples import scanned_pdf
 
 OFFICE = '''
@@ -313,3 +314,28 @@ def test_derived_password_is_the_id_the_applicant_gave_and_is_never_mailed(deplo
     assert "the 13-digit number you gave in your application" in text(password_mail)
     with pikepdf.open(io.BytesIO(pdf_of(pdf_mail)), password="1103700012345") as opened:
         assert opened.encryption.R == 6
+
+
+def test_verdict_of_a_verification_names_each_check_and_passes_only_a_sound_file() -> None:
+    sound = {
+        "number": "EVT-2568-0001",
+        "status": "valid",
+        "file_matches_register": True,
+        "hash_ok": True,
+        "signature": {"intact": True, "valid": True, "trusted": True},
+    }
+    line, passed = verdict(sound)
+    assert passed and line == (
+        "permit EVT-2568-0001: valid; file in register: yes; keyed hash: ok; signature: valid, by the agency's certificate"
+    )
+    assert verdict({**sound, "signature": None})[1]
+    assert verdict({**sound, "signature": None, "hash_ok": None})[1]
+    assert verdict({**sound, "status": "revoked"}) == (line.replace(": valid;", ": revoked;", 1), False)
+    assert verdict({**sound, "hash_ok": False})[0].count("keyed hash: WRONG") == 1
+    assert not verdict({**sound, "hash_ok": False})[1]
+    foreign = {**sound, "signature": {"intact": True, "valid": True, "trusted": False}}
+    assert verdict(foreign) == (line.replace("valid, by the agency's", "valid, but not by the agency's"), False)
+    broken = {**sound, "signature": {"intact": False, "valid": False, "trusted": False}}
+    assert verdict(broken)[0].endswith("signature: BROKEN") and not verdict(broken)[1]
+    unknown = {"status": "unknown", "file_matches_register": False, "hash_ok": None, "signature": None}
+    assert verdict(unknown) == ("permit ?: unknown; file in register: no; keyed hash: -; signature: none", False)

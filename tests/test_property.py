@@ -1,14 +1,21 @@
-"""Property: whatever bytes arrive, parse -> classify -> check -> register ends
-in one of the allowed outcomes, never an exception, never a second registration."""
+"""Properties of the road (``intake.pipeline.STAGES``): whatever bytes arrive end
+in one of the allowed outcomes, never an exception, never a second
+registration; and mail as a mail client writes it is never quarantined."""
 
 from __future__ import annotations
 
+import io
 import tempfile
 from datetime import datetime
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+import pikepdf
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from PIL import Image
 
 from mailintake.base.config import load
 from mailintake.intake.sweep import Intake
@@ -49,3 +56,60 @@ def test_any_message_gets_an_allowed_outcome(headers: list[tuple[str, str]], bod
     again = INTAKE.process(None, raw, NOW)
     # The same bytes twice are never two registrations.
     assert again.kind in ("duplicate", "quarantined")
+
+
+def _pdf() -> bytes:
+    pdf = pikepdf.new()
+    pdf.add_blank_page(page_size=(595, 842))
+    out = io.BytesIO()
+    pdf.save(out)
+    return out.getvalue()
+
+
+def _png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (40, 30), (200, 30, 30)).save(out, "PNG")
+    return out.getvalue()
+
+
+# Text as people type it: any letter, mark, number, punctuation, symbol or
+# space of any script (Thai among them); no control characters.
+typed = st.text(st.characters(blacklist_categories=("Cs", "Cc", "Co", "Cn")), max_size=80)
+local_parts = st.from_regex(r"[a-z][a-z0-9._-]{0,20}[a-z0-9]", fullmatch=True)
+files = st.sampled_from([
+    ("แบบคำขอ.pdf", _pdf(), "application/pdf"),
+    ("form.pdf", _pdf(), "application/pdf"),
+    ("ภาพถ่าย.png", _png(), "image/png"),
+    ("หมายเหตุ.txt", "ขอบคุณครับ\n".encode(), "text/plain"),
+    ("data.bin", bytes(range(256)), "application/octet-stream"),
+])
+
+
+@settings(max_examples=60, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(name=typed, local=local_parts, subject=typed, lines=st.lists(typed, max_size=8),
+       attachments=st.lists(st.tuples(typed, files), max_size=3), reply_to=st.booleans(), number=st.integers(0, 10**9))
+def test_well_formed_mail_is_never_quarantined(name: str, local: str, subject: str, lines: list[str],
+                                               attachments: list[tuple[str, tuple[str, bytes, str]]],
+                                               reply_to: bool, number: int) -> None:
+    msg = EmailMessage(policy=SMTP)
+    try:
+        msg["From"] = f"{name.strip()} <{local}@example.co.th>" if name.strip() else f"{local}@example.co.th"
+        msg["To"] = "saraban@banmai.go.th"
+        msg["Subject"] = subject
+        msg["Date"] = format_datetime(NOW)
+        msg["Message-ID"] = f"<{number}.{local}@example.co.th>"
+        if reply_to:
+            msg["Reply-To"] = f"{local}.reply@example.co.th"
+        msg.set_content("\n".join(lines) + "\n")
+        for prefix, (file_name, data, ctype) in attachments:
+            maintype, subtype = ctype.split("/")
+            msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=(prefix.strip() + file_name)[-100:])
+        raw = msg.as_bytes()
+    except (ValueError, TypeError, IndexError):
+        assume(False)  # not something a mail client would write
+        return
+    outcome = INTAKE.process(None, raw, NOW)
+    assert outcome.kind != "quarantined", INTAKE.reg.one("SELECT stage, error FROM messages WHERE id = ?",
+                                                          (outcome.message_row,))
+    assert outcome.kind in ALLOWED

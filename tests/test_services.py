@@ -3,6 +3,7 @@ with file and key, and mail is matched to a service by code or keywords."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -10,9 +11,9 @@ from click.testing import CliRunner
 from conftest import Env
 from mails import at, mail
 
-from mailintake.base.rules import ServicesError, load_services
+from mailintake.base.rules import ServicesError, load_rules, load_services
 from mailintake.cli import cli
-from mailintake.desk.services import match_service
+from mailintake.desk.services import juristic_problems, match_service
 from samples.make_samples import scanned_pdf
 
 ROOT = Path(__file__).parent.parent
@@ -35,6 +36,29 @@ def test_matching_by_code_then_keywords() -> None:
     assert match_service(services, "hello", "how are you") is None
     # A code inside a word does not count.
     assert match_service(services, "CERTAINLY not", "") is None
+
+
+def test_rule_r9_has_one_copy_for_registration_and_the_clerk() -> None:
+    rules = load_rules(ROOT / "rules" / "mail.toml")
+    services = {s.id: s for s in load_services([ROOT / "rules"])}
+    # A service closed to companies, from free webmail, without a power of attorney: all three.
+    closed = dataclasses.replace(services["tm30"], juristic_allowed=False)
+    assert juristic_problems(rules, closed, "Gmail.COM", ["id.pdf"]) == [
+        "juristic_not_allowed",
+        "juristic_webmail",
+        "juristic_no_poa",
+    ]
+    # The domain is compared in lower case, as addresses are.
+    assert juristic_problems(rules, services["event-permit"], "GMAIL.com", ["scan.pdf"]) == [
+        "juristic_webmail",
+        "juristic_no_poa",
+    ]
+    # The company's own domain and a power of attorney among the files (any case): nothing.
+    assert juristic_problems(rules, services["event-permit"], "acme.co.th", ["POA-signed.PDF"]) == []
+    assert juristic_problems(rules, services["event-permit"], "acme.co.th", ["หนังสือมอบอำนาจ.pdf"]) == []
+    # The clerk found the power of attorney in order (triage check-documents --poa ok).
+    assert juristic_problems(rules, services["event-permit"], "acme.co.th", [], poa_ok=True) == []
+    assert juristic_problems(rules, None, "acme.co.th", []) == ["juristic_no_poa"]
 
 
 def test_every_error_is_reported_with_file_and_key(tmp_path: Path) -> None:

@@ -1,7 +1,12 @@
 """Configuration: shipped defaults, the agency's config.toml laid over them, then
 the environment (``MAILINTAKE_<SECTION>_<KEY>``), validated once into typed objects.
 
-Every error names the key, e.g. ``config.toml: [hours] open: expected HH:MM, got '8h'``.
+Each key is declared once, as a field of its section's dataclass below: the type
+hint says how it is read, ``setting(...)`` says its bounds (``low``, ``high``,
+``choices``, ``unit``, ``required``), and a section's ``check`` holds the rules
+that relate keys. ``base.settings.build_section`` reads every section from the
+merged TOML and refuses a key no field declares. Every error names the file,
+the section and the key, e.g. ``config.toml: [hours] open: expected HH:MM, got '8h'``.
 """
 
 from __future__ import annotations
@@ -10,155 +15,234 @@ import ipaddress
 import os
 import sys
 import tomllib
+import typing
 from dataclasses import dataclass, field
 from datetime import date, time
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from mailintake.base.errors import ConfigError
+from mailintake.base.promptpay import target
+from mailintake.base.settings import Reader, apply_env, build_section, is_section, merge, setting
 
 DEFAULTS = Path(__file__).with_name("defaults.toml")
 ENV_PREFIX = "MAILINTAKE_"
-SECRET_KEYS = {"password"}
+OPEN_TABLES = {"users"}  # tables whose keys are names chosen by the agency
+ROLES = ("clerk", "approver", "finance", "admin")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+MB, KB = 1024 * 1024, 1024
 
 
-
+# --- the sections ----------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Agency:
-    name_th: str
-    name_en: str
-    phone: str
-    mailbox_address: str
-    address_th: str
-    address_en: str
-    templates_dir: Path
-    rules_dir: Path
+    name_th: str = setting(required=True)
+    name_en: str = setting(required=True)
+    phone: str = setting(required=True)
+    mailbox_address: str = setting(required=True)
+    address_th: str = setting()
+    address_en: str = setting()
+    templates_dir: Path = setting()
+    rules_dir: Path = setting()
+
+    def check(self, r: Reader) -> None:
+        if "@" not in self.mailbox_address:
+            raise r.fail("mailbox_address", "expected an email address")
+
+
+def _no_plain_text(r: Reader, host: str, security: str) -> None:
+    if host and security == "none" and not _is_loopback(host):
+        raise r.fail("security", "'none' (no TLS) is allowed only for a loopback host; use ssl or starttls")
 
 
 @dataclass(frozen=True)
 class Mailbox:
-    kind: str
-    path: Path
-    host: str
-    port: int
-    security: str
-    username: str
-    password: str = field(repr=False)
-    ca_file: Path | None
-    done_action: str
-    done_keyword: str
-    archive_folder: str
-    skip_folders: tuple[str, ...]
-    junk_names: tuple[str, ...]
-    sent_folder: str
-    timeout_seconds: float
+    kind: str = setting(choices=("imap", "maildir"))
+    path: Path = setting()
+    host: str = setting(required=("kind", "imap"))
+    port: int = setting(high=65535)
+    security: str = setting(choices=("ssl", "starttls", "none"))
+    username: str = setting(required=("kind", "imap"))
+    password: str = setting(secret=True)
+    ca_file: Path | None = setting()
+    done_action: str = setting(choices=("flag", "move"))
+    done_keyword: str = setting(required=True)
+    archive_folder: str = setting(required=True)
+    skip_folders: tuple[str, ...] = setting()
+    junk_names: tuple[str, ...] = setting()
+    sent_folder: str = setting()
+    timeout_seconds: float = setting(low=1)
+
+    def check(self, r: Reader) -> None:
+        if self.kind == "imap":
+            _no_plain_text(r, self.host, self.security)
 
 
 @dataclass(frozen=True)
 class Smtp:
-    host: str
-    port: int
-    security: str
-    username: str
-    password: str = field(repr=False)
-    ca_file: Path | None
-    outgoing_path: Path
-    timeout_seconds: float
-    retry_base_seconds: int
-    retry_max_seconds: int
-    give_up_hours: float
-    bounce_block_days: int
+    host: str = setting()
+    port: int = setting(high=65535)
+    security: str = setting(choices=("ssl", "starttls", "none"))
+    username: str = setting()
+    password: str = setting(secret=True)
+    ca_file: Path | None = setting()
+    outgoing_path: Path = setting()
+    timeout_seconds: float = setting(low=1)
+    retry_base_seconds: int = setting(low=1)
+    retry_max_seconds: int = setting(low=1)
+    give_up_hours: float = setting(low=0)
+    bounce_block_days: int = setting(low=0, high=3650)
+
+    def check(self, r: Reader) -> None:
+        _no_plain_text(r, self.host, self.security)
+
+
+@dataclass(frozen=True)
+class Storage:
+    path: Path = setting()
+    busy_timeout_seconds: float = setting(low=0.1)
+
+    def check(self, r: Reader) -> None:
+        if self.path.exists() and not self.path.is_dir():
+            raise r.fail("path", f"{self.path} is a file, not a directory")
+        if not self.path.exists() and not self.path.parent.is_dir():
+            raise r.fail("path", f"{self.path.parent} does not exist (create it, or correct the path)")
 
 
 @dataclass(frozen=True)
 class Hours:
-    timezone: ZoneInfo
-    open: time
-    close: time
-    ack_by: time
-    working_weekdays: frozenset[int]
-    extra_holidays: dict[date, str]
-    extra_working_days: frozenset[date]
-    date_skew_hours: float
+    timezone: ZoneInfo = setting(read=Reader.zone)
+    open: time = setting()
+    close: time = setting()
+    ack_by: time = setting()
+    working_weekdays: frozenset[int] = setting(read=Reader.weekdays)
+    extra_holidays: dict[date, str] = setting(read=Reader.dates)
+    extra_working_days: frozenset[date] = setting(read=Reader.date_set)
+    date_skew_hours: float = setting()
+
+    def check(self, r: Reader) -> None:
+        if self.close <= self.open:
+            raise r.fail("close", f"must be later than open ({self.open:%H:%M})")
 
 
 @dataclass(frozen=True)
 class Ids:
-    format: str
-    prefix: str
+    format: str = setting(required=True)
+    prefix: str = setting()
+
+    def check(self, r: Reader) -> None:
+        try:
+            sample = self.format.format(prefix=self.prefix, be_year=2568, year=2025, seq=1)
+        except (KeyError, ValueError, IndexError) as exc:
+            raise r.fail("format", f"bad format field {exc}; use {{prefix}} {{be_year}} {{year}} {{seq}}") from None
+        if "{seq" not in self.format or sample.strip() == "":
+            raise r.fail("format", "must contain {seq}")
 
 
 @dataclass(frozen=True)
 class Checks:
-    allowed_types: tuple[str, ...]
-    min_dpi: int
-    dpi_tolerance_percent: float
-    page_width_in: float
-    page_height_in: float
+    allowed_types: tuple[str, ...] = setting()
+    min_dpi: int = setting(low=1, high=10000)
+    dpi_tolerance_percent: float = setting()
+    page_width_in: float = setting(low=0.5)
+    page_height_in: float = setting(low=0.5)
+
+    def check(self, r: Reader) -> None:
+        from mailintake.base.rules import KNOWN_TYPES
+
+        for t in self.allowed_types:
+            if t not in KNOWN_TYPES:
+                raise r.fail("allowed_types", f"unknown type {t!r}; known: {', '.join(sorted(KNOWN_TYPES))}")
 
 
 @dataclass(frozen=True)
 class Daemon:
-    poll_seconds: int
-    sweep_times: tuple[time, ...]
-    outbox_seconds: int
-    use_idle: bool
-    sweep_timeout_seconds: int
-    admin_email: str
-    alert_after_failed_sweeps: int
+    poll_seconds: int = setting(low=5)
+    sweep_times: tuple[time, ...] = setting(read=Reader.clocks)
+    outbox_seconds: int = setting(low=5)
+    use_idle: bool = setting()
+    sweep_timeout_seconds: int = setting(low=10)
+    admin_email: str = setting()
+    alert_after_failed_sweeps: int = setting(low=1, high=100)
 
-
-ROLES = ("clerk", "approver", "finance", "admin")
+    def check(self, r: Reader) -> None:
+        if self.admin_email and "@" not in self.admin_email:
+            raise r.fail("admin_email", "expected an email address")
 
 
 @dataclass(frozen=True)
 class Payment:
-    bank_name: str
-    bank_account: str
-    account_name: str
-    promptpay_id: str
-    comp_code: str
-    deadline_days: int
+    bank_name: str = setting()
+    bank_account: str = setting()
+    account_name: str = setting()
+    promptpay_id: str = setting()
+    comp_code: str = setting()
+    deadline_days: int = setting(low=1, high=90)
+
+    def check(self, r: Reader) -> None:
+        if self.promptpay_id:
+            try:
+                target(self.promptpay_id)
+            except ValueError as exc:
+                raise r.fail("promptpay_id", str(exc).split(":")[0]) from None
 
 
 @dataclass(frozen=True)
 class Limits:
-    max_message_bytes: int
-    max_header_bytes: int
-    max_header_line_bytes: int
-    max_multiparts: int
-    max_parts: int
-    parse_seconds: float
-    message_seconds: float
-    sweep_memory_bytes: int
-    ack_max_files: int
-    max_attachment_bytes: int
-    check_seconds: float
-    check_memory_bytes: int
-    zip_max_entries: int
-    zip_max_total_bytes: int
-    zip_max_ratio: float
-    acks_per_sender_per_hour: int
+    max_message_bytes: int = setting(key="max_message_mb", low=0.01, unit=MB)
+    max_header_bytes: int = setting(key="max_header_kb", low=1, unit=KB)
+    max_header_line_bytes: int = setting(key="max_header_line_kb", low=1, unit=KB)
+    max_multiparts: int = setting(low=1)
+    max_parts: int = setting(low=1)
+    parse_seconds: float = setting(low=0.01)
+    message_seconds: float = setting(low=0.1)
+    sweep_memory_bytes: int = setting(key="sweep_memory_mb", low=128, unit=MB)
+    ack_max_files: int = setting(low=1, high=10000)
+    max_attachment_bytes: int = setting(key="max_attachment_mb", low=0.01, unit=MB)
+    check_seconds: float = setting(low=0.5)
+    check_memory_bytes: int = setting(key="check_memory_mb", low=64, unit=MB)
+    zip_max_entries: int = setting(low=1)
+    zip_max_total_bytes: int = setting(key="zip_max_total_mb", low=0.1, unit=MB)
+    zip_max_ratio: float = setting(low=1)
+    acks_per_sender_per_hour: int = setting(low=1)
 
 
 @dataclass(frozen=True)
 class Backup:
-    path: Path
-    days: tuple[str, ...]
-    time: time
-    keep: int
+    path: Path = setting()
+    days: tuple[str, ...] = setting(choices=WEEKDAYS)
+    time: time = setting()
+    keep: int = setting(low=1, high=1000)
 
 
 @dataclass(frozen=True)
 class Permits:
-    number_format: str
-    valid_days: int
-    password_policy: str
-    password_length: int
-    sign_pkcs12: Path | None
-    sign_password: str = field(repr=False)
-    verify_per_sender_per_day: int
+    number_format: str = setting(required=True)
+    valid_days: int = setting(low=1, high=3650)
+    password_policy: str = setting(choices=("random", "derived"))
+    password_length: int = setting(low=8, high=64)
+    sign_pkcs12: Path | None = setting()
+    sign_password: str = setting(secret=True)
+    verify_per_sender_per_day: int = setting(low=1, high=1000)
+
+    def check(self, r: Reader) -> None:
+        try:
+            self.number_format.format(code="EVT", be_year=2568, year=2025, seq=1)
+        except (KeyError, ValueError, IndexError) as exc:
+            raise r.fail("number_format", f"bad format field {exc}; use {{code}} {{be_year}} {{year}} {{seq}}") from None
+        if "{seq" not in self.number_format:
+            raise r.fail("number_format", "must contain {seq}")
+
+
+@dataclass(frozen=True)
+class Lifecycle:
+    default_time_limit_days: int = setting(low=1, high=365)
+
+
+@dataclass(frozen=True)
+class Log:
+    level: str = setting(choices=("DEBUG", "INFO", "WARNING", "ERROR"))
 
 
 @dataclass(frozen=True)
@@ -171,25 +255,43 @@ class User:
 
 @dataclass(frozen=True)
 class Config:
+    """The whole configuration: one field per section of the TOML (built by
+    ``build_section``), the users, and where it came from."""
+
     source: Path | None
     base_dir: Path
     agency: Agency
     mailbox: Mailbox
     smtp: Smtp
-    storage_path: Path
+    storage: Storage
     hours: Hours
     ids: Ids
     checks: Checks
     daemon: Daemon
-    log_level: str
-    busy_timeout_seconds: float
     limits: Limits
     backup: Backup
-    users: dict[str, User]
     payment: Payment
-    default_time_limit_days: int
     permits: Permits
-    raw: dict[str, Any]
+    lifecycle: Lifecycle
+    log: Log
+    users: dict[str, User]
+    raw: dict[str, Any] = field(repr=False)
+
+    @property
+    def storage_path(self) -> Path:
+        return self.storage.path
+
+    @property
+    def busy_timeout_seconds(self) -> float:
+        return self.storage.busy_timeout_seconds
+
+    @property
+    def log_level(self) -> str:
+        return self.log.level
+
+    @property
+    def default_time_limit_days(self) -> int:
+        return self.lifecycle.default_time_limit_days
 
     @property
     def db_path(self) -> Path:
@@ -219,131 +321,7 @@ class Config:
         raise ConfigError(f"{kind}/{name}: not found in {', '.join(map(str, self.search_path(kind))) or 'any directory'}")
 
 
-OPEN_TABLES = {"users"}  # tables whose keys are names chosen by the agency
-
-
-def _merge(base: dict[str, Any], over: dict[str, Any], where: str) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in over.items():
-        if key in OPEN_TABLES and isinstance(value, dict):
-            out[key] = {**base.get(key, {}), **value}
-            continue
-        if key not in base:
-            raise ConfigError(f"{where}: unknown key [{key}]" if not where.endswith("]") else f"{where} {key}: unknown key")
-        if isinstance(base[key], dict):
-            if not isinstance(value, dict):
-                raise ConfigError(f"{where}: [{key}] must be a table")
-            out[key] = _merge(base[key], value, f"{where}: [{key}]")
-        else:
-            out[key] = value
-    return out
-
-
-def _coerce_env(default: Any, text: str, key: str) -> Any:
-    if isinstance(default, bool):
-        if text.lower() in ("1", "true", "yes", "on"):
-            return True
-        if text.lower() in ("0", "false", "no", "off"):
-            return False
-        raise ConfigError(f"environment {key}: expected true or false, got {text!r}")
-    if isinstance(default, int):
-        try:
-            return int(text)
-        except ValueError:
-            raise ConfigError(f"environment {key}: expected a whole number, got {text!r}") from None
-    if isinstance(default, float):
-        try:
-            return float(text)
-        except ValueError:
-            raise ConfigError(f"environment {key}: expected a number, got {text!r}") from None
-    if isinstance(default, list):
-        return [part.strip() for part in text.split(",") if part.strip()]
-    return text
-
-
-def _apply_env(data: dict[str, Any], environ: dict[str, str]) -> None:
-    for section, table in data.items():
-        if not isinstance(table, dict):
-            continue
-        for key, value in table.items():
-            name = f"{ENV_PREFIX}{section}_{key}".upper()
-            if name in environ:
-                table[key] = _coerce_env(value, environ[name], name)
-
-
-class _Reader:
-    """Reads one section with errors that name the key."""
-
-    def __init__(self, where: str, section: str, table: dict[str, Any]):
-        self.where, self.section, self.table = where, section, table
-
-    def fail(self, key: str, what: str) -> ConfigError:
-        value = self.table.get(key)
-        shown = "***" if key in SECRET_KEYS else repr(value)
-        return ConfigError(f"{self.where}: [{self.section}] {key}: {what}, got {shown}")
-
-    def text(self, key: str, *, choices: tuple[str, ...] = (), required: bool = False) -> str:
-        value = self.table.get(key)
-        if not isinstance(value, str):
-            raise self.fail(key, "expected text")
-        if required and not value.strip():
-            raise self.fail(key, "must not be empty")
-        if choices and value not in choices:
-            raise self.fail(key, f"expected one of {', '.join(choices)}")
-        return value
-
-    def integer(self, key: str, *, minimum: int = 0, maximum: int = 2**31) -> int:
-        value = self.table.get(key)
-        if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
-            raise self.fail(key, f"expected a whole number from {minimum} to {maximum}")
-        return value
-
-    def number(self, key: str, *, minimum: float = 0.0) -> float:
-        value = self.table.get(key)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < minimum:
-            raise self.fail(key, f"expected a number of at least {minimum}")
-        return float(value)
-
-    def boolean(self, key: str) -> bool:
-        value = self.table.get(key)
-        if not isinstance(value, bool):
-            raise self.fail(key, "expected true or false")
-        return value
-
-    def clock(self, key: str, value: Any = None) -> time:
-        value = self.table.get(key) if value is None else value
-        try:
-            hh, mm = str(value).split(":")
-            return time(int(hh), int(mm))
-        except (ValueError, TypeError):
-            raise self.fail(key, "expected HH:MM") from None
-
-    def strings(self, key: str) -> tuple[str, ...]:
-        value = self.table.get(key)
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise self.fail(key, "expected a list of text")
-        return tuple(value)
-
-    def path(self, key: str, base: Path) -> Path:
-        p = Path(self.text(key)).expanduser()
-        return p if p.is_absolute() else base / p
-
-
-def _dates(reader: _Reader, key: str) -> dict[date, str]:
-    out: dict[date, str] = {}
-    value = reader.table.get(key)
-    if not isinstance(value, list):
-        raise reader.fail(key, "expected a list of dates")
-    for item in value:
-        text = item.isoformat() if isinstance(item, date) else str(item)
-        day, _, name = text.partition(" ")
-        try:
-            out[date.fromisoformat(day)] = name.strip() or "agency holiday"
-        except ValueError:
-            raise ConfigError(f"{reader.where}: [{reader.section}] {key}: {item!r} is not a date (YYYY-MM-DD)") from None
-    return out
-
-
+# --- loading ---------------------------------------------------------------------------------
 def load(path: str | os.PathLike[str] | None = None, environ: dict[str, str] | None = None) -> Config:
     """Load and validate the configuration.
 
@@ -369,218 +347,17 @@ def load(path: str | os.PathLike[str] | None = None, environ: dict[str, str] | N
             raise ConfigError(f"{path}: config file not found") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-        data = _merge(data, user, where)
-    _apply_env(data, env)
-    base = source.parent if source else Path.cwd()
-    return _build(data, base, source, where)
+        data = merge(data, user, where, OPEN_TABLES)
+    apply_env(data, env, ENV_PREFIX)
+    return build(data, source.parent if source else Path.cwd(), source, where)
 
 
-def _build(data: dict[str, Any], base: Path, source: Path | None, where: str) -> Config:
-    a = _Reader(where, "agency", data["agency"])
-    agency = Agency(
-        name_th=a.text("name_th", required=True),
-        name_en=a.text("name_en", required=True),
-        phone=a.text("phone", required=True),
-        mailbox_address=a.text("mailbox_address", required=True),
-        address_th=a.text("address_th"),
-        address_en=a.text("address_en"),
-        templates_dir=a.path("templates_dir", base),
-        rules_dir=a.path("rules_dir", base),
-    )
-    if "@" not in agency.mailbox_address:
-        raise a.fail("mailbox_address", "expected an email address")
-
-    m = _Reader(where, "mailbox", data["mailbox"])
-    kind = m.text("kind", choices=("imap", "maildir"))
-    mailbox = Mailbox(
-        kind=kind,
-        path=m.path("path", base),
-        host=m.text("host", required=kind == "imap"),
-        port=m.integer("port", maximum=65535),
-        security=m.text("security", choices=("ssl", "starttls", "none")),
-        username=m.text("username", required=kind == "imap"),
-        password=m.text("password"),
-        ca_file=_ca_file(m, base),
-        done_action=m.text("done_action", choices=("flag", "move")),
-        done_keyword=m.text("done_keyword", required=True),
-        archive_folder=m.text("archive_folder", required=True),
-        skip_folders=m.strings("skip_folders"),
-        junk_names=m.strings("junk_names"),
-        sent_folder=m.text("sent_folder"),
-        timeout_seconds=m.number("timeout_seconds", minimum=1),
-    )
-    if kind == "imap" and mailbox.security == "none" and not _is_loopback(mailbox.host):
-        raise m.fail("security", "'none' (no TLS) is allowed only for a loopback host; use ssl or starttls")
-
-    s = _Reader(where, "smtp", data["smtp"])
-    smtp = Smtp(
-        host=s.text("host"),
-        port=s.integer("port", maximum=65535),
-        security=s.text("security", choices=("ssl", "starttls", "none")),
-        username=s.text("username"),
-        password=s.text("password"),
-        ca_file=_ca_file(s, base),
-        outgoing_path=s.path("outgoing_path", base),
-        timeout_seconds=s.number("timeout_seconds", minimum=1),
-        retry_base_seconds=s.integer("retry_base_seconds", minimum=1),
-        retry_max_seconds=s.integer("retry_max_seconds", minimum=1),
-        give_up_hours=s.number("give_up_hours", minimum=0),
-        bounce_block_days=s.integer("bounce_block_days", minimum=0, maximum=3650),
-    )
-    if smtp.host and smtp.security == "none" and not _is_loopback(smtp.host):
-        raise s.fail("security", "'none' (no TLS) is allowed only for a loopback host; use ssl or starttls")
-
-    st = _Reader(where, "storage", data["storage"])
-    storage_path = st.path("path", base)
-    if storage_path.exists() and not storage_path.is_dir():
-        raise st.fail("path", f"{storage_path} is a file, not a directory")
-    if not storage_path.exists() and not storage_path.parent.is_dir():
-        raise st.fail("path", f"{storage_path.parent} does not exist (create it, or correct the path)")
-
-    h = _Reader(where, "hours", data["hours"])
-    try:
-        tz = ZoneInfo(h.text("timezone", required=True))
-    except (ZoneInfoNotFoundError, ValueError):
-        raise h.fail("timezone", "expected an IANA time zone such as Asia/Bangkok") from None
-    weekdays = h.table.get("working_weekdays")
-    if not isinstance(weekdays, list) or not weekdays or not all(isinstance(d, int) and 1 <= d <= 7 for d in weekdays):
-        raise h.fail("working_weekdays", "expected a list of weekday numbers 1 (Monday) to 7 (Sunday)")
-    hours = Hours(
-        timezone=tz,
-        open=h.clock("open"),
-        close=h.clock("close"),
-        ack_by=h.clock("ack_by"),
-        working_weekdays=frozenset(weekdays),
-        extra_holidays=_dates(h, "extra_holidays"),
-        extra_working_days=frozenset(_dates(h, "extra_working_days")),
-        date_skew_hours=h.number("date_skew_hours"),
-    )
-    if hours.close <= hours.open:
-        raise h.fail("close", f"must be later than open ({hours.open:%H:%M})")
-
-    i = _Reader(where, "ids", data["ids"])
-    ids = Ids(format=i.text("format", required=True), prefix=i.text("prefix"))
-    try:
-        sample = ids.format.format(prefix=ids.prefix, be_year=2568, year=2025, seq=1)
-    except (KeyError, ValueError, IndexError) as exc:
-        raise i.fail("format", f"bad format field {exc}; use {{prefix}} {{be_year}} {{year}} {{seq}}") from None
-    if "{seq" not in ids.format or sample.strip() == "":
-        raise i.fail("format", "must contain {seq}")
-
-    c = _Reader(where, "checks", data["checks"])
-    allowed = c.strings("allowed_types")
-    from mailintake.base.rules import KNOWN_TYPES
-
-    for t in allowed:
-        if t not in KNOWN_TYPES:
-            raise c.fail("allowed_types", f"unknown type {t!r}; known: {', '.join(sorted(KNOWN_TYPES))}")
-    checks = Checks(
-        allowed_types=allowed,
-        min_dpi=c.integer("min_dpi", minimum=1, maximum=10000),
-        dpi_tolerance_percent=c.number("dpi_tolerance_percent"),
-        page_width_in=c.number("page_width_in", minimum=0.5),
-        page_height_in=c.number("page_height_in", minimum=0.5),
-    )
-
-    d = _Reader(where, "daemon", data["daemon"])
-    daemon = Daemon(
-        poll_seconds=d.integer("poll_seconds", minimum=5),
-        sweep_times=tuple(d.clock("sweep_times", v) for v in d.strings("sweep_times")),
-        outbox_seconds=d.integer("outbox_seconds", minimum=5),
-        use_idle=d.boolean("use_idle"),
-        sweep_timeout_seconds=d.integer("sweep_timeout_seconds", minimum=10),
-        admin_email=d.text("admin_email"),
-        alert_after_failed_sweeps=d.integer("alert_after_failed_sweeps", minimum=1, maximum=100),
-    )
-    if daemon.admin_email and "@" not in daemon.admin_email:
-        raise d.fail("admin_email", "expected an email address")
-    lg = _Reader(where, "log", data["log"])
-    return Config(
-        source=source,
-        base_dir=base,
-        agency=agency,
-        mailbox=mailbox,
-        smtp=smtp,
-        storage_path=storage_path,
-        hours=hours,
-        ids=ids,
-        checks=checks,
-        daemon=daemon,
-        log_level=lg.text("level", choices=("DEBUG", "INFO", "WARNING", "ERROR")),
-        busy_timeout_seconds=st.number("busy_timeout_seconds", minimum=0.1),
-        limits=_limits(_Reader(where, "limits", data["limits"])),
-        backup=_backup(_Reader(where, "backup", data["backup"]), base),
-        users=_users(where, data.get("users", {})),
-        payment=_payment(_Reader(where, "payment", data["payment"])),
-        permits=_permits(_Reader(where, "permits", data["permits"]), base),
-        default_time_limit_days=_Reader(where, "lifecycle", data["lifecycle"]).integer(
-            "default_time_limit_days", minimum=1, maximum=365),
-        raw=data,
-    )
-
-
-def _limits(r: _Reader) -> Limits:
-    mb, kb = 1024 * 1024, 1024
-    return Limits(
-        max_message_bytes=int(r.number("max_message_mb", minimum=0.01) * mb),
-        max_header_bytes=int(r.number("max_header_kb", minimum=1) * kb),
-        max_header_line_bytes=int(r.number("max_header_line_kb", minimum=1) * kb),
-        max_multiparts=r.integer("max_multiparts", minimum=1),
-        max_parts=r.integer("max_parts", minimum=1),
-        parse_seconds=r.number("parse_seconds", minimum=0.01),
-        message_seconds=r.number("message_seconds", minimum=0.1),
-        sweep_memory_bytes=int(r.number("sweep_memory_mb", minimum=128) * mb),
-        ack_max_files=r.integer("ack_max_files", minimum=1, maximum=10000),
-        max_attachment_bytes=int(r.number("max_attachment_mb", minimum=0.01) * mb),
-        check_seconds=r.number("check_seconds", minimum=0.5),
-        check_memory_bytes=int(r.number("check_memory_mb", minimum=64) * mb),
-        zip_max_entries=r.integer("zip_max_entries", minimum=1),
-        zip_max_total_bytes=int(r.number("zip_max_total_mb", minimum=0.1) * mb),
-        zip_max_ratio=r.number("zip_max_ratio", minimum=1),
-        acks_per_sender_per_hour=r.integer("acks_per_sender_per_hour", minimum=1),
-    )
-
-
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-def _backup(r: _Reader, base: Path) -> Backup:
-    days = r.strings("days")
-    if any(d not in WEEKDAYS for d in days):
-        raise r.fail("days", f"expected a list of {', '.join(WEEKDAYS)}")
-    return Backup(r.path("path", base), days, r.clock("time"), r.integer("keep", minimum=1, maximum=1000))
-
-
-def _permits(p: _Reader, base: Path) -> Permits:
-    fmt = p.text("number_format", required=True)
-    try:
-        fmt.format(code="EVT", be_year=2568, year=2025, seq=1)
-    except (KeyError, ValueError, IndexError) as exc:
-        raise p.fail("number_format", f"bad format field {exc}; use {{code}} {{be_year}} {{year}} {{seq}}") from None
-    if "{seq" not in fmt:
-        raise p.fail("number_format", "must contain {seq}")
-    sign = None
-    if p.text("sign_pkcs12"):
-        sign = p.path("sign_pkcs12", base)
-        if not sign.is_file():
-            raise p.fail("sign_pkcs12", "no such file")
-    return Permits(fmt, p.integer("valid_days", minimum=1, maximum=3650),
-                   p.text("password_policy", choices=("random", "derived")),
-                   p.integer("password_length", minimum=8, maximum=64), sign, p.text("sign_password"),
-                   p.integer("verify_per_sender_per_day", minimum=1, maximum=1000))
-
-
-def _payment(p: _Reader) -> Payment:
-    pay = Payment(p.text("bank_name"), p.text("bank_account"), p.text("account_name"), p.text("promptpay_id"),
-                  p.text("comp_code"), p.integer("deadline_days", minimum=1, maximum=90))
-    if pay.promptpay_id:
-        from mailintake.desk.promptpay import target
-
-        try:
-            target(pay.promptpay_id)
-        except ValueError as exc:
-            raise p.fail("promptpay_id", str(exc).split(":")[0]) from None
-    return pay
+def build(data: dict[str, Any], base: Path, source: Path | None, where: str) -> Config:
+    """The configuration from merged TOML ``data``: every section dataclass
+    field of ``Config`` built from the table of the same name."""
+    sections = {name: build_section(hint, Reader(where, name, data.get(name, {}), base))
+                for name, hint in typing.get_type_hints(Config).items() if is_section(hint)}
+    return Config(source=source, base_dir=base, users=_users(where, data.get("users", {})), raw=data, **sections)
 
 
 def _users(where: str, table: dict[str, Any]) -> dict[str, User]:
@@ -594,15 +371,6 @@ def _users(where: str, table: dict[str, Any]) -> dict[str, User]:
             raise ConfigError(f"{where}: [users] {login}: roles must be a list of {', '.join(ROLES)}, got {roles!r}")
         users[login] = User(login, frozenset(roles), str(spec.get("name", login)), str(spec.get("position", "")))
     return users
-
-
-def _ca_file(reader: _Reader, base: Path) -> Path | None:
-    if not reader.text("ca_file"):
-        return None
-    path = reader.path("ca_file", base)
-    if not path.is_file():
-        raise reader.fail("ca_file", "no such file")
-    return path
 
 
 def _is_loopback(host: str) -> bool:

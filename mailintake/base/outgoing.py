@@ -22,7 +22,8 @@ from email.utils import format_datetime
 from typing import Any
 
 from mailintake.base.config import Config
-from mailintake.base.data.db import Registry, to_iso
+from mailintake.base.data import outbox
+from mailintake.base.data.db import Registry
 from mailintake.base.headers import one_line
 from mailintake.base.wording import Renderer
 
@@ -104,16 +105,5 @@ def as_bytes(msg: Message) -> bytes:
 
 def queue(cfg: Config, reg: Registry, composed: Composed, *, kind: str, tid: str | None, now: datetime) -> int:
     """Put composed mail in the outbox (call inside the caller's transaction)."""
-    return reg.insert("outbox", {
-        "message_id": composed.message_id,
-        "transaction_id": tid,
-        "kind": kind,
-        "recipient": composed.recipient,
-        "sender": cfg.agency.mailbox_address,
-        "subject": composed.subject,
-        "raw": as_bytes(composed.message),
-        "status": "pending",
-        "attempts": 0,
-        "next_attempt_at": to_iso(now),
-        "created_at": to_iso(now),
-    })
+    return outbox.add(reg, message_id=composed.message_id, tid=tid, kind=kind, recipient=composed.recipient,
+                      sender=cfg.agency.mailbox_address, subject=composed.subject, raw=as_bytes(composed.message), now=now)

@@ -12,7 +12,7 @@ import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from mailintake.base.errors import ConfigError
 
@@ -277,3 +277,38 @@ def load_rules(path: Path) -> MailRules:
     )
 
 
+# --- checking every rule file at once ---------------------------------------------------------
+class RulePlaces(Protocol):
+    """Where the rule files are (the configuration answers; named here so
+    that this module does not import the configuration, which imports it)."""
+
+    def find(self, kind: str, name: str) -> Path: ...
+
+    def search_path(self, kind: str) -> list[Path]: ...
+
+
+@dataclass(frozen=True)
+class RulesCheck:
+    """What ``mailintake rules check`` reports: a line for each good file and
+    each error with its file and key."""
+
+    ok: tuple[str, ...]
+    errors: tuple[str, ...]
+
+
+def check_rules(places: RulePlaces) -> RulesCheck:
+    """Load ``mail.toml`` and every service file, collecting every error
+    instead of stopping at the first."""
+    ok: list[str] = []
+    errors: list[str] = []
+    try:
+        path = places.find("rules", "mail.toml")
+        load_rules(path)
+        ok.append(f"{path}: ok")
+    except ConfigError as exc:
+        errors.append(str(exc))
+    try:
+        ok += [f"{s.source}: ok ({s.code}, {s.name_en})" for s in load_services(places.search_path("rules"))]
+    except ServicesError as exc:
+        errors += exc.errors
+    return RulesCheck(ok=tuple(ok), errors=tuple(errors))

@@ -8,19 +8,36 @@ import json
 from datetime import datetime
 from typing import Any
 
+from mailintake.base.data import applications
 from mailintake.base.data.db import Registry
+from mailintake.base.data.records import Application, Event, Message, OutgoingMail, StoredFile
 from mailintake.base.errors import NotFound
 
-OPEN_STATUSES = ("received", "info_requested", "under_review", "approved", "fee_due", "fee_submitted", "fee_confirmed",
-                 "permit_issued")
+OPEN_STATUSES = (
+    "received",
+    "info_requested",
+    "under_review",
+    "approved",
+    "fee_due",
+    "fee_submitted",
+    "fee_confirmed",
+    "permit_issued",
+)
 
 
-def _file(row: dict[str, Any]) -> dict[str, Any]:
-    details = json.loads(row["details"] or "{}")
+def _file(f: StoredFile) -> dict[str, Any]:
     return {
-        "name": row["name"], "content_type": row["content_type"], "kind": row["kind"], "size": row["size"],
-        "sha256": row["sha256"], "accepted": bool(row["accepted"]), "dpi": row["dpi"], "problem": row["problem"],
-        "problems": details.get("problems", []), "problem_th": row["problem_th"], "problem_en": row["problem_en"],
+        "name": f.name,
+        "content_type": f.content_type,
+        "kind": f.kind,
+        "size": f.size,
+        "sha256": f.sha256,
+        "accepted": bool(f.accepted),
+        "dpi": f.dpi,
+        "problem": f.problem,
+        "problems": f.details.get("problems", []),
+        "problem_th": f.problem_th,
+        "problem_en": f.problem_en,
     }
 
 
@@ -33,147 +50,226 @@ def unreachable(reg: Registry, address: str | None, now: datetime) -> dict[str, 
     block = reg.block_on(address, now)
     if block is None:
         return None
-    return {"address": block["address"], "reason": block["reason"], "since": block["since"], "until": block["until"],
-            "text": f"cannot be reached by email: {block['address']} bounced ({block['reason'][:120]}); "
-                    f"nothing is sent to it until {block['until']}"}
-
-
-def _application(reg: Registry, row: dict[str, Any], now: datetime | None = None) -> dict[str, Any]:
-    files = reg.all("SELECT * FROM files WHERE transaction_id = ? ORDER BY id", (row["transaction_id"],))
-    blocked = unreachable(reg, row["applicant_email"], now or datetime.now().astimezone())
-    flags = json.loads(row["flags"]) + ([UNREACHABLE] if blocked else [])
     return {
-        "transaction_id": row["transaction_id"], "kind": row["kind"], "status": row["status"], "service": row["service"],
-        "applicant_email": row["applicant_email"], "applicant_name": row["applicant_name"], "subject": row["subject"],
-        "received_at": row["received_at"], "deemed_received_at": row["deemed_received_at"],
-        "ack_due_at": row["ack_due_at"], "ack_reason": row["ack_reason"], "acknowledged_at": row["acknowledged_at"],
-        "problems": json.loads(row["problems"]), "flags": flags, "unreachable": blocked,
-        "assigned_to": row["assigned_to"], "due_at": row["due_at"], "juristic": bool(row["juristic"]),
-        "identity": json.loads(row["identity"]) if row["identity"] else None, "poa": row["poa"], "stamp": row["stamp"],
-        "fee_amount": row["fee_amount"], "fee_due_at": row["fee_due_at"], "payment_ref": row["payment_ref"],
-        "decision_reason": row["decision_reason"], "replied_at": row["replied_at"],
+        "address": block["address"],
+        "reason": block["reason"],
+        "since": block["since"],
+        "until": block["until"],
+        "text": f"cannot be reached by email: {block['address']} bounced ({block['reason'][:120]}); "
+        f"nothing is sent to it until {block['until']}",
+    }
+
+
+def _application(reg: Registry, app: Application, now: datetime | None = None) -> dict[str, Any]:
+    files = applications.files_of(reg, app.transaction_id)
+    blocked = unreachable(reg, app.applicant_email, now or datetime.now().astimezone())
+    return {
+        "transaction_id": app.transaction_id,
+        "kind": app.kind,
+        "status": app.status,
+        "service": app.service,
+        "applicant_email": app.applicant_email,
+        "applicant_name": app.applicant_name,
+        "subject": app.subject,
+        "received_at": app.received_at,
+        "deemed_received_at": app.deemed_received_at,
+        "ack_due_at": app.ack_due_at,
+        "ack_reason": app.ack_reason,
+        "acknowledged_at": app.acknowledged_at,
+        "problems": list(app.problems),
+        "flags": list(app.flags) + ([UNREACHABLE] if blocked else []),
+        "unreachable": blocked,
+        "assigned_to": app.assigned_to,
+        "due_at": app.due_at,
+        "juristic": bool(app.juristic),
+        "identity": app.identity or None,
+        "poa": app.poa,
+        "stamp": app.stamp,
+        "fee_amount": app.fee_amount,
+        "fee_due_at": app.fee_due_at,
+        "payment_ref": app.payment_ref,
+        "decision_reason": app.decision_reason,
+        "replied_at": app.replied_at,
         "files": [_file(f) for f in files],
     }
 
 
-def is_overdue(app: dict[str, Any], now: datetime) -> bool:
+def is_overdue(app: Application, now: datetime) -> bool:
     """Not acknowledged by its deadline (R4), or open past its service's time limit."""
-    if app["acknowledged_at"] is None and datetime.fromisoformat(app["ack_due_at"]) < now:
+    if app.acknowledged_at is None and datetime.fromisoformat(app.ack_due_at) < now:
         return True
-    return app["status"] in OPEN_STATUSES and app["due_at"] is not None and datetime.fromisoformat(app["due_at"]) < now
+    return app.status in OPEN_STATUSES and app.due_at is not None and datetime.fromisoformat(app.due_at) < now
 
 
-def list_applications(reg: Registry, *, status: str | None = None, include_closed: bool = False,
-                      mine: str | None = None, service: str | None = None,
-                      overdue_at: datetime | None = None, now: datetime | None = None) -> list[dict[str, Any]]:
-    rows = reg.all("SELECT * FROM applications")
+def list_applications(
+    reg: Registry,
+    *,
+    status: str | None = None,
+    include_closed: bool = False,
+    mine: str | None = None,
+    service: str | None = None,
+    overdue_at: datetime | None = None,
+    now: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """The clerk's list, first come first served (R12), as JSON-ready rows."""
+    apps = applications.every(reg)
     if mine:
-        rows = [r for r in rows if r["assigned_to"] == mine]
+        apps = [a for a in apps if a.assigned_to == mine]
     if service:
-        rows = [r for r in rows if (r["service"] or "unassigned") == service]
+        apps = [a for a in apps if (a.service or "unassigned") == service]
     if overdue_at is not None:
-        rows = [r for r in rows if is_overdue(r, overdue_at)]
+        apps = [a for a in apps if is_overdue(a, overdue_at)]
     if status:
-        rows = [r for r in rows if r["status"] == status]
+        apps = [a for a in apps if a.status == status]
     elif not include_closed:
-        rows = [r for r in rows if r["status"] in OPEN_STATUSES]
+        apps = [a for a in apps if a.status in OPEN_STATUSES]
     # First come, first served: by deemed receipt as an instant, then by ID.
-    rows.sort(key=lambda r: (datetime.fromisoformat(r["deemed_received_at"]), r["transaction_id"]))
-    return [_application(reg, r, now) for r in rows]
+    apps.sort(key=lambda a: (datetime.fromisoformat(a.deemed_received_at), a.transaction_id))
+    return [_application(reg, a, now) for a in apps]
+
+
+def _message(m: Message) -> dict[str, Any]:
+    return {
+        "id": m.id,
+        "kind": m.kind,
+        "message_id": m.message_id,
+        "from": m.from_addr,
+        "subject": m.subject,
+        "received_at": m.received_at,
+        "internaldate": m.internaldate,
+        "date_header": m.date_header,
+        "fetched_at": m.fetched_at,
+        "folder": m.folder,
+        "size": m.size,
+        "sha256": m.sha256,
+        "received_chain": list(m.received_chain),
+        "defects": list(m.defects),
+        "flags": list(m.flags),
+    }
+
+
+def _outgoing(o: OutgoingMail) -> dict[str, Any]:
+    return {
+        "message_id": o.message_id,
+        "kind": o.kind,
+        "to": o.recipient,
+        "subject": o.subject,
+        "status": o.status,
+        "attempts": o.attempts,
+        "sent_at": o.sent_at,
+        "last_error": o.last_error,
+        "read_at": o.read_at,
+        "delivery_notes": list(o.delivery_notes),
+    }
+
+
+def _event(e: Event) -> dict[str, Any]:
+    return {
+        "id": e.id,
+        "at": e.at,
+        "actor": e.actor,
+        "action": e.action,
+        "status_before": e.status_before,
+        "status_after": e.status_after,
+        "detail": e.detail,
+    }
 
 
 def show_application(reg: Registry, tid: str, now: datetime | None = None) -> dict[str, Any]:
-    row = reg.one("SELECT * FROM applications WHERE transaction_id = ?", (tid.upper(),))
-    if row is None:
+    """One application in full: its files, messages, outgoing mail and events."""
+    app = applications.get(reg, tid)
+    if app is None:
         raise NotFound(f"no application {tid}")
-    out = _application(reg, row, now)
-    out["messages"] = [
-        {"id": m["id"], "kind": m["kind"], "message_id": m["message_id"], "from": m["from_addr"], "subject": m["subject"],
-         "received_at": m["received_at"], "internaldate": m["internaldate"], "date_header": m["date_header"],
-         "fetched_at": m["fetched_at"], "folder": m["folder"], "size": m["size"], "sha256": m["sha256"],
-         "received_chain": json.loads(m["received_chain"] or "[]"), "defects": json.loads(m["defects"] or "[]"),
-         "flags": json.loads(m["flags"] or "[]")}
-        for m in reg.all("SELECT * FROM messages WHERE transaction_id = ? ORDER BY id", (row["transaction_id"],))
-    ]
-    out["outgoing"] = [
-        {"message_id": o["message_id"], "kind": o["kind"], "to": o["recipient"], "subject": o["subject"],
-         "status": o["status"], "attempts": o["attempts"], "sent_at": o["sent_at"], "last_error": o["last_error"],
-         "read_at": o["read_at"], "delivery_notes": json.loads(o["delivery_notes"] or "[]")}
-        for o in reg.all("SELECT * FROM outbox WHERE transaction_id = ? ORDER BY id", (row["transaction_id"],))
-    ]
-    out["events"] = [
-        {"id": e["id"], "at": e["at"], "actor": e["actor"], "action": e["action"], "status_before": e["status_before"],
-         "status_after": e["status_after"], "detail": e["detail"]}
-        for e in reg.all("SELECT * FROM events WHERE transaction_id = ? ORDER BY id", (row["transaction_id"],))
-    ]
+    out = _application(reg, app, now)
+    out["messages"] = [_message(m) for m in applications.messages_of(reg, app.transaction_id)]
+    out["outgoing"] = [_outgoing(o) for o in applications.outgoing_of(reg, app.transaction_id)]
+    out["events"] = [_event(e) for e in applications.events_of(reg, app.transaction_id)]
     return out
 
 
 def payments_waiting(reg: Registry) -> list[dict[str, Any]]:
     """Slips waiting for finance, oldest first (R17)."""
-    out = []
-    for app in reg.all("SELECT * FROM applications WHERE status = 'fee_submitted'"):
-        event = reg.one("SELECT at FROM events WHERE transaction_id = ? AND action = 'slip_received' ORDER BY id DESC LIMIT 1",
-                        (app["transaction_id"],))
-        last = reg.one("SELECT message_row FROM files WHERE transaction_id = ? ORDER BY id DESC LIMIT 1", (app["transaction_id"],))
-        slips = reg.all("SELECT name, content_type, accepted, problem, sha256 FROM files WHERE message_row = ?",
-                        (last["message_row"],)) if last else []
-        out.append({"transaction_id": app["transaction_id"], "applicant_email": app["applicant_email"],
-                    "service": app["service"], "fee_amount": app["fee_amount"], "fee_due_at": app["fee_due_at"],
-                    "slip_received_at": event["at"] if event else None,
-                    "slips": [{**f, "accepted": bool(f["accepted"])} for f in slips]})
+    out: list[dict[str, Any]] = []
+    for app in applications.in_status(reg, "fee_submitted"):
+        event = applications.last_event(reg, app.transaction_id, "slip_received")
+        slips = applications.last_files(reg, app.transaction_id)
+        out.append(
+            {
+                "transaction_id": app.transaction_id,
+                "applicant_email": app.applicant_email,
+                "service": app.service,
+                "fee_amount": app.fee_amount,
+                "fee_due_at": app.fee_due_at,
+                "slip_received_at": event.at if event else None,
+                "slips": [
+                    {
+                        "name": f.name,
+                        "content_type": f.content_type,
+                        "accepted": bool(f.accepted),
+                        "problem": f.problem,
+                        "sha256": f.sha256,
+                    }
+                    for f in slips
+                ],
+            }
+        )
+    # Oldest slip first; a slip without its event (an old registry) last.
     out.sort(key=lambda r: datetime.fromisoformat(r["slip_received_at"]) if r["slip_received_at"] else datetime.max)
     return out
+
+
+_OUTBOX_COLUMNS = (
+    "id",
+    "message_id",
+    "transaction_id",
+    "kind",
+    "recipient",
+    "subject",
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "last_error",
+    "created_at",
+    "sent_at",
+    "read_at",
+    "delivery_notes",
+)
+_QUARANTINE_COLUMNS = ("id", "folder", "uid", "received_at", "size", "sha256", "stage", "error", "attempts")
 
 
 def list_outbox(reg: Registry, *, status: str | None = None) -> list[dict[str, Any]]:
     """Outgoing mail; ``read_at`` from a read receipt, ``delivery_notes`` from
     delay and delivery reports, ``blocked`` rows were never sent (hard bounce)."""
-    sql = "SELECT id, message_id, transaction_id, kind, recipient, subject, status, attempts, next_attempt_at, " \
-          "last_error, created_at, sent_at, read_at, delivery_notes FROM outbox" + \
-          (" WHERE status = ?" if status else "") + " ORDER BY id"
-    rows = reg.all(sql, (status,) if status else ())
-    return [{**r, "delivery_notes": json.loads(r["delivery_notes"] or "[]")} for r in rows]
+    return [{k: d[k] for k in _OUTBOX_COLUMNS} for d in (o.as_dict() for o in applications.outbox(reg, status))]
 
 
 def list_quarantine(reg: Registry) -> list[dict[str, Any]]:
-    return reg.all("SELECT id, folder, uid, received_at, size, sha256, stage, error, attempts FROM messages "
-                   "WHERE kind = 'quarantined' ORDER BY id")
-
-
-def quota_warning(quota: dict[str, Any] | None) -> str | None:
-    """R24: warn at 80 % and 95 % of the mailbox quota."""
-    percent = (quota or {}).get("percent", 0)
-    if percent >= 95:
-        return f"mailbox quota {percent}% used: nearly full, new mail will bounce; archive or delete old mail now"
-    if percent >= 80:
-        return f"mailbox quota {percent}% used: plan to archive old mail"
-    return None
+    return [{k: getattr(m, k) for k in _QUARANTINE_COLUMNS} for m in applications.quarantined(reg)]
 
 
 def status(reg: Registry) -> dict[str, Any]:
     """The registry part of ``mailintake status``; how the sweeps went is
     ``health.status``."""
-
-    def kv(key: str) -> Any:
-        v = reg.get_kv(key)
-        return None if v is None else json.loads(v)
-
-    counts = {r["kind"]: r["n"] for r in reg.all("SELECT kind, COUNT(*) AS n FROM messages GROUP BY kind")}
-    apps = {r["status"]: r["n"] for r in reg.all("SELECT status, COUNT(*) AS n FROM applications GROUP BY status")}
-    ob = {r["status"]: r["n"] for r in reg.all("SELECT status, COUNT(*) AS n FROM outbox GROUP BY status")}
-    unacked = reg.one("SELECT COUNT(*) AS n FROM applications WHERE acknowledged_at IS NULL")
-    quota = kv("quota")
+    raw_quota = reg.get_kv("quota")
+    quota = None if raw_quota is None else json.loads(raw_quota)
+    counts = applications.counts(reg, "messages", "kind")
+    apps = applications.counts(reg, "applications", "status")
+    ob = applications.counts(reg, "outbox", "status")
     warnings = []
     if ob.get("failed"):
         warnings.append(f"{ob['failed']} outgoing message(s) failed: see `mailintake outbox list --status failed`")
     if ob.get("blocked"):
-        warnings.append(f"{ob['blocked']} outgoing message(s) not sent to addresses that hard-bounced: "
-                        "see `mailintake outbox list --status blocked`")
+        warnings.append(
+            f"{ob['blocked']} outgoing message(s) not sent to addresses that hard-bounced: "
+            "see `mailintake outbox list --status blocked`"
+        )
     if counts.get("quarantined"):
         warnings.append(f"{counts['quarantined']} message(s) in quarantine: see `mailintake quarantine list`")
     return {
-        "messages": counts, "applications": apps,
-        "unacknowledged": unacked["n"] if unacked else 0, "outbox": ob, "quota": quota, "warnings": warnings,
-        "quota_warning": quota_warning(quota),
+        "messages": counts,
+        "applications": apps,
+        "unacknowledged": applications.unacknowledged(reg),
+        "outbox": ob,
+        "quota": quota,
+        "warnings": warnings,
     }

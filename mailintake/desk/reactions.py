@@ -13,10 +13,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
+from mailintake.base.data import applications
+from mailintake.base.data import outbox as outgoing
+from mailintake.base.data import permits as register
 from mailintake.base.data.db import Registry, to_iso
-from mailintake.desk.lifecycle import Desk
+from mailintake.base.data.records import Application
+from mailintake.desk.office import Office
 
 REPLIED, ACCEPTED, BOUNCED = "replied", "accepted", "bounced"
 
@@ -31,11 +34,11 @@ class Happened:
     outbox_message_id: str | None = None
 
 
-def react(reg: Registry, happened: Happened, now: datetime, desk: Desk | None = None) -> None:
+def react(reg: Registry, happened: Happened, now: datetime, desk: Office | None = None) -> None:
     """Apply the application's reaction to ``happened`` (call inside the
     caller's transaction; a REPLIED needs the ``desk`` that writes notices)."""
     if happened.kind == REPLIED and desk is not None and happened.transaction_id:
-        app = reg.one("SELECT * FROM applications WHERE transaction_id = ?", (happened.transaction_id,))
+        app = applications.get(reg, happened.transaction_id)
         if app is not None:
             _on_reply(desk, app, happened.has_files, now)
     elif happened.kind == ACCEPTED:
@@ -44,49 +47,61 @@ def react(reg: Registry, happened: Happened, now: datetime, desk: Desk | None = 
         _reopen_delivery(reg, happened.outbox_message_id, now)
 
 
-def _on_reply(desk: Desk, app: dict[str, Any], has_files: bool, now: datetime) -> None:
+def _on_reply(desk: Office, app: Application, has_files: bool, now: datetime) -> None:
     if not has_files:
         return
-    if app["status"] == "info_requested":
-        app = desk._move(app, "received", "system", "documents_received", now)
+    if app.status == "info_requested":
+        app = desk.move(app, "received", "system", "documents_received", now)
         desk.notify(app, "received_again", now)
-    elif app["status"] == "fee_due":
-        app = desk._move(app, "fee_submitted", "system", "slip_received", now)
+    elif app.status == "fee_due":
+        app = desk.move(app, "fee_submitted", "system", "slip_received", now)
         desk.notify(app, "fee_submitted", now)
 
 
 def _settle_deliveries(reg: Registry, now: datetime) -> None:
     """A permit is delivered when SMTP has accepted both its emails (R19)."""
-    for row in reg.all("SELECT * FROM permits WHERE status = 'issued' AND pdf_message_id IS NOT NULL"):
-        sent = reg.all("SELECT status FROM outbox WHERE message_id IN (?, ?)",
-                       (row["pdf_message_id"], row["password_message_id"]))
-        if len(sent) != 2 or any(r["status"] != "sent" for r in sent):
+    for permit in register.awaiting_delivery(reg):
+        ids = [m for m in (permit.pdf_message_id, permit.password_message_id) if m]
+        sent = outgoing.statuses(reg, ids)
+        if len(ids) != 2 or len(sent) != 2 or any(s != "sent" for s in sent.values()):
             continue
         with reg.transaction():
-            reg.update("permits", "number", row["number"], {"status": "delivered", "delivered_at": to_iso(now)})
-            app = reg.one("SELECT status FROM applications WHERE transaction_id = ?", (row["transaction_id"],))
-            before = app["status"] if app else None
+            register.mark_delivered(reg, permit.number, now)
+            app = applications.get(reg, permit.transaction_id)
+            before = app.status if app else None
             if before == "permit_issued":
-                reg.update("applications", "transaction_id", row["transaction_id"],
-                           {"status": "delivered", "updated_at": to_iso(now)})
-            reg.add_event(at=now, actor="system", action="permit_delivered", transaction_id=row["transaction_id"],
-                          before=before, after="delivered" if before == "permit_issued" else before,
-                          detail={"permit": row["number"]})
+                applications.update(reg, permit.transaction_id, status="delivered", updated_at=to_iso(now))
+            reg.add_event(
+                at=now,
+                actor="system",
+                action="permit_delivered",
+                transaction_id=permit.transaction_id,
+                before=before,
+                after="delivered" if before == "permit_issued" else before,
+                detail={"permit": permit.number},
+            )
 
 
 def _reopen_delivery(reg: Registry, outbox_message_id: str, now: datetime) -> None:
     """A bounce of a permit email puts delivery back in the clerk's hands."""
-    row = reg.one("SELECT * FROM permits WHERE pdf_message_id = ? OR password_message_id = ?",
-                  (outbox_message_id, outbox_message_id))
-    if row is None or row["status"] == "revoked":
+    permit = register.by_message_id(reg, outbox_message_id)
+    if permit is None or permit.status == "revoked":
         return
-    reg.update("permits", "number", row["number"], {"status": "delivery_failed", "delivered_at": None})
-    app = reg.one("SELECT status FROM applications WHERE transaction_id = ?", (row["transaction_id"],))
+    register.mark_delivery_failed(reg, permit.number)
+    app = applications.get(reg, permit.transaction_id)
     if app is not None:
-        if app["status"] == "delivered":
-            reg.update("applications", "transaction_id", row["transaction_id"],
-                       {"status": "permit_issued", "updated_at": to_iso(now)})
-        reg.add_event(at=now, actor="system", action="permit_delivery_bounced", transaction_id=row["transaction_id"],
-                      before=app["status"], after="permit_issued" if app["status"] == "delivered" else app["status"],
-                      detail={"permit": row["number"], "bounced": outbox_message_id,
-                              "next": "mailintake permit resend " + row["transaction_id"]})
+        if app.status == "delivered":
+            applications.update(reg, permit.transaction_id, status="permit_issued", updated_at=to_iso(now))
+        reg.add_event(
+            at=now,
+            actor="system",
+            action="permit_delivery_bounced",
+            transaction_id=permit.transaction_id,
+            before=app.status,
+            after="permit_issued" if app.status == "delivered" else app.status,
+            detail={
+                "permit": permit.number,
+                "bounced": outbox_message_id,
+                "next": "mailintake permit resend " + permit.transaction_id,
+            },
+        )

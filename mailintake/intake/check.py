@@ -2,7 +2,9 @@
 of images and scanned PDFs (R7); encryption and damage. Every problem has a
 code and a Thai and English sentence (``templates/problems.toml``).
 
-The checks read headers and PDF structure only; nothing is rendered.
+The checks read headers and PDF structure only; nothing is rendered. PDFs and
+images are decoded in a bounded worker process (``intake.sandbox``): which
+files go there, and the TNEF rule, are ``check_attachments``'s decisions.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import io
 import math
 import warnings
 import zipfile
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,11 +24,16 @@ from PIL import Image
 
 from mailintake.base.config import Checks, Limits
 from mailintake.base.rules import KNOWN_TYPES
+from mailintake.base.store import Store
 from mailintake.base.wording import Problem, Wording
+from mailintake.intake.parse import Attachment
 
 # A4 at 600 dpi is 35 Mpx; allow twice that, and make Pillow's bomb warning an error.
 Image.MAX_IMAGE_PIXELS = 2 * 4961 * 7016
 warnings.simplefilter("error", Image.DecompressionBombWarning)
+
+# Kinds whose decoders (pikepdf, Pillow) run in the sandboxed worker.
+SANDBOXED = ("pdf", "jpeg", "png", "tiff")
 
 _MIME_KIND = {
     "application/pdf": "pdf",
@@ -328,3 +336,26 @@ def is_tnef(name: str, declared: str) -> bool:
 def as_tnef(fc: FileCheck, wording: Wording) -> FileCheck:
     return FileCheck(fc.name, fc.size, fc.declared_type, "application/ms-tnef", "tnef", False, None,
                      (wording.problem("tnef", name=fc.name),), fc.details)
+
+
+# A file checked in the sandboxed worker: (data, name, declared type) -> its check.
+Sandboxed = Callable[[bytes, str, str], FileCheck]
+
+
+def check_attachments(attachments: Iterable[Attachment], store: Store, checks: Checks, limits: Limits,
+                      wording: Wording, sandboxed: Sandboxed) -> list[tuple[str, FileCheck]]:
+    """Keep and check every attachment: (its digest in the store, its check).
+
+    PDFs and images no larger than the attachment limit go to ``sandboxed``
+    (their decoders run in the bounded worker); the rest are checked here.
+    Outlook's winmail.dat is refused whatever it holds."""
+    out = []
+    for att in attachments:
+        digest = store.put(att.data, durable=False)
+        _mime, kind = sniff(att.data[:262144])
+        if kind in SANDBOXED and len(att.data) <= limits.max_attachment_bytes:
+            fc = sandboxed(att.data, att.name, att.declared_type)
+        else:
+            fc = check_file(att.data, att.name, att.declared_type, checks, wording, limits)
+        out.append((digest, as_tnef(fc, wording) if is_tnef(att.name, att.declared_type) else fc))
+    return out

@@ -1,19 +1,32 @@
 """Sort what arrives: spam, auto-reply, bounce, our own mail coming back, a reply
 on an existing application, or a new application. The rules are data
-(``rules/mail.toml``); this module only evaluates them and records why.
+(``rules/mail.toml``, the services); this module only evaluates them and
+records why.
+
+For a new message it also decides what the registration writes: an inquiry
+or an application, the service asked for, whether a juristic person applies
+and what rule R9 finds wrong with that (``desk.services.juristic_problems``),
+a missing reply address and a Date header far from the time of receipt.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from email.message import Message
 from typing import Protocol
 
-from mailintake.base.rules import HeaderRule, MailRules
+from mailintake.base.data import messages
+from mailintake.base.data import outbox as sent
+from mailintake.base.data.db import Registry
+from mailintake.base.rules import HeaderRule, MailRules, Service
+from mailintake.base.store import Store
+from mailintake.desk.services import is_inquiry_code, juristic_problems, match_service
 from mailintake.intake.delivery import Report, read_report, report_type
-from mailintake.intake.parse import Incoming, lighten
+from mailintake.intake.limits import lighten
+from mailintake.intake.parse import Incoming
 
 SPAM, AUTOREPLY, BOUNCE, OWN, REPLY, NEW, VERIFY = "spam", "autoreply", "bounce", "own", "reply", "new", "verify"
 # Delivery reports that are not bounces (RFC 3464 delayed, relayed, delivered,
@@ -24,6 +37,9 @@ _DSN_TYPES = (None, "delivery-status", "global-delivery-status")
 _MDN_TYPES = ("disposition-notification", "global-disposition-notification")
 # "VERIFY EVT-2568-0001" or "ตรวจสอบใบอนุญาต EVT-2568-0001" (R18): anyone may ask, free.
 VERIFY_SUBJECT = re.compile(r"^\s*(?:(?:re|fwd?)\s*:\s*)*(?:verify|ตรวจสอบใบอนุญาต)\s*:?\s+(\S+)\s*$", re.IGNORECASE)
+# A Thai juristic-person registration number: 13 digits, the first 0.
+JURISTIC_ID = re.compile(r"(?<!\d)0\d{12}(?!\d)")
+INQUIRY, APPLICATION = "inquiry", "application"
 
 
 @dataclass(frozen=True)
@@ -34,6 +50,12 @@ class Verdict:
     outbox_message_id: str | None = None
     permit: str | None = None
     report: Report | None = None  # what a delivery report says, when it could be read
+    # What a NEW message is registered as (see ``new_verdict``).
+    application_kind: str = APPLICATION  # application | inquiry
+    service: Service | None = None
+    juristic: bool = False
+    problems: tuple[str, ...] = ()  # codes of problems.toml: no reply address, R9
+    flags: tuple[str, ...] = ()  # date_skew
 
 
 class Lookup(Protocol):
@@ -44,6 +66,29 @@ class Lookup(Protocol):
     def is_our_message(self, message_id: str) -> bool: ...
     def report_source(self, digest: str) -> bytes | None: ...
     def last_sent_to(self, addresses: Iterable[str]) -> str | None: ...
+
+
+class RegistryLookup:
+    """The ``Lookup`` of a deployment: its registry and its file store."""
+
+    def __init__(self, reg: Registry, store: Store):
+        self.reg, self.store = reg, store
+
+    def transaction_exists(self, tid: str) -> bool:
+        return messages.transaction_exists(self.reg, tid)
+
+    def transaction_of_sent(self, message_ids: Iterable[str]) -> str | None:
+        return sent.transaction_of(self.reg, message_ids)
+
+    def is_our_message(self, message_id: str) -> bool:
+        return sent.is_ours(self.reg, message_id)
+
+    def report_source(self, digest: str) -> bytes | None:
+        """The raw message, kept in the store before classification (R14)."""
+        return self.store.get(digest) if self.store.has(digest) else None
+
+    def last_sent_to(self, addresses: Iterable[str]) -> str | None:
+        return sent.last_sent_to(self.reg, addresses)
 
 
 def _first_match(rules: Iterable[HeaderRule], get: Callable[[str], Iterable[str]]) -> str | None:
@@ -87,7 +132,12 @@ def transaction_pattern(id_format: str, prefix: str) -> re.Pattern[str]:
     return re.compile(rf"(?<![\w-])({out})(?![\w])", re.IGNORECASE)
 
 
-def classify(rules: MailRules, msg: Incoming, lookup: Lookup, tid_pattern: re.Pattern[str]) -> Verdict:
+def classify(rules: MailRules, msg: Incoming, lookup: Lookup, tid_pattern: re.Pattern[str],
+             services: Sequence[Service] = (), received: datetime | None = None, skew_hours: float = 24) -> Verdict:
+    """What ``msg`` is, and why. A new message's verdict also says what it is
+    registered as (``new_verdict``): ``services`` are matched against it, and a
+    Date header more than ``skew_hours`` from ``received`` is flagged."""
+
     def get(name: str) -> tuple[str, ...]:
         return msg.headers.get(name.lower(), ())
 
@@ -117,7 +167,25 @@ def classify(rules: MailRules, msg: Incoming, lookup: Lookup, tid_pattern: re.Pa
     tid = lookup.transaction_of_sent(list(msg.in_reply_to) + list(msg.references))
     if tid:
         return Verdict(REPLY, "In-Reply-To/References name our message", transaction_id=tid)
-    return Verdict(NEW, "new application")
+    return new_verdict(rules, services, msg, received, skew_hours)
+
+
+def new_verdict(rules: MailRules, services: Sequence[Service], msg: Incoming, received: datetime | None,
+                skew_hours: float) -> Verdict:
+    """A new message: a question (code INFO, or no files and no service
+    recognised: process 1) or an application, its service, and for a juristic
+    person (a registration number in the subject or text) rule R9's problems."""
+    service = match_service(list(services), msg.subject, msg.body_text)
+    inquiry = is_inquiry_code(msg.subject) or (not msg.attachments and service is None)
+    juristic = not inquiry and JURISTIC_ID.search(f"{msg.subject}\n{msg.body_text}") is not None
+    problems = [] if msg.reply_address else ["no_reply_address"]
+    if juristic:
+        domain = (msg.from_addr or "").rpartition("@")[2]
+        problems += juristic_problems(rules, service, domain, [a.name for a in msg.attachments])
+    skewed = (msg.date_header is not None and received is not None
+              and abs(msg.date_header - received) > timedelta(hours=skew_hours))
+    return Verdict(NEW, "new inquiry" if inquiry else "new application", application_kind=INQUIRY if inquiry else APPLICATION,
+                   service=service, juristic=juristic, problems=tuple(problems), flags=("date_skew",) if skewed else ())
 
 
 def _read(msg: Incoming, lookup: Lookup) -> Report | None:

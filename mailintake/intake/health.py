@@ -14,25 +14,22 @@ from __future__ import annotations
 
 import errno
 import fcntl
-import json
 import logging
+from collections.abc import Mapping
 from datetime import datetime, time
 from pathlib import Path
 from typing import Any
 
 from mailintake.base.calendar import WorkCalendar
 from mailintake.base.config import Config
+from mailintake.base.data import sweeps
 from mailintake.base.data.db import Registry, to_iso
+from mailintake.base.data.sweeps import SweepRun
 
 log = logging.getLogger(__name__)
 
 OK, FAILED, RUNNING, UNFINISHED = "ok", "failed", "running", "did not finish"
 STREAK = "sweep_health"  # kv: {"failed_in_row", "alerted", "first_failed_at", "last_reason", "alerts"}
-
-
-def _kv(reg: Registry, key: str) -> Any:
-    value = reg.get_kv(key)
-    return None if value is None else json.loads(value)
 
 
 def sweep_running(storage: Path) -> bool:
@@ -52,92 +49,101 @@ def sweep_running(storage: Path) -> bool:
     return False
 
 
+def quota_warning(quota: dict[str, Any] | None) -> str | None:
+    """R24: warn at 80 % and 95 % of the mailbox quota."""
+    percent = (quota or {}).get("percent", 0)
+    if percent >= 95:
+        return f"mailbox quota {percent}% used: nearly full, new mail will bounce; archive or delete old mail now"
+    if percent >= 80:
+        return f"mailbox quota {percent}% used: plan to archive old mail"
+    return None
+
+
 # --- what a run was --------------------------------------------------------------------------
 def run_record(*, sweep_id: int | None, full: bool | None, result: str, reason: str | None, clock: datetime | str | None,
                started_at: str | None, finished_at: str | None, counts: dict[str, int] | None = None,
-               folders: dict[str, int] | None = None, errors: int = 0) -> dict[str, Any]:
-    return {"id": sweep_id, "full": full, "result": result, "reason": reason,
-            "clock": to_iso(clock) if isinstance(clock, datetime) else clock,
-            "started_at": started_at, "finished_at": finished_at,
-            "counts": counts or {}, "folders": folders or {}, "errors": errors}
+               folders: dict[str, int] | None = None, errors: int = 0) -> SweepRun:
+    return SweepRun(id=sweep_id, full=full, result=result, reason=reason,
+                    clock=to_iso(clock) if isinstance(clock, datetime) else clock, started_at=started_at,
+                    finished_at=finished_at, counts=counts or {}, folders=folders or {}, errors=errors)
 
 
-def last_run(reg: Registry, storage: Path) -> dict[str, Any] | None:
+def last_run(reg: Registry, storage: Path) -> SweepRun | None:
     """The latest sweep of any kind (full or INBOX only) and how it ended."""
-    recorded = _kv(reg, "last_run")
-    row = reg.one("SELECT * FROM sweeps ORDER BY id DESC LIMIT 1")
+    recorded = sweeps.get_run(reg, "last_run")
+    row = sweeps.latest(reg)
     if row is None:
         return recorded
-    if recorded is not None and (recorded.get("id") or 0) >= row["id"]:
-        return dict(recorded)
-    if row["finished_at"] is None:
+    if recorded is not None and (recorded.id or 0) >= row.id:
+        return recorded
+    if row.finished_at is None:
         running = sweep_running(storage)
-        return run_record(sweep_id=row["id"], full=None, result=RUNNING if running else UNFINISHED,
+        return run_record(sweep_id=row.id, full=None, result=RUNNING if running else UNFINISHED,
                           reason=None if running else "stopped before it finished (killed, timed out or out of memory)",
-                          clock=row["clock"], started_at=row["started_at"], finished_at=None)
+                          clock=row.clock, started_at=row.started_at, finished_at=None)
     # Finished before results were recorded (a registry from an older version).
-    return run_record(sweep_id=row["id"], full=None, result=OK, reason=None, clock=row["clock"],
-                      started_at=row["started_at"], finished_at=row["finished_at"],
-                      counts=json.loads(row["counts"] or "{}"), folders=json.loads(row["folders"] or "{}"),
-                      errors=len(json.loads(row["errors"] or "[]")))
+    return run_record(sweep_id=row.id, full=None, result=OK, reason=None, clock=row.clock,
+                      started_at=row.started_at, finished_at=row.finished_at, counts=dict(row.counts),
+                      folders=dict(row.folders), errors=len(row.errors))
 
 
 def status(reg: Registry, storage: Path) -> dict[str, Any]:
-    """The sweep part of ``mailintake status``."""
-    streak = _kv(reg, STREAK) or {}
+    """The sweep part of ``mailintake status`` (as JSON: runs are dicts)."""
+    streak = sweeps.get_json(reg, STREAK) or {}
     failed = int(streak.get("failed_in_row", 0))
     latest = last_run(reg, storage)
-    if latest is not None and latest["result"] == UNFINISHED:
+    if latest is not None and latest.result == UNFINISHED:
         failed += 1  # not in the streak yet: nobody saw it end
     warnings = []
-    if latest is not None and latest["result"] in (FAILED, UNFINISHED):
-        warnings.append(f"the last sweep {latest['result']}: {latest['reason']}"
-                        + (f" ({failed} in a row)" if failed > 1 else ""))
-    return {"last_sweep": latest, "last_full_sweep": _kv(reg, "last_sweep"), "last_poll": _kv(reg, "last_poll"),
-            "failed_in_row": failed, "sweep_warnings": warnings}
+    if latest is not None and latest.result in (FAILED, UNFINISHED):
+        warnings.append(f"the last sweep {latest.result}: {latest.reason}" + (f" ({failed} in a row)" if failed > 1 else ""))
+    full, poll = sweeps.get_run(reg, "last_sweep"), sweeps.get_run(reg, "last_poll")
+    return {"last_sweep": latest and latest.as_dict(), "last_full_sweep": full and full.as_dict(),
+            "last_poll": poll and poll.as_dict(), "failed_in_row": failed, "sweep_warnings": warnings}
 
 
-def describe(run: dict[str, Any] | None) -> str:
+def describe(run: SweepRun | Mapping[str, Any] | None) -> str:
     """One line for the status table."""
     if run is None:
         return "never"
-    kind = {True: "full", False: "INBOX only", None: "sweep"}[run.get("full")]
-    when = run.get("clock") or run.get("started_at") or "?"
-    if run["result"] == OK:
-        counts = ", ".join(f"{n} {k}" for k, n in sorted(run["counts"].items())) or "nothing new"
-        errors = f"; {run['errors']} error(s)" if run["errors"] else ""
+    if not isinstance(run, SweepRun):
+        run = SweepRun.from_dict(dict(run))
+    kind = {True: "full", False: "INBOX only", None: "sweep"}[run.full]
+    when = run.clock or run.started_at or "?"
+    if run.result == OK:
+        counts = ", ".join(f"{n} {k}" for k, n in sorted(run.counts.items())) or "nothing new"
+        errors = f"; {run.errors} error(s)" if run.errors else ""
         return f"ok ({kind}, {when}): {counts}{errors}"
-    if run["result"] == RUNNING:
+    if run.result == RUNNING:
         return f"running ({kind}, started {when})"
-    return f"{run['result'].upper()} ({kind}, {when}): {run['reason']}"
+    return f"{run.result.upper()} ({kind}, {when}): {run.reason}"
 
 
 # --- recording, the streak and the admin's alert ---------------------------------------------
-def record(cfg: Config, reg: Registry, run: dict[str, Any], now: datetime) -> None:
+def record(cfg: Config, reg: Registry, run: SweepRun, now: datetime) -> None:
     """Store how a run ended and keep the streak (call inside a transaction)."""
-    reg.set_kv("last_run", json.dumps(run, ensure_ascii=False))
-    if run.get("full") is not None:
-        reg.set_kv("last_sweep" if run["full"] else "last_poll", json.dumps(run, ensure_ascii=False))
-    state = _kv(reg, STREAK) or {"failed_in_row": 0, "alerted": False, "alerts": 0}
-    if run["result"] == OK:
+    sweeps.set_run(reg, "last_run", run)
+    if run.full is not None:
+        sweeps.set_run(reg, "last_sweep" if run.full else "last_poll", run)
+    state = sweeps.get_json(reg, STREAK) or {"failed_in_row": 0, "alerted": False, "alerts": 0}
+    if run.result == OK:
         if state.get("alerted"):
             _alert(cfg, reg, now, state, recovered=True)
         state.update(failed_in_row=0, alerted=False, first_failed_at=None, last_reason=None)
     else:
         state["failed_in_row"] = state.get("failed_in_row", 0) + 1
-        state["first_failed_at"] = state.get("first_failed_at") or run.get("clock")
-        state["last_reason"] = run["reason"]
+        state["first_failed_at"] = state.get("first_failed_at") or run.clock
+        state["last_reason"] = run.reason
         if state["failed_in_row"] >= cfg.daemon.alert_after_failed_sweeps and not state.get("alerted"):
             _alert(cfg, reg, now, state, recovered=False)
             state["alerted"] = True
-    reg.set_kv(STREAK, json.dumps(state, ensure_ascii=False))
+    sweeps.set_json(reg, STREAK, state)
 
 
 def record_failure(cfg: Config, reg: Registry, reason: str, now: datetime, *, full: bool) -> None:
     """A run that could not record its own end (killed, timed out, the registry
     unavailable): the daemon records it for it."""
-    row = reg.one("SELECT MAX(id) AS id FROM sweeps")
-    run = run_record(sweep_id=(row or {}).get("id") or 0, full=full, result=FAILED, reason=reason, clock=now,
+    run = run_record(sweep_id=sweeps.latest_id(reg), full=full, result=FAILED, reason=reason, clock=now,
                      started_at=None, finished_at=to_iso(datetime.now().astimezone()))
     with reg.transaction():
         record(cfg, reg, run, now)
@@ -145,7 +151,7 @@ def record_failure(cfg: Config, reg: Registry, reason: str, now: datetime, *, fu
 
 def alerts_queued(reg: Registry) -> int:
     """How many alerts have been queued so far (the daemon sends at once when it grows)."""
-    return int((_kv(reg, STREAK) or {}).get("alerts", 0))
+    return int((sweeps.get_json(reg, STREAK) or {}).get("alerts", 0))
 
 
 def _alert(cfg: Config, reg: Registry, now: datetime, state: dict[str, Any], *, recovered: bool) -> None:
@@ -176,7 +182,7 @@ def missed_full_sweep(cfg: Config, reg: Registry, now: datetime) -> time | None:
         return None
     slot = max(passed)
     due = datetime.combine(now.date(), slot, tzinfo=now.tzinfo)
-    last = _kv(reg, "last_sweep")
-    if last and last.get("clock") and last.get("result", OK) == OK and datetime.fromisoformat(last["clock"]) >= due:
+    last = sweeps.get_run(reg, "last_sweep")
+    if last and last.clock and last.result == OK and datetime.fromisoformat(last.clock) >= due:
         return None
     return slot

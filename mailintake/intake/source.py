@@ -8,6 +8,7 @@ is not spam back to INBOX, deletes spam (R22), and keeps copies of what we send.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import mailbox
 import os
@@ -68,7 +69,6 @@ class Source(Protocol):
     def move_to_inbox(self, env: Envelope) -> None: ...
     def move(self, env: Envelope, folder: str) -> None: ...
     def delete(self, env: Envelope) -> None: ...
-    def append_sent(self, raw: bytes, when: datetime) -> None: ...
     def append_sent_many(self, items: list[tuple[bytes, datetime]]) -> None: ...
     def quota(self) -> Quota | None: ...
     def close(self) -> None: ...
@@ -178,21 +178,12 @@ class MaildirSource:
         self._move(env, self._box(folder))
 
     def delete(self, env: Envelope) -> None:
-        box = self._box(env.folder)
-        try:
-            box.remove(env.uid)
-        except KeyError:
-            pass
-
-    def append_sent(self, raw: bytes, when: datetime) -> None:
-        box = self._box(self.cfg.sent_folder or "Sent")
-        key = box.add(raw)
-        path = self._file(box, key)
-        os.utime(path, (when.timestamp(), when.timestamp()))
+        with contextlib.suppress(KeyError):
+            self._box(env.folder).remove(env.uid)
 
     def append_sent_many(self, items: list[tuple[bytes, datetime]]) -> None:
         for raw, when in items:
-            self.append_sent(raw, when)
+            self.add(self.cfg.sent_folder or "Sent", raw, when)
 
     def add(self, folder: str, raw: bytes, when: datetime) -> str:
         """Deliver a message (used by ``demo`` and tests) with a receipt time."""
@@ -263,9 +254,7 @@ class ImapSource:
             self._selected = folder
 
     def _ensure_folder(self, folder: str) -> None:
-        if folder in self._folders_made:
-            return
-        if not self.client.folder_exists(folder):
+        if folder not in self._folders_made and not self.client.folder_exists(folder):
             self.client.create_folder(folder)
         self._folders_made.add(folder)
 
@@ -289,10 +278,10 @@ class ImapSource:
 
     def pending(self, folder: str) -> list[Envelope]:
         self._select(folder)
-        uids = self.client.search(["NOT", "DELETED", "UNKEYWORD", self.cfg.done_keyword])
+        uids = sorted(self.client.search(["NOT", "DELETED", "UNKEYWORD", self.cfg.done_keyword]))
         out: list[Envelope] = []
-        for chunk in _chunks(sorted(uids), self.BATCH):
-            data = self.client.fetch(chunk, ["INTERNALDATE", "RFC822.SIZE", "BODY.PEEK[HEADER]"])
+        for start in range(0, len(uids), self.BATCH):
+            data = self.client.fetch(uids[start : start + self.BATCH], ["INTERNALDATE", "RFC822.SIZE", "BODY.PEEK[HEADER]"])
             for uid, item in data.items():
                 when = item.get(b"INTERNALDATE")
                 if when is None:
@@ -305,14 +294,10 @@ class ImapSource:
         return out
 
     def fetch(self, env: Envelope) -> bytes:
-        self._select(env.folder)
-        if self._uidvalidity != env.uidvalidity:
-            raise SourceError(f"{env.folder} was recreated (UIDVALIDITY changed); will list it again")
-        data = self.client.fetch([int(env.uid)], ["BODY.PEEK[]"])
-        item = data.get(int(env.uid))
-        if not item or b"BODY[]" not in item:
-            raise SourceError(f"message {env.uid} vanished from {env.folder}")
-        return bytes(item[b"BODY[]"])
+        [(_, body)] = self._fetch_batch([env])
+        if isinstance(body, Exception):
+            raise body
+        return body
 
     def fetch_many(self, envs: list[Envelope]) -> Iterator[tuple[Envelope, bytes | Exception]]:
         """Bodies in batches of at most BATCH_BYTES (one FETCH per batch), so a
@@ -387,17 +372,14 @@ class ImapSource:
             self._ensure_folder(self._sent)
         return self._sent
 
-    def append_sent(self, raw: bytes, when: datetime) -> None:
-        self.client.append(self._sent_folder(), raw, flags=[b"\\Seen"], msg_time=when)
-
     def append_sent_many(self, items: list[tuple[bytes, datetime]]) -> None:
         """One MULTIAPPEND when the server offers it (RFC 3502)."""
+        folder = self._sent_folder()
         if len(items) > 1 and self.client.has_capability("MULTIAPPEND"):
-            self.client.multiappend(self._sent_folder(), [{"msg": raw, "flags": [b"\\Seen"], "date": when}
-                                                          for raw, when in items])
+            self.client.multiappend(folder, [{"msg": raw, "flags": [b"\\Seen"], "date": when} for raw, when in items])
             return
         for raw, when in items:
-            self.append_sent(raw, when)
+            self.client.append(folder, raw, flags=[b"\\Seen"], msg_time=when)
 
     def quota(self) -> Quota | None:
         if not self.client.has_capability("QUOTA"):
@@ -433,12 +415,5 @@ class ImapSource:
                 self._client.logout()
             except Exception as exc:  # noqa: BLE001 - closing a dead connection
                 log.debug("logout: %s", exc)
-            self._client = None
-            self._selected = None
+            self._client = self._selected = self._sent = None
             self._folders_made.clear()
-            self._sent = None
-
-
-def _chunks(items: list[int], n: int) -> Iterator[list[int]]:
-    for i in range(0, len(items), n):
-        yield items[i : i + n]

@@ -8,16 +8,18 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import sqlite3
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from mailintake.base.config import Config
-from mailintake.base.data.db import to_iso
+from mailintake.base.data.audit import verify as verify_chain
+from mailintake.base.data.db import Registry, copy_file, count_rows, file_is_sound, to_iso
 from mailintake.base.errors import UserError
 
 MANIFEST = "manifest.json"
+COUNTED = ("applications", "messages", "files", "events", "permits", "outbox")  # counts kept in the manifest
 
 
 class BackupError(UserError):
@@ -32,6 +34,28 @@ def _sha(path: Path) -> str:
     return h.hexdigest()
 
 
+@dataclass(frozen=True)
+class Made:
+    """A backup made, verified and (in ``[backup] path``) pruned."""
+
+    path: Path
+    verification: dict[str, Any]  # what ``verify`` found
+    pruned: tuple[Path, ...] = ()
+
+    def describe(self) -> str:
+        v = self.verification
+        return (f"backup written to {self.path}: {v['files']} files, {v['counts']['applications']} applications; "
+                + ("verified" if v["ok"] else f"DOES NOT VERIFY: {'; '.join(v['problems'][:3])}"))
+
+
+def make(cfg: Config, now: datetime, out: Path | None = None) -> Made:
+    """What ``mailintake backup create`` and the daemon do: create, verify, and
+    keep the newest ``[backup] keep`` when writing to ``[backup] path``."""
+    path = create(cfg, now, out)
+    verification = verify(path)
+    return Made(path, verification, tuple(prune(cfg)) if out is None else ())
+
+
 def create(cfg: Config, now: datetime, out: Path | None = None) -> Path:
     """Write ``backup-<time>/`` under ``out`` (default ``[backup] path``)."""
     if not cfg.db_path.exists():
@@ -43,12 +67,7 @@ def create(cfg: Config, now: datetime, out: Path | None = None) -> Path:
     tmp = root / f".{target.name}.partial"
     shutil.rmtree(tmp, ignore_errors=True)
     (tmp / "store").mkdir(parents=True)
-    src = sqlite3.connect(str(cfg.db_path))
-    dst = sqlite3.connect(str(tmp / "mailintake.db"))
-    with dst:
-        src.backup(dst)
-    src.close()
-    dst.close()
+    copy_file(cfg.db_path, tmp / "mailintake.db")
     files: dict[str, str] = {}
     store = cfg.store_path
     if store.exists():
@@ -63,20 +82,11 @@ def create(cfg: Config, now: datetime, out: Path | None = None) -> Path:
         shutil.copy2(key, tmp / "permit.key")
         files["permit.key"] = _sha(tmp / "permit.key")
     files["mailintake.db"] = _sha(tmp / "mailintake.db")
-    counts = _counts(tmp / "mailintake.db")
+    counts = count_rows(tmp / "mailintake.db", COUNTED)
     (tmp / MANIFEST).write_text(json.dumps({"created_at": to_iso(now), "files": files, "counts": counts},
                                            indent=2, sort_keys=True), encoding="utf-8")
     tmp.rename(target)
     return target
-
-
-def _counts(db: Path) -> dict[str, int]:
-    conn = sqlite3.connect(str(db))
-    try:
-        return {t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
-                for t in ("applications", "messages", "files", "events", "permits", "outbox")}
-    finally:
-        conn.close()
 
 
 def verify(path: Path) -> dict[str, Any]:
@@ -94,15 +104,8 @@ def verify(path: Path) -> dict[str, Any]:
             problems.append(f"changed {rel}")
     db = path / "mailintake.db"
     if db.is_file() and not problems:
-        conn = sqlite3.connect(str(db))
-        try:
-            if conn.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
-                problems.append("mailintake.db fails SQLite's integrity check")
-        finally:
-            conn.close()
-        from mailintake.base.data.audit import verify as verify_chain
-        from mailintake.base.data.db import Registry
-
+        if not file_is_sound(db):
+            problems.append("mailintake.db fails SQLite's integrity check")
         reg = Registry(db)
         chain = verify_chain(reg)
         reg.close()

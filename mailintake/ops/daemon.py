@@ -4,6 +4,13 @@
 - sweep every folder at ``sweep_times`` on working days (R21),
 - send the outbox every ``outbox_seconds``.
 
+Each sweep runs in a child process (``sweep_in_child``) that calls
+``intake.sweep.run_sweep`` and sends back a ``SweepOutcome``: swept (with the
+report), busy (another sweep holds the lock) or failed. A child that is killed
+or outlives ``sweep_timeout_seconds`` costs itself, never the daemon; health
+records the failure. Sending and backups call ``intake.outbox.send_queued`` and
+``ops.backup.make``, as ``mailintake outbox send`` and ``backup create`` do.
+
 SIGTERM and SIGINT stop it cleanly: the running job finishes its current
 message (each message is its own transaction) and the scheduler exits.
 """
@@ -11,12 +18,14 @@ message (each message is its own transaction) and the scheduler exits.
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import signal
-import subprocess
-import sys
 import threading
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
+from multiprocessing.connection import Connection
 from typing import Any
 
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -25,9 +34,12 @@ from apscheduler.triggers.cron import CronTrigger
 from mailintake.base.calendar import WorkCalendar
 from mailintake.base.config import Config
 from mailintake.base.data.db import Registry
-from mailintake.intake import health
+from mailintake.base.errors import ConfigError, UserError
+from mailintake.base.store import StorageError
+from mailintake.intake import health, outbox
 from mailintake.intake.source import ImapSource
-from mailintake.intake.sweep import Intake, SweepBusy, sweep_lock
+from mailintake.intake.sweep import SweepBusy, as_json, run_sweep, sweep_lock
+from mailintake.ops import backup
 
 log = logging.getLogger("mailintake.ops.daemon")
 
@@ -83,26 +95,20 @@ class Daemon:
         """One sweep in a child process: a message that hangs or crashes the
         parser costs that process, never the daemon. A failed sweep is logged
         at ERROR; one that could not record its own end is recorded here."""
-        args = [sys.executable, "-m", "mailintake"]
-        if self.cfg.source is not None:
-            args += ["--config", str(self.cfg.source)]
-        args += ["sweep", "--now", self.now().isoformat()] + ([] if full else ["--inbox-only"])
         before = self._health_mark()
-        try:
-            done = subprocess.run(args, capture_output=True, text=True, timeout=self.cfg.daemon.sweep_timeout_seconds)
-        except subprocess.TimeoutExpired:
-            reason = f"timed out: stopped after {self.cfg.daemon.sweep_timeout_seconds} s"
-            log.error("sweep %s; the messages it had not finished are taken next time", reason)
-            self._after(before, reason, full)
-            return
-        busy = done.returncode != 0 and "another sweep is running" in done.stderr
-        for line in (done.stdout + done.stderr).splitlines():
-            if line.strip() and "nothing new" not in line:
-                log.log(_level(done.returncode, busy, line), "%s", line.strip())
-        failure = None if done.returncode == 0 or busy else _failure(done)
-        if done.returncode < 0:
-            log.error("sweep %s; the messages it had not finished are taken next time", failure)
-        self._after(before, failure, full)
+        outcome = sweep_in_child(self.cfg, self.now(), full=full, timeout=self.cfg.daemon.sweep_timeout_seconds)
+        if outcome.kind == BUSY:
+            log.info("sweep skipped: %s", outcome.reason)
+        elif outcome.kind == SWEPT and outcome.reason is None:
+            if "nothing new" not in outcome.summary:
+                log.info("%s", outcome.summary)
+            for err in outcome.warnings:
+                log.warning("warning: %s", err)
+        elif outcome.stopped:
+            log.error("sweep %s; the messages it had not finished are taken next time", outcome.reason)
+        else:
+            log.error("sweep failed: %s", outcome.reason)
+        self._after(before, outcome.reason if outcome.kind in (FAILED, SWEPT) else None, full)
 
     def _health_mark(self) -> tuple[str | None, int] | None:
         """What the registry says of the last run, to see whether a child recorded its own."""
@@ -134,11 +140,7 @@ class Daemon:
     def send_outbox(self) -> None:
         try:
             with sweep_lock(self.cfg.storage_path, wait=False):
-                intake = Intake(self.cfg)
-                try:
-                    r = intake.drain(self.now())
-                finally:
-                    intake.close()
+                r = outbox.send_queued(self.cfg, self.now())
             if r.sent or r.failed or r.retried:
                 log.info("outbox: %d sent, %d to retry, %d failed", r.sent, r.retried, r.failed)
         except SweepBusy:
@@ -147,13 +149,8 @@ class Daemon:
             log.exception("outbox failed")
 
     def make_backup(self) -> None:
-        from mailintake.ops.backup import create, prune, verify
-
         try:
-            path = create(self.cfg, self.now())
-            result = verify(path)
-            prune(self.cfg)
-            log.info("backup %s: %s", path, "verified" if result["ok"] else f"PROBLEMS {result['problems']}")
+            log.info("%s", backup.make(self.cfg, self.now()).describe())
         except Exception:
             log.exception("backup failed")
 
@@ -202,18 +199,113 @@ class Daemon:
         log.info("stopped")
 
 
-def _level(returncode: int, busy: bool, line: str) -> int:
-    if returncode != 0 and not busy:
-        return logging.ERROR
-    return logging.WARNING if "warning:" in line else logging.INFO
+# --- a sweep in a child process ---------------------------------------------------------------
+SWEPT, BUSY, FAILED = "swept", "busy", "failed"
 
 
-def _failure(done: subprocess.CompletedProcess[str]) -> str:
-    """Why a child sweep failed, in one line."""
-    if done.returncode < 0:
-        return f"killed by {signal.Signals(-done.returncode).name}"
-    lines = [ln.strip() for ln in done.stderr.splitlines() if ln.strip()]
-    return lines[-1].removeprefix("Error: ") if lines else f"exit code {done.returncode}"
+@dataclass(frozen=True)
+class SweepOutcome:
+    """How a sweep in a child process ended: ``swept`` (the report says how it
+    went: a sweep that could not reach the mailbox is swept with a ``reason``),
+    ``busy`` (another sweep holds the lock: not a failure) or ``failed`` (it
+    raised, or was killed or timed out: ``stopped``)."""
+
+    kind: str
+    reason: str | None = None
+    report: dict[str, Any] | None = None  # ``sweep.as_json`` of the report
+    summary: str = ""
+    warnings: tuple[str, ...] = ()
+    stopped: bool = False
+
+
+def sweep_in_child(cfg: Config, now: datetime, *, full: bool, timeout: float) -> SweepOutcome:
+    """Run ``run_sweep`` in a fresh interpreter (``spawn``: it inherits no lock,
+    registry connection or thread of the daemon) and wait at most ``timeout``
+    seconds; then it is killed (SIGKILL), and its check worker dies with it
+    (``PR_SET_PDEATHSIG``, see ``intake.sandbox``). The child's log records come
+    back through the same pipe and are logged here under their own names."""
+    context = multiprocessing.get_context("spawn")
+    receiver, sender = context.Pipe(duplex=False)
+    level = logging.getLogger("mailintake").getEffectiveLevel()
+    child = context.Process(target=_sweep_child, args=(sender, cfg, now, full, level), name="mailintake-sweep")
+    child.start()
+    sender.close()
+    deadline = time.monotonic() + timeout
+    outcome: SweepOutcome | None = None
+    try:
+        while outcome is None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                child.kill()
+                child.join()
+                return SweepOutcome(FAILED, f"timed out: stopped after {timeout:g} s", stopped=True)
+            if not receiver.poll(min(left, 1.0)):
+                continue
+            try:
+                what, payload = receiver.recv()
+            except EOFError:
+                break  # the child ended without a word: killed, or out of memory
+            if what == "log":
+                logging.getLogger(payload.name).handle(payload)
+            else:
+                outcome = payload
+    finally:
+        receiver.close()
+    child.join(max(deadline - time.monotonic(), 1.0))
+    if child.exitcode is None:
+        child.kill()
+        child.join()
+    if outcome is not None:
+        return outcome
+    code = child.exitcode or 0
+    if code < 0:
+        return SweepOutcome(FAILED, f"killed by {signal.Signals(-code).name}", stopped=True)
+    return SweepOutcome(FAILED, f"exit code {code}")
+
+
+class _PipeHandler(logging.Handler):
+    """Sends the child's log records to the daemon (formatted: arguments and
+    tracebacks become text, so every record pickles)."""
+
+    def __init__(self, send: Callable[[tuple[str, Any]], None]):
+        super().__init__()
+        self._send = send
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            message = self.format(record)
+            record = logging.makeLogRecord({**record.__dict__, "msg": message, "args": None, "exc_info": None,
+                                            "exc_text": None, "stack_info": None})
+            self._send(("log", record))
+        except Exception:  # noqa: BLE001 - the daemon has gone: nobody to tell
+            self.handleError(record)
+
+
+def _sweep_child(conn: Connection, cfg: Config, now: datetime, full: bool, level: int) -> None:
+    """The child's whole life: one sweep, its outcome sent back as a value."""
+    lock = threading.Lock()
+
+    def send(item: tuple[str, Any]) -> None:
+        with lock:
+            conn.send(item)
+
+    root = logging.getLogger()
+    root.handlers[:] = [_PipeHandler(send)]
+    root.setLevel(level)
+    try:
+        report = run_sweep(cfg, now, full=full, wait=False)
+        outcome = SweepOutcome(SWEPT, report.failure, as_json(report), report.summary(), tuple(report.errors))
+    except SweepBusy as exc:
+        outcome = SweepOutcome(BUSY, str(exc).removesuffix("; try again later or use --wait"))
+    except StorageError as exc:
+        outcome = SweepOutcome(FAILED, f"[storage] path: {exc}")
+    except (UserError, ConfigError) as exc:
+        outcome = SweepOutcome(FAILED, str(exc))
+    except Exception as exc:  # told to the daemon, which records it
+        log.exception("sweep failed")
+        outcome = SweepOutcome(FAILED, f"{type(exc).__name__}: {exc}")
+    send(("outcome", outcome))
+    conn.close()
 
 
 def run_daemon(cfg: Config) -> None:

@@ -12,6 +12,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from mailintake.base.data import applications
 from mailintake.base.data.db import Registry
 from mailintake.base.store import Store
 from mailintake.desk.queries import show_application
@@ -28,20 +29,24 @@ LOG_COLUMNS = [
 
 
 def service_log(reg: Registry, start: date, end: date) -> list[dict[str, Any]]:
-    """Applications and inquiries received from ``start`` to ``end`` (inclusive)."""
+    """Applications and inquiries received from ``start`` to ``end`` (inclusive), as rows of Table 2."""
     rows = []
-    for app in reg.all("SELECT * FROM applications ORDER BY deemed_received_at, transaction_id"):
-        received = datetime.fromisoformat(app["received_at"])
+    for app in applications.by_deemed_receipt(reg):
+        received = datetime.fromisoformat(app.received_at)
         if not start <= received.date() <= end:
             continue
-        replied = app["replied_at"] or app["acknowledged_at"]
-        remarks = [app["transaction_id"], "inquiry" if app["kind"] == "inquiry" else (app["service"] or "unassigned"),
-                   app["status"]]
-        rows.append({
-            "date_received": app["received_at"], "date_replied": replied,
-            "requester": f"{app['applicant_name'] or ''} <{app['applicant_email']}>".strip(),
-            "subject": app["subject"], "source": "email", "remarks": "; ".join(remarks),
-        })
+        replied = app.replied_at or app.acknowledged_at
+        remarks = [app.transaction_id, "inquiry" if app.kind == "inquiry" else (app.service or "unassigned"), app.status]
+        rows.append(
+            {
+                "date_received": app.received_at,
+                "date_replied": replied,
+                "requester": f"{app.applicant_name or ''} <{app.applicant_email}>".strip(),
+                "subject": app.subject,
+                "source": "email",
+                "remarks": "; ".join(remarks),
+            }
+        )
     return rows
 
 
@@ -57,17 +62,15 @@ def log_csv(rows: list[dict[str, Any]], lang: str) -> str:
 def faq(reg: Registry, store: Store) -> list[dict[str, Any]]:
     """Question and answer pairs of answered inquiries, without personal data."""
     out = []
-    for app in reg.all("SELECT * FROM applications WHERE kind = 'inquiry' AND status = 'answered' ORDER BY received_at"):
-        first = reg.one("SELECT sha256 FROM messages WHERE transaction_id = ? AND kind = 'application' ORDER BY id LIMIT 1",
-                        (app["transaction_id"],))
-        answer = reg.one("SELECT detail FROM events WHERE transaction_id = ? AND action = 'answered' ORDER BY id DESC LIMIT 1",
-                         (app["transaction_id"],))
-        question = app["subject"] or ""
-        if first and store.has(first["sha256"]):
-            body = parse(store.get(first["sha256"])).body_text
+    for app in applications.answered_inquiries(reg):
+        first = applications.first_message(reg, app.transaction_id)
+        answered = applications.last_event(reg, app.transaction_id, "answered")
+        question = app.subject or ""
+        if first and store.has(first.sha256):
+            body = parse(store.get(first.sha256)).body_text
             question = f"{question}\n{body}".strip()
-        out.append({"transaction_id": app["transaction_id"], "question": _redact(question),
-                    "answer": json.loads(answer["detail"])["answer"] if answer else ""})
+        answer = json.loads(answered.detail)["answer"] if answered and answered.detail else ""
+        out.append({"transaction_id": app.transaction_id, "question": _redact(question), "answer": answer})
     return out
 
 
@@ -114,10 +117,14 @@ def export(reg: Registry, store: Store, tid: str, out: Path) -> list[Path]:
     ]
     for i, f in enumerate(app["files"], start=1):
         verdict = "ok" if f["accepted"] else ", ".join(f["problems"])
-        lines.append(f"  {safe_name(i, f['name'])}  {f['content_type']}  {f['size']} bytes  sha256 {f['sha256'][:16]}…  {verdict}")
+        lines.append(
+            f"  {safe_name(i, f['name'])}  {f['content_type']}  {f['size']} bytes  sha256 {f['sha256'][:16]}…  {verdict}"
+        )
     lines += ["", "เหตุการณ์ / Events:"]
-    lines += [f"  {e['at']}  {e['actor']}  {e['action']}" + (f"  -> {e['status_after']}" if e["status_after"] else "")
-              for e in app["events"]]
+    lines += [
+        f"  {e['at']}  {e['actor']}  {e['action']}" + (f"  -> {e['status_after']}" if e["status_after"] else "")
+        for e in app["events"]
+    ]
     p = out / "summary.txt"
     p.write_text("\n".join(lines) + "\n", encoding="utf-8")
     written.append(p)

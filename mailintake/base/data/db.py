@@ -157,6 +157,38 @@ class Registry:
                           (key, value))
 
 
+# --- the registry file as a whole (backups) -------------------------------------------------
+def copy_file(source: Path, target: Path) -> None:
+    """A consistent copy of the registry at ``source`` by SQLite's online
+    backup, safe while another process writes."""
+    src = sqlite3.connect(str(source))
+    dst = sqlite3.connect(str(target))
+    try:
+        with dst:
+            src.backup(dst)
+    finally:
+        src.close()
+        dst.close()
+
+
+def file_is_sound(path: Path) -> bool:
+    """SQLite's integrity check of the database file at ``path``."""
+    conn = sqlite3.connect(str(path))
+    try:
+        return bool(conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok")
+    finally:
+        conn.close()
+
+
+def count_rows(path: Path, tables: tuple[str, ...]) -> dict[str, int]:
+    """Rows per table in the database file at ``path``."""
+    conn = sqlite3.connect(str(path))
+    try:
+        return {t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in tables}
+    finally:
+        conn.close()
+
+
 _BAD_FILE = ("file is not a database", "malformed", "unable to open database file", "readonly database", "disk i/o error")
 
 

@@ -215,4 +215,4 @@ class Event(Record):
     transaction_id: str | None = None
     status_before: str | None = None
     status_after: str | None = None
-    detail: Any = field(default=None, metadata=_JSON)
+    detail: str | None = None  # as stored: JSON text of a dict, or plain text (a note)

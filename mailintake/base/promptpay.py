@@ -2,15 +2,13 @@
 
 The payload is a list of tag-length-value fields ending in a CRC-16/CCITT-FALSE
 checksum; banking apps read the PromptPay ID (phone, national or tax ID, or
-e-wallet) and the amount from it. The image is drawn by the ``qrcode`` package.
+e-wallet) and the amount from it; ``permits.codes.qr_png`` draws the image.
+This module imports nothing of the project: the config checks a PromptPay ID with ``target``.
 """
 
 from __future__ import annotations
 
-import io
 import re
-
-import qrcode
 
 AID = "A000000677010111"  # PromptPay merchant-presented application ID
 
@@ -56,10 +54,3 @@ def payload(promptpay_id: str, amount: float | None = None) -> str:
     fields.append(_tlv("58", "TH"))
     body = "".join(fields) + "6304"
     return body + f"{crc16(body.encode('ascii')):04X}"
-
-
-def qr_png(data: str, box_size: int = 8) -> bytes:
-    img = qrcode.make(data, box_size=box_size, border=4)
-    buf = io.BytesIO()
-    img.save(buf, format="PNG")
-    return buf.getvalue()

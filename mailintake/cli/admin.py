@@ -1,0 +1,191 @@
+"""The administrator's commands: ``init``, ``demo``, and the ``backup``,
+``log``, ``audit`` and ``rules`` groups."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import click
+
+from mailintake.base.data.audit import list_events
+from mailintake.base.data.audit import verify as verify_chain
+from mailintake.base.rules import check_rules
+from mailintake.cli.common import config, deployment, moment, now_option
+from mailintake.cli.output import CSV, JSON, NL, emit, json_option, output_options, print_json
+from mailintake.desk.roles import require
+from mailintake.ops import backup as backups
+from mailintake.ops.demo import init_directory, run_demo
+from mailintake.ops.listings import EVENTS
+from mailintake.ops.reports import log_csv, service_log
+
+
+@click.command()
+@click.argument("directory", type=click.Path(file_okay=False))
+def init(directory: str) -> None:
+    """Create a deployment directory with config.toml, rules/ and templates/ to edit.
+
+    Example: mailintake init /etc/mailintake
+    """
+    for line in init_directory(Path(directory)):
+        click.echo(line)
+
+
+@click.command()
+@click.option("--fresh", is_flag=True, help="Empty var/ first (the demo's mailbox, registry and outgoing mail).")
+@click.pass_context
+def demo(ctx: click.Context, fresh: bool) -> None:
+    """Deliver the sample applications into the local Maildir with realistic
+    receipt times, sweep, and show the triage list.
+
+    Example: mailintake demo --fresh
+    """
+    run_demo(config(ctx), fresh=fresh, echo=click.echo)
+
+
+# --- backup ----------------------------------------------------------------------------------
+@click.group()
+def backup() -> None:
+    """Backups of the registry and the file store (R14, R27).
+
+    Example: mailintake backup create
+    """
+
+
+@backup.command("create")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Directory to write into (default [backup] path).")
+@now_option
+@click.pass_context
+def backup_create(ctx: click.Context, out_dir: str | None, now: str | None) -> None:
+    """Online backup of the registry, the file store and a manifest of hashes.
+
+    Example: mailintake backup create --out /mnt/nas/mailintake
+    """
+    made = backups.make(config(ctx), moment(ctx, now), Path(out_dir) if out_dir else None)
+    click.echo(made.describe())
+
+
+@backup.command("verify")
+@click.argument("path", type=click.Path(exists=True, file_okay=False))
+@json_option
+def backup_verify(path: str, as_json: bool) -> None:
+    """Check every file's hash, the database and the audit chain of a backup.
+
+    Example: mailintake backup verify var/backups/backup-20251209T180000
+    """
+    result = backups.verify(Path(path))
+    if as_json:
+        print_json(result)
+    else:
+        click.echo(f"{path}: {'ok' if result['ok'] else 'PROBLEMS'}; {result['files']} files; {result['counts']}")
+        for p in result["problems"]:
+            click.echo(f"  {p}")
+    if not result["ok"]:
+        raise click.exceptions.Exit(1)
+
+
+@backup.command("restore")
+@click.argument("path", type=click.Path(exists=True, file_okay=False))
+@click.option("--into", "into", type=click.Path(file_okay=False), help="Storage directory (default [storage] path).")
+@click.option("--force", is_flag=True, help="Restore over a storage directory that is not empty.")
+@click.pass_context
+def backup_restore(ctx: click.Context, path: str, into: str | None, force: bool) -> None:
+    """Restore a backup into an empty storage directory (admin).
+
+    Example: mailintake backup restore var/backups/backup-20251209T180000 --into /srv/mailintake/var
+    """
+    cfg = config(ctx)  # not the deployment: that would make the storage it restores into
+    if cfg.users:
+        require(cfg, "admin")
+    target = Path(into) if into else cfg.storage_path
+    result = backups.restore(Path(path), target, force=force)
+    click.echo(f"restored {result['counts']['applications']} applications and {result['files']} files into {target}")
+
+
+# --- the service log -------------------------------------------------------------------------
+@click.group("log")
+def log_group() -> None:
+    """The service log of Table 2 of the Email Baseline Procedure (R11).
+
+    Example: mailintake log export --from 2025-12-01 --to 2025-12-31 --csv --lang th
+    """
+
+
+@log_group.command("export")
+@click.option("--from", "start", required=True, type=click.DateTime(["%Y-%m-%d"]), help="First day (YYYY-MM-DD).")
+@click.option("--to", "end", required=True, type=click.DateTime(["%Y-%m-%d"]), help="Last day (YYYY-MM-DD).")
+@output_options(default=CSV, formats=(JSON, CSV, NL))
+@click.option("--lang", type=click.Choice(["en", "th"]), default="en", help="CSV column headers in Thai or English.")
+@click.pass_context
+def log_export(ctx: click.Context, start: datetime, end: datetime, fmt: str, lang: str) -> None:
+    """Date received, date replied, requester, subject, source, remarks.
+
+    Example: mailintake log export --from 2025-12-01 --to 2025-12-31 --csv --lang th
+    """
+    rows = service_log(deployment(ctx).registry, start.date(), end.date())
+    if fmt == CSV:
+        click.echo(log_csv(rows, lang), nl=False)
+    else:
+        emit(rows, fmt, lambda _rows: [])
+
+
+# --- audit -----------------------------------------------------------------------------------
+@click.group()
+def audit() -> None:
+    """The audit log: every action, hash-chained.
+
+    Example: mailintake audit verify
+    """
+
+
+@audit.command("verify")
+@click.pass_context
+def audit_verify(ctx: click.Context) -> None:
+    """Prove the chain of events intact, or name the first broken event.
+
+    Example: mailintake audit verify
+    """
+    result = verify_chain(deployment(ctx).registry)
+    if not result.ok:
+        raise click.ClickException(f"audit chain broken at event {result.broken_id}: {result.reason}")
+    click.echo(f"audit chain intact: {result.events} events")
+
+
+@audit.command("list")
+@click.option("--id", "transaction_id", help="Only events of this transaction ID.")
+@click.option("--user", help="Only events by this user (system for automatic ones).")
+@output_options()
+@click.pass_context
+def audit_list(ctx: click.Context, transaction_id: str | None, user: str | None, fmt: str) -> None:
+    """Read the audit log (admin).
+
+    Example: mailintake audit list --id SRB-2568-000001
+    """
+    dep = deployment(ctx)
+    require(dep.cfg, "admin")
+    emit(list_events(dep.registry, transaction_id=transaction_id, user=user), fmt, EVENTS)
+
+
+# --- rules -----------------------------------------------------------------------------------
+@click.group()
+def rules() -> None:
+    """Validate rules/ (mail rules and services).
+
+    Example: mailintake rules check
+    """
+
+
+@rules.command("check")
+@click.pass_context
+def rules_check(ctx: click.Context) -> None:
+    """Report every error in rules/mail.toml and rules/services/*.toml with file and key.
+
+    Example: mailintake rules check
+    """
+    result = check_rules(config(ctx))
+    for line in result.ok:
+        click.echo(line)
+    for e in result.errors:
+        click.echo(f"error: {e}", err=True)
+    if result.errors:
+        raise click.ClickException(f"{len(result.errors)} error(s) in rules")

@@ -1,0 +1,129 @@
+"""One set of output options for every listing, as sqlite-utils has: a table
+by default, ``--json`` (an array), ``--csv`` (a header and a line a row) and
+``--nl`` (one JSON object a line, for ``jq`` and log shippers).
+
+The JSON forms print the rows as the data layer gives them (a record's
+``as_dict()``); the table prints the listing's own shape (``ops.listings``).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
+
+import click
+
+from mailintake.ops.listings import TableView, plain
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+TABLE, JSON, CSV, NL = "table", "json", "csv", "nl"
+FORMATS = (TABLE, JSON, CSV, NL)
+
+
+def output_options(default: str = TABLE, formats: tuple[str, ...] = FORMATS) -> Callable[[F], F]:
+    """``--table``, ``--json``, ``--csv`` and ``--nl``, all into one ``fmt``
+    argument (a listing with no table form leaves ``--table`` out)."""
+    help_of = {
+        TABLE: "Print a table.",
+        JSON: "Print a JSON array.",
+        CSV: "Print CSV with a header line.",
+        NL: "Print newline-delimited JSON, one object a line.",
+    }
+
+    def decorate(f: F) -> F:
+        for name in reversed(formats):
+            extra: dict[str, Any] = {"default": True} if name == default else {}
+            f = click.option(
+                f"--{name}", "fmt", flag_value=name, **extra, help=help_of[name] + (" (the default)" if name == default else "")
+            )(f)
+        return f
+
+    return decorate
+
+
+def json_option(f: F) -> F:
+    """``--json`` for a command that shows one thing, not a listing."""
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")(f)
+
+
+def print_json(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+def _jsonable(data: Any) -> Any:
+    if isinstance(data, (list, tuple)):
+        return [_jsonable(d) for d in data]
+    return plain(data) if hasattr(data, "as_dict") else data
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple, dict)):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return str(value)
+
+
+def csv_text(rows: Iterable[Mapping[str, Any]]) -> str:
+    """A header of every key seen, then a line a row; nothing for no rows.
+    Lists and mappings in a cell are written as JSON."""
+    rows = list(rows)
+    if not rows:
+        return ""
+    fields: dict[str, None] = {}
+    for row in rows:
+        fields.update(dict.fromkeys(row))
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(fields)
+    for row in rows:
+        writer.writerow(_cell(row.get(k)) for k in fields)
+    return out.getvalue()
+
+
+def emit(rows: Iterable[Any], fmt: str, table: TableView | Callable[[list[Any]], list[str]]) -> None:
+    """Print a listing's rows (records or mappings) in the chosen format; the
+    table is a ``TableView`` or a function giving the lines."""
+    rows = list(rows)
+    if fmt == JSON:
+        print_json(_jsonable(rows))
+    elif fmt == NL:
+        for row in rows:
+            click.echo(json.dumps(_jsonable(row), ensure_ascii=False, default=str))
+    elif fmt == CSV:
+        click.echo(csv_text(plain(r) for r in rows), nl=False)
+    else:
+        lines = table.lines(rows) if isinstance(table, TableView) else table(rows)
+        for line in lines:
+            click.echo(line)
+
+
+def flatten(data: Mapping[str, Any], prefix: str = "") -> list[dict[str, Any]]:
+    """A nested mapping as ``field``/``value`` rows (``last_sweep.result``),
+    the CSV form of a command that reports one thing in many fields."""
+    out: list[dict[str, Any]] = []
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            out += flatten(value, name + ".")
+        else:
+            out.append({"field": name, "value": value})
+    return out
+
+
+def emit_one(data: Mapping[str, Any], fmt: str, lines: Callable[[Any], list[str]]) -> None:
+    """Print a report of one thing in many fields (``status``): its own text
+    as the table, the mapping as JSON, one JSON line, or ``field,value`` CSV."""
+    if fmt == JSON:
+        print_json(data)
+    elif fmt == NL:
+        click.echo(json.dumps(data, ensure_ascii=False, default=str))
+    elif fmt == CSV:
+        click.echo(csv_text(flatten(data)), nl=False)
+    else:
+        for line in lines(data):
+            click.echo(line)

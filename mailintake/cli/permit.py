@@ -1,0 +1,145 @@
+"""``mailintake permit``: issue, deliver with a separate password, verify,
+revoke and publish permits (R18, R19)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import click
+
+from mailintake.base.data.permits import list_permits, listed, status_of_number
+from mailintake.cli.common import deployment, moment, now_option
+from mailintake.cli.output import emit, json_option, output_options, print_json
+from mailintake.cli.triage import desk, send_now
+from mailintake.ops.listings import PERMITS, plain
+from mailintake.permits.register import publish, status_of, verdict, verify_file
+
+
+@click.group()
+def permit() -> None:
+    """Permits: issue, deliver with a separate password, verify, revoke, publish (R18, R19).
+
+    Example: mailintake permit issue SRB-2568-000001
+    """
+
+
+@permit.command("issue")
+@click.argument("transaction_id")
+@click.option("--valid-until", type=click.DateTime(["%Y-%m-%d"]), help="Last day of validity (default: [permits] valid_days).")
+@now_option
+@click.pass_context
+def permit_issue(ctx: click.Context, transaction_id: str, valid_until: datetime | None, now: str | None) -> None:
+    """Issue the permit of an approved or paid application and send it (approver).
+
+    Example: mailintake permit issue SRB-2568-000001 --valid-until 2026-12-31
+    """
+    dep = deployment(ctx)
+    when = moment(ctx, now)
+    until = None
+    if valid_until is not None:
+        until = valid_until.replace(hour=23, minute=59, second=59, tzinfo=dep.cfg.hours.timezone)
+    issued = plain(desk(ctx).issue_permit(transaction_id, when, until))
+    send_now(ctx, when)
+    state = status_of_number(dep.registry, issued["number"]) or issued["status"]
+    click.echo(
+        f"permit {issued['number']} issued for {transaction_id.upper()}, valid until {issued['valid_until'][:10]}; {state}"
+    )
+
+
+@permit.command("resend")
+@click.argument("transaction_id")
+@now_option
+@click.pass_context
+def permit_resend(ctx: click.Context, transaction_id: str, now: str | None) -> None:
+    """Send the permit again with a new password and a newly encrypted file.
+
+    Example: mailintake permit resend SRB-2568-000001
+    """
+    when = moment(ctx, now)
+    row = plain(desk(ctx).resend_permit(transaction_id, when))
+    send_now(ctx, when)
+    click.echo(f"permit {row['number']} sent again to {row['holder_email']}")
+
+
+@permit.command("revoke")
+@click.argument("number")
+@click.option("--reason", required=True, help="Why (told to the holder and shown on verification).")
+@now_option
+@click.pass_context
+def permit_revoke(ctx: click.Context, number: str, reason: str, now: str | None) -> None:
+    """Revoke a permit (approver).
+
+    Example: mailintake permit revoke EVT-2568-0001 --reason "event cancelled"
+    """
+    when = moment(ctx, now)
+    desk(ctx).revoke_permit(number, reason, when)
+    send_now(ctx, when)
+    click.echo(f"permit {number.upper()} revoked")
+
+
+@permit.command("status")
+@click.argument("number")
+@now_option
+@json_option
+@click.pass_context
+def permit_status(ctx: click.Context, number: str, now: str | None, as_json: bool) -> None:
+    """valid, expired, revoked or unknown.
+
+    Example: mailintake permit status EVT-2568-0001 --json
+    """
+    state = status_of(deployment(ctx).registry, number, moment(ctx, now))
+    if as_json:
+        print_json(state)
+        return
+    click.echo(
+        f"{state['number']}: {state['status']}"
+        + (f" (holder {state['holder']}, valid until {state['valid_until'][:10]})" if state["status"] != "unknown" else "")
+    )
+
+
+@permit.command("list")
+@output_options()
+@click.pass_context
+def permit_list(ctx: click.Context, fmt: str) -> None:
+    """The permit register.
+
+    Example: mailintake permit list --json
+    """
+    emit([listed(p) for p in list_permits(deployment(ctx).registry)], fmt, PERMITS)
+
+
+@permit.command("verify")
+@click.argument("pdf", type=click.Path(exists=True, dir_okay=False))
+@click.option("--password", help="The file's password (to read the number inside and check the signature).")
+@now_option
+@json_option
+@click.pass_context
+def permit_verify(ctx: click.Context, pdf: str, password: str | None, now: str | None, as_json: bool) -> None:
+    """Check a permit file: the register, the QR's keyed hash and the signature.
+
+    Example: mailintake permit verify permit-EVT-2568-0001.pdf --password K7mPq3RtXa
+    """
+    dep = deployment(ctx)
+    result = verify_file(dep.cfg, dep.registry, Path(pdf).read_bytes(), password, moment(ctx, now))
+    line, passed = verdict(result)
+    if as_json:
+        print_json(result)
+    else:
+        click.echo(line)
+    if not passed:
+        ctx.exit(1)
+
+
+@permit.command("publish")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))
+@now_option
+@click.pass_context
+def permit_publish(ctx: click.Context, out_dir: str, now: str | None) -> None:
+    """Write a static bilingual register (HTML and JSON) for the agency's website.
+
+    Example: mailintake permit publish --out /var/www/permits
+    """
+    dep = deployment(ctx)
+    written = publish(dep.registry, Path(out_dir), moment(ctx, now), dep.cfg.agency)
+    click.echo("wrote " + ", ".join(str(p) for p in written))

@@ -1,0 +1,331 @@
+"""``mailintake triage``: the clerk's register of applications, read and moved
+along. Each step is one call on the desk; what it queues is sent at once."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+import click
+
+from mailintake.cli.common import deployment, moment, now_option
+from mailintake.cli.output import emit, json_option, output_options, print_json
+from mailintake.desk.lifecycle import Desk
+from mailintake.desk.queries import list_applications, show_application
+from mailintake.desk.roles import acting_login, require
+from mailintake.ops.listings import APPLICATIONS, files_table, plain
+from mailintake.ops.reports import export
+from mailintake.ops.sending import send_after_step, unsent
+
+
+@click.group()
+def triage() -> None:
+    """Read the register of applications.
+
+    Example: mailintake triage list
+    """
+
+
+# --- reading ---------------------------------------------------------------------------------
+@triage.command("list")
+@click.option("--status", help="Only applications in this status.")
+@click.option("--all", "include_closed", is_flag=True, help="Include closed applications.")
+@click.option("--mine", is_flag=True, help="Only applications assigned to me.")
+@click.option("--service", help="Only this service (or 'unassigned').")
+@click.option("--overdue", is_flag=True, help="Only those past their acknowledgement or service deadline.")
+@now_option
+@output_options()
+@click.pass_context
+def triage_list(
+    ctx: click.Context,
+    status: str | None,
+    include_closed: bool,
+    fmt: str,
+    mine: bool = False,
+    service: str | None = None,
+    overdue: bool = False,
+    now: str | None = None,
+) -> None:
+    """Open applications, first come first served by deemed receipt.
+
+    Example: mailintake triage list --json
+    """
+    when = moment(ctx, now)
+    rows = list_applications(
+        deployment(ctx).registry,
+        status=status,
+        include_closed=include_closed,
+        mine=acting_login() if mine else None,
+        service=service,
+        overdue_at=when if overdue else None,
+        now=when,
+    )
+    emit(rows, fmt, APPLICATIONS)
+
+
+@triage.command("show")
+@click.argument("transaction_id")
+@json_option
+@click.pass_context
+def triage_show(ctx: click.Context, transaction_id: str, as_json: bool) -> None:
+    """Everything about one application: messages, files, deadlines, events.
+
+    Example: mailintake triage show SRB-2568-000001
+    """
+    app = plain(show_application(deployment(ctx).registry, transaction_id))
+    if as_json:
+        print_json(app)
+        return
+    for line in _application_lines(app):
+        click.echo(line)
+
+
+def _application_lines(app: dict[str, Any]) -> list[str]:
+    lines = [
+        f"{app['transaction_id']}  [{app['status']}]  service: {app['service'] or 'unassigned'}",
+        f"Applicant:     {app['applicant_name'] or ''} <{app['applicant_email']}>",
+        f"Subject:       {app['subject']}",
+        f"Received:      {app['received_at']}",
+        f"Deemed:        {app['deemed_received_at']}  ({app['ack_reason']})",
+        f"Ack due:       {app['ack_due_at']}",
+        f"Service due:   {app['due_at'] or '-'}   assigned to: {app['assigned_to'] or '-'}",
+    ]
+    if app["juristic"] or app["identity"] or app["poa"] or app["stamp"]:
+        ident = app["identity"]["method"] if app["identity"] else "not verified"
+        lines.append(
+            f"Juristic:      {'yes' if app['juristic'] else 'no'}   identity: {ident}   "
+            f"power of attorney: {app['poa'] or '-'}   e-Stamp: {app['stamp'] or '-'}"
+        )
+    if app["fee_amount"]:
+        lines.append(f"Fee:           {app['fee_amount']} baht, due {app['fee_due_at']}; payment ref {app['payment_ref'] or '-'}")
+    if app["decision_reason"]:
+        lines.append(f"Reason:        {app['decision_reason']}")
+    lines.append(f"Acknowledged:  {app['acknowledged_at'] or 'not yet'}")
+    if app["problems"] or app["flags"]:
+        lines.append(f"Problems:      {', '.join(app['problems']) or '-'}   flags: {', '.join(app['flags']) or '-'}")
+    lines.append("\nFiles:")
+    for i, f in enumerate(app["files"], 1):
+        verdict = "ok" if f["accepted"] else f"PROBLEM {', '.join(f['problems'])}: {f['problem_en']}"
+        dpi = f", {f['dpi']:.0f} dpi" if f["dpi"] else ""
+        lines.append(f"  {i}. {f['name']} ({f['content_type']}, {f['size']} bytes{dpi}) {verdict}")
+    lines.append("\nMessages:")
+    for m in app["messages"]:
+        lines.append(f"  #{m['id']} {m['kind']:11} {m['received_at']} from {m['from']} in {m['folder']}: {m['subject']}")
+        lines.append(
+            f"      Message-ID {m['message_id']}; Date: {m['date_header']}; fetched {m['fetched_at']}; "
+            f"{len(m['received_chain'])} Received lines" + (f"; defects: {', '.join(m['defects'])}" if m["defects"] else "")
+        )
+    lines.append("\nOutgoing mail:")
+    for o in app["outgoing"]:
+        lines.append(
+            f"  {o['kind']:8} {o['status']:8} to {o['to']} {o['sent_at'] or ''} {o['message_id']}"
+            + (f" ({o['last_error']})" if o["last_error"] else "")
+        )
+    lines.append("\nEvents:")
+    for e in app["events"]:
+        change = f" {e['status_before'] or '-'} -> {e['status_after']}" if e["status_after"] else ""
+        lines.append(f"  {e['at']}  {e['actor']:8} {e['action']}{change}")
+    return lines
+
+
+@triage.command("files")
+@click.argument("transaction_id")
+@output_options()
+@click.pass_context
+def triage_files(ctx: click.Context, transaction_id: str, fmt: str) -> None:
+    """The files of an application with their check results.
+
+    Example: mailintake triage files SRB-2568-000001
+    """
+    emit(plain(show_application(deployment(ctx).registry, transaction_id))["files"], fmt, files_table)
+
+
+@triage.command("export")
+@click.argument("transaction_id")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Directory to write to.")
+@click.pass_context
+def triage_export(ctx: click.Context, transaction_id: str, out_dir: str) -> None:
+    """Write the raw emails, every file under a safe name and a one-page summary (R14).
+
+    Example: mailintake triage export SRB-2568-000001 --out /srv/print/SRB-2568-000001
+    """
+    dep = deployment(ctx)
+    require(dep.cfg, "clerk", "approver", "admin")
+    written = export(dep.registry, dep.store, transaction_id, Path(out_dir))
+    click.echo(f"wrote {len(written)} files to {out_dir}")
+
+
+# --- the clerk's steps -----------------------------------------------------------------------
+def desk(ctx: click.Context) -> Desk:
+    return Desk(deployment(ctx))
+
+
+def send_now(ctx: click.Context, when: datetime) -> None:
+    """Send what a step queued; what fails stays queued for the outbox's retries."""
+    left = unsent(send_after_step(deployment(ctx), when))
+    if left:
+        click.echo(f"warning: {left} email(s) not sent yet: see `mailintake outbox list`", err=True)
+
+
+def step(ctx: click.Context, verb: str, transaction_id: str, now: str | None, **kw: Any) -> None:
+    """A step of the lifecycle (review, approve, a payment...), its mail sent at once."""
+    when = moment(ctx, now)
+    app = plain(desk(ctx).step(verb, transaction_id, when, **kw))
+    send_now(ctx, when)
+    click.echo(f"{app['transaction_id']}: {app['status']}")
+
+
+@triage.command("take")
+@click.argument("transaction_id")
+@now_option
+@click.pass_context
+def triage_take(ctx: click.Context, transaction_id: str, now: str | None) -> None:
+    """Assign an application to me (clerk).
+
+    Example: mailintake triage take SRB-2568-000001
+    """
+    who = desk(ctx).take(transaction_id, moment(ctx, now))
+    click.echo(f"{transaction_id.upper()} assigned to {who}")
+
+
+@triage.command("assign")
+@click.argument("transaction_id")
+@click.argument("user")
+@now_option
+@click.pass_context
+def triage_assign(ctx: click.Context, transaction_id: str, user: str, now: str | None) -> None:
+    """Assign an application to a user (clerk or admin).
+
+    Example: mailintake triage assign SRB-2568-000001 somchai
+    """
+    desk(ctx).assign(transaction_id, user, moment(ctx, now))
+    click.echo(f"{transaction_id.upper()} assigned to {user}")
+
+
+@triage.command("note")
+@click.argument("transaction_id")
+@click.argument("text")
+@now_option
+@click.pass_context
+def triage_note(ctx: click.Context, transaction_id: str, text: str, now: str | None) -> None:
+    """Add an internal note (never emailed).
+
+    Example: mailintake triage note SRB-2568-000001 "called the applicant"
+    """
+    desk(ctx).note(transaction_id, text, moment(ctx, now))
+    click.echo(f"note added to {transaction_id.upper()}")
+
+
+@triage.command("review")
+@click.argument("transaction_id")
+@now_option
+@click.pass_context
+def triage_review(ctx: click.Context, transaction_id: str, now: str | None) -> None:
+    """Start the review of a complete application (clerk); the applicant is told.
+
+    Example: mailintake triage review SRB-2568-000001
+    """
+    step(ctx, "review", transaction_id, now)
+
+
+@triage.command("request-info")
+@click.argument("transaction_id")
+@click.option("--reason", required=True, help="Why more is needed (sent to the applicant).")
+@click.option("--doc", "docs", multiple=True, help="A document to send (repeatable).")
+@now_option
+@click.pass_context
+def triage_request_info(ctx: click.Context, transaction_id: str, reason: str, docs: tuple[str, ...], now: str | None) -> None:
+    """Ask the applicant for more information or documents (clerk, R13).
+
+    Example: mailintake triage request-info SRB-2568-000001 --reason "ID card unreadable" --doc "ID card copy"
+    """
+    step(ctx, "request-info", transaction_id, now, reason=reason, docs=docs)
+
+
+@triage.command("approve")
+@click.argument("transaction_id")
+@now_option
+@click.pass_context
+def triage_approve(ctx: click.Context, transaction_id: str, now: str | None) -> None:
+    """Approve (approver); with a fee, the fee notice goes out (R16, R17).
+
+    Example: mailintake triage approve SRB-2568-000001
+    """
+    step(ctx, "approve", transaction_id, now)
+
+
+@triage.command("reject")
+@click.argument("transaction_id")
+@click.option("--reason", required=True, help="The reason, sent to the applicant.")
+@now_option
+@click.pass_context
+def triage_reject(ctx: click.Context, transaction_id: str, reason: str, now: str | None) -> None:
+    """Reject (approver); the applicant is told why.
+
+    Example: mailintake triage reject SRB-2568-000001 --reason "the site is a school zone"
+    """
+    step(ctx, "reject", transaction_id, now, reason=reason)
+
+
+@triage.command("verify-identity")
+@click.argument("transaction_id")
+@click.option("--method", required=True, type=click.Choice(["photo", "in-person", "digital-id"]))
+@click.option("--note", default="", help="What was seen, e.g. the last 4 digits checked.")
+@now_option
+@click.pass_context
+def triage_verify_identity(ctx: click.Context, transaction_id: str, method: str, note: str, now: str | None) -> None:
+    """Record how the applicant's identity was proven (R10).
+
+    Example: mailintake triage verify-identity SRB-2568-000001 --method photo --note "holding ID card"
+    """
+    desk(ctx).verify_identity(transaction_id, method, note, moment(ctx, now))
+    click.echo(f"{transaction_id.upper()}: identity verified ({method})")
+
+
+@triage.command("check")
+@click.argument("transaction_id")
+@click.option("--poa", type=click.Choice(["ok", "missing", "invalid"]), help="Power of attorney.")
+@click.option("--stamp", type=click.Choice(["ok", "missing", "na"]), help="e-Stamp duty.")
+@now_option
+@click.pass_context
+def triage_check(ctx: click.Context, transaction_id: str, poa: str | None, stamp: str | None, now: str | None) -> None:
+    """Record the power of attorney and e-Stamp check (R15).
+
+    Example: mailintake triage check SRB-2568-000001 --poa ok --stamp na
+    """
+    desk(ctx).check_documents(transaction_id, poa, stamp, moment(ctx, now))
+    click.echo(f"{transaction_id.upper()}: power of attorney {poa or '-'}, e-Stamp {stamp or '-'}")
+
+
+@triage.command("set")
+@click.argument("transaction_id")
+@click.option("--service", help="The service id (see `mailintake rules check`).")
+@click.option("--juristic/--natural", default=None, help="The applicant is a juristic person (company).")
+@now_option
+@click.pass_context
+def triage_set(ctx: click.Context, transaction_id: str, service: str | None, juristic: bool | None, now: str | None) -> None:
+    """Set the service of an application, or mark a juristic person (clerk).
+
+    Example: mailintake triage set SRB-2568-000001 --service tm30
+    """
+    app = plain(desk(ctx).set(transaction_id, moment(ctx, now), service=service, juristic=juristic))
+    click.echo(
+        f"{app['transaction_id']}: service {app['service'] or 'unassigned'}, juristic {'yes' if app['juristic'] else 'no'}"
+    )
+
+
+@triage.command("reply")
+@click.argument("transaction_id")
+@click.option("--file", "answer_file", required=True, type=click.File("r", encoding="utf-8"), help="The answer text.")
+@now_option
+@click.pass_context
+def triage_reply(ctx: click.Context, transaction_id: str, answer_file: TextIO, now: str | None) -> None:
+    """Answer an inquiry by email, threaded, in the bilingual frame (clerk).
+
+    Example: mailintake triage reply SRB-2568-000007 --file answer.txt
+    """
+    when = moment(ctx, now)
+    desk(ctx).reply_inquiry(transaction_id, answer_file.read(), when)
+    send_now(ctx, when)
+    click.echo(f"{transaction_id.upper()}: answered")
