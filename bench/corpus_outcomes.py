@@ -17,8 +17,9 @@ from pathlib import Path
 
 
 def newest() -> Path:
-    found = sorted(Path(tempfile.gettempdir()).glob("pytest-of-*/pytest-*/corpus*/outcomes.json"),
-                   key=lambda p: p.stat().st_mtime)
+    found = sorted(
+        Path(tempfile.gettempdir()).glob("pytest-of-*/pytest-*/corpus*/outcomes.json"), key=lambda p: p.stat().st_mtime
+    )
     if not found:
         raise SystemExit("no outcomes.json: run `python3 -m pytest -q tests/test_corpus.py` first")
     return found[-1]

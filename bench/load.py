@@ -57,8 +57,9 @@ def _message(client: int, i: int) -> bytes:
 
 
 def _daemon(config: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "mailintake", "--config", str(config), "run"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [sys.executable, "-m", "mailintake", "--config", str(config), "run"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
 
 
 def run_load(messages: int, clients: int, kills: int, timeout: float = 600) -> LoadResult:
@@ -68,10 +69,18 @@ def run_load(messages: int, clients: int, kills: int, timeout: float = 600) -> L
     try:
         box = Mailbox(server, server.new_user())
         config = root / "config.toml"
-        config.write_text(CONFIG.format(agency_extra="", imap_port=server.port, user=box.user, password=server.password,
-                                        smtp_port=smtp.port, storage=root / "var")
-                          + "\n[daemon]\npoll_seconds = 5\noutbox_seconds = 5\n[limits]\nacks_per_sender_per_hour = 100\n",
-                          encoding="utf-8")
+        config.write_text(
+            CONFIG.format(
+                agency_extra="",
+                imap_port=server.port,
+                user=box.user,
+                password=server.password,
+                smtp_port=smtp.port,
+                storage=root / "var",
+            )
+            + "\n[daemon]\npoll_seconds = 5\noutbox_seconds = 5\n[limits]\nacks_per_sender_per_hour = 100\n",
+            encoding="utf-8",
+        )
         per_client = messages // clients
         total = per_client * clients
         appended = Counter[int]()
@@ -130,9 +139,16 @@ def run_load(messages: int, clients: int, kills: int, timeout: float = 600) -> L
         acks = conn.execute("SELECT COUNT(DISTINCT message_id) FROM outbox WHERE kind = 'ack' AND status = 'sent'").fetchone()[0]
         conn.close()
         delivered = {m["Message-ID"] for m in smtp.messages()}
-        return LoadResult(messages=total, clients=clients, seconds=round(seconds, 1), kills=done_kills,
-                          registered=apps[1], duplicates=apps[0] - apps[1] + kinds["duplicate"],
-                          acknowledged=min(acks, len(delivered)), lost=total - apps[1])
+        return LoadResult(
+            messages=total,
+            clients=clients,
+            seconds=round(seconds, 1),
+            kills=done_kills,
+            registered=apps[1],
+            duplicates=apps[0] - apps[1] + kinds["duplicate"],
+            acknowledged=min(acks, len(delivered)),
+            lost=total - apps[1],
+        )
     finally:
         smtp.stop()
         server.stop()

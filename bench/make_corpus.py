@@ -25,8 +25,16 @@ from PIL import Image, ImageDraw
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 BKK = timezone(timedelta(hours=7))
-SUBJECTS = ["ขออนุญาตจัดงานประเพณี", "ขอรับรองสำเนาเอกสาร", "แจ้งที่พักคนต่างด้าว ตม.30", "ขอหนังสือรับรองที่อยู่",
-            "ขออนุญาตติดตั้งป้ายโฆษณา", "Application for event permit", "TM.30 notification", "ขอใบอนุญาตประกอบกิจการ"]
+SUBJECTS = [
+    "ขออนุญาตจัดงานประเพณี",
+    "ขอรับรองสำเนาเอกสาร",
+    "แจ้งที่พักคนต่างด้าว ตม.30",
+    "ขอหนังสือรับรองที่อยู่",
+    "ขออนุญาตติดตั้งป้ายโฆษณา",
+    "Application for event permit",
+    "TM.30 notification",
+    "ขอใบอนุญาตประกอบกิจการ",
+]
 A4_IN = (8.2677, 11.6929)
 
 
@@ -75,8 +83,11 @@ def docx(target: int, rng: random.Random) -> tuple[str, bytes, str]:
         zf.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types/>')
         zf.writestr("word/document.xml", "<w:document>" + "ขอยื่นคำร้อง " * 200 + "</w:document>")
         zf.writestr("word/media/image1.bin", rng.randbytes(max(target - 2000, 10)), zipfile.ZIP_STORED)
-    return f"form-{len(buf.getvalue()) // 1024}k.docx", buf.getvalue(), \
-        "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    return (
+        f"form-{len(buf.getvalue()) // 1024}k.docx",
+        buf.getvalue(),
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    )
 
 
 def thai_text(target: int, rng: random.Random) -> tuple[str, bytes, str]:
@@ -134,8 +145,10 @@ def main() -> None:
         data += buf.getvalue()[: 30_000_000 - len(data)]
     raw = message(99999, rng, [("huge-scan.jpg", data, "image/jpeg")], start)
     (args.out / "big-30mb.eml.x").write_bytes(raw)
-    print(f"wrote {args.count} messages ({total / args.count / 1e6:.2f} MB average) and one of "
-          f"{len(raw) / 1e6:.1f} MB to {args.out}")
+    print(
+        f"wrote {args.count} messages ({total / args.count / 1e6:.2f} MB average) and one of "
+        f"{len(raw) / 1e6:.1f} MB to {args.out}"
+    )
 
 
 if __name__ == "__main__":

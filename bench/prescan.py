@@ -35,16 +35,17 @@ sys.path.insert(0, str(ROOT))
 from mailintake.base.config import load  # noqa: E402
 from mailintake.intake.limits import TooComplex, lighten, precheck  # noqa: E402
 
-HEAD = (b"From: =?utf-8?B?4Liq4Lih4LiK4Liy4Lii?= <a@example.com>\r\nTo: saraban@banmai.go.th\r\n"
-        b"Subject: bench\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"BOUND\"\r\n\r\n"
-        b"--BOUND\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nhello\r\n")
+HEAD = (
+    b"From: =?utf-8?B?4Liq4Lih4LiK4Liy4Lii?= <a@example.com>\r\nTo: saraban@banmai.go.th\r\n"
+    b'Subject: bench\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="BOUND"\r\n\r\n'
+    b"--BOUND\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nhello\r\n"
+)
 TAIL = b"--BOUND--\r\n"
 
 
 def b64_part(data: bytes, name: str = "scan.jpg") -> bytes:
     body = base64.encodebytes(data).replace(b"\n", b"\r\n")
-    return (b"--BOUND\r\nContent-Type: image/jpeg; name=" + name.encode() + b"\r\n"
-            b"Content-Transfer-Encoding: base64\r\n\r\n" + body)
+    return b"--BOUND\r\nContent-Type: image/jpeg; name=" + name.encode() + b"\r\nContent-Transfer-Encoding: base64\r\n\r\n" + body
 
 
 def lines_part(lines: int) -> bytes:
@@ -72,12 +73,13 @@ def hostile(limit: int) -> Iterator[tuple[str, bytes]]:
     short = lines_part(39)
     n = (limit - len(HEAD)) // len(short)
     yield f"{n} base64 parts of 39 lines", HEAD + short * n + TAIL
-    yield "100,000 parts without Content-Type", HEAD + b"".join(b"--BOUND\r\n\r\nx %d\r\n" % i
-                                                                 for i in range(100_000)) + TAIL
+    yield "100,000 parts without Content-Type", HEAD + b"".join(b"--BOUND\r\n\r\nx %d\r\n" % i for i in range(100_000)) + TAIL
     run = base64.encodebytes(os.urandom(limit // 2)).replace(b"\n", b"\r\n")
-    text = ("ข้าพเจ้าขอยื่นคำร้อง สวัสดีครับ=20\r\n".encode() * (limit // 60))[:limit - 200]
-    yield "quoted-printable Thai text", (b"From: a@example.com\r\nSubject: qp\r\n"
-                                         b"Content-Transfer-Encoding: quoted-printable\r\n\r\n" + text)
+    text = ("ข้าพเจ้าขอยื่นคำร้อง สวัสดีครับ=20\r\n".encode() * (limit // 60))[: limit - 200]
+    yield (
+        "quoted-printable Thai text",
+        (b"From: a@example.com\r\nSubject: qp\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n" + text),
+    )
     yield "base64 text in a plain body", b"From: a@example.com\r\nSubject: pasted\r\n\r\n" + run
 
 
@@ -102,8 +104,11 @@ def main() -> None:
         except TooComplex:
             pass
 
-    groups = {"sizes": list(sizes(rng, args.count)), "thresholds": list(thresholds()),
-              "hostile": list(hostile(limits.max_message_bytes))}
+    groups = {
+        "sizes": list(sizes(rng, args.count)),
+        "thresholds": list(thresholds()),
+        "hostile": list(hostile(limits.max_message_bytes)),
+    }
     result: dict[str, dict[str, object]] = {}
     for group, messages in groups.items():
         rows = []
@@ -115,10 +120,17 @@ def main() -> None:
         per_mb, _t, label, _base = max(rows)
         longest = max(r[1] for r in rows)
         base_worst = max(r[3] for r in rows)
-        result[group] = {"messages": len(rows), "slowest_ms_per_mb": round(per_mb, 2), "slowest_message": label,
-                         "baseline_sha256_ms_per_mb": round(base_worst, 2), "longest_seconds": round(longest, 3)}
-        print(f"{group:10} {len(rows):3} messages: slowest {per_mb:7.2f} ms/MB ({label}); "
-              f"sha256 baseline {base_worst:5.2f} ms/MB; longest {longest:.3f} s (target < 1 s)")
+        result[group] = {
+            "messages": len(rows),
+            "slowest_ms_per_mb": round(per_mb, 2),
+            "slowest_message": label,
+            "baseline_sha256_ms_per_mb": round(base_worst, 2),
+            "longest_seconds": round(longest, 3),
+        }
+        print(
+            f"{group:10} {len(rows):3} messages: slowest {per_mb:7.2f} ms/MB ({label}); "
+            f"sha256 baseline {base_worst:5.2f} ms/MB; longest {longest:.3f} s (target < 1 s)"
+        )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
 

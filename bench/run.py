@@ -51,7 +51,7 @@ def raw_limit(box: Mailbox) -> tuple[int, float]:
         c.select_folder("INBOX", readonly=True)
         uids = c.search(["ALL"])
         for i in range(0, len(uids), 50):
-            for item in c.fetch(uids[i:i + 50], ["INTERNALDATE", "BODY.PEEK[]"]).values():
+            for item in c.fetch(uids[i : i + 50], ["INTERNALDATE", "BODY.PEEK[]"]).values():
                 msg = message_from_bytes(item[b"BODY[]"], policy=default)
                 for part in msg.iter_attachments():
                     data = part.get_payload(decode=True)
@@ -67,11 +67,29 @@ def raw_limit(box: Mailbox) -> tuple[int, float]:
 
 def sweep(config: Path) -> tuple[float, float]:
     """Wall time and peak RSS (MB) of one `mailintake sweep` process."""
-    probe = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
-             "r = subprocess.run(sys.argv[1:]); d = time.perf_counter() - t; "
-             "print(d, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024); sys.exit(r.returncode)")
-    out = subprocess.run([sys.executable, "-c", probe, sys.executable, "-m", "mailintake", "--config", str(config),
-                          "sweep", "--now", "2025-12-09T10:00:00+07:00"], capture_output=True, text=True, check=True)
+    probe = (
+        "import resource, subprocess, sys, time; t = time.perf_counter(); "
+        "r = subprocess.run(sys.argv[1:]); d = time.perf_counter() - t; "
+        "print(d, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024); sys.exit(r.returncode)"
+    )
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            probe,
+            sys.executable,
+            "-m",
+            "mailintake",
+            "--config",
+            str(config),
+            "sweep",
+            "--now",
+            "2025-12-09T10:00:00+07:00",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     seconds, rss = out.stdout.strip().splitlines()[-1].split()
     return float(seconds), float(rss)
 
@@ -103,12 +121,25 @@ def main() -> None:
                 load(run_box, files)
             n_raw, t_raw = raw_limit(run_box)
             cfg = root / f"config-{run}.toml"
-            cfg.write_text(CONFIG.format(agency_extra="", imap_port=server.port, user=run_box.user,
-                                         password=server.password, smtp_port=smtp.port, storage=root / f"var-{run}"))
+            cfg.write_text(
+                CONFIG.format(
+                    agency_extra="",
+                    imap_port=server.port,
+                    user=run_box.user,
+                    password=server.password,
+                    smtp_port=smtp.port,
+                    storage=root / f"var-{run}",
+                )
+            )
             t_run, rss_sweep = sweep(cfg)
-            registered = json.loads(subprocess.run([sys.executable, "-m", "mailintake", "--config", str(cfg), "status",
-                                                    "--json", "--no-live"], capture_output=True, text=True,
-                                                   check=True).stdout)
+            registered = json.loads(
+                subprocess.run(
+                    [sys.executable, "-m", "mailintake", "--config", str(cfg), "status", "--json", "--no-live"],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                ).stdout
+            )
             n_sweep = registered["messages"].get("application", 0)
             assert n_sweep == len(files), f"registered {n_sweep} of {len(files)}"
             raws.append(n_raw / t_raw)
@@ -119,8 +150,16 @@ def main() -> None:
         big_box = Mailbox(server, server.new_user())
         load(big_box, [big])
         cfg_big = root / "config-big.toml"
-        cfg_big.write_text(CONFIG.format(agency_extra="", imap_port=server.port, user=big_box.user, password=server.password,
-                                         smtp_port=smtp.port, storage=root / "var-big"))
+        cfg_big.write_text(
+            CONFIG.format(
+                agency_extra="",
+                imap_port=server.port,
+                user=big_box.user,
+                password=server.password,
+                smtp_port=smtp.port,
+                storage=root / "var-big",
+            )
+        )
         t_big, rss_big = sweep(cfg_big)
     finally:
         smtp.stop()
@@ -129,11 +168,16 @@ def main() -> None:
     size_mb = sum(f.stat().st_size for f in files) / len(files) / 1e6
     median = sorted(ratios)[1]
     result = {
-        "messages": len(files), "average_mb": round(size_mb, 2),
-        "raw_limit_runs": [round(r, 1) for r in raws], "sweep_runs": [round(r, 1) for r in sweeps],
-        "ratio_runs": [round(r, 2) for r in ratios], "ratio_median": round(median, 2),
-        "big_message_mb": round(big.stat().st_size / 1e6, 1), "big_sweep_seconds": round(t_big, 1),
-        "big_sweep_peak_rss_mb": round(rss_big, 1), "corpus_sweep_peak_rss_mb": round(rss_sweep, 1),
+        "messages": len(files),
+        "average_mb": round(size_mb, 2),
+        "raw_limit_runs": [round(r, 1) for r in raws],
+        "sweep_runs": [round(r, 1) for r in sweeps],
+        "ratio_runs": [round(r, 2) for r in ratios],
+        "ratio_median": round(median, 2),
+        "big_message_mb": round(big.stat().st_size / 1e6, 1),
+        "big_sweep_seconds": round(t_big, 1),
+        "big_sweep_peak_rss_mb": round(rss_big, 1),
+        "corpus_sweep_peak_rss_mb": round(rss_sweep, 1),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
@@ -141,8 +185,10 @@ def main() -> None:
     for i in range(3):
         print(f"run {i + 1}: (a) raw limit {raws[i]:6.1f} msg/s   (b) sweep {sweeps[i]:6.1f} msg/s   ratio {ratios[i]:.2f}")
     print(f"median ratio (b)/(a): {median:.2f}   (target >= 0.8)")
-    print(f"peak memory, sweep of one {result['big_message_mb']} MB message (30 MB attachment): "
-          f"{result['big_sweep_peak_rss_mb']:.0f} MB   (target < 300 MB)")
+    print(
+        f"peak memory, sweep of one {result['big_message_mb']} MB message (30 MB attachment): "
+        f"{result['big_sweep_peak_rss_mb']:.0f} MB   (target < 300 MB)"
+    )
 
 
 if __name__ == "__main__":

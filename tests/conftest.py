@@ -37,9 +37,6 @@ def smtp() -> Iterator[SmtpSink]:
     sink.stop()
 
 
-
-
-
 class Env:
     """A deployment for one test: config, mailbox, SMTP sink, and the CLI."""
 
@@ -48,9 +45,12 @@ class Env:
         self.config = tmp / "config.toml"
         self.storage = tmp / "var"
         text = CONFIG.format(
-            agency_extra=agency_extra, imap_port=mailbox.server.port if mailbox else 0,
-            user=mailbox.user if mailbox else "x", password=mailbox.server.password if mailbox else "",
-            smtp_port=smtp.port if smtp else 0, storage=self.storage,
+            agency_extra=agency_extra,
+            imap_port=mailbox.server.port if mailbox else 0,
+            user=mailbox.user if mailbox else "x",
+            password=mailbox.server.password if mailbox else "",
+            smtp_port=smtp.port if smtp else 0,
+            storage=self.storage,
         )
         if mailbox is None:
             text = text.replace('kind = "imap"', 'kind = "maildir"\npath = "mail"')

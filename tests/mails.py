@@ -16,10 +16,17 @@ def at(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=BKK)
 
 
-def mail(subject: str = "ขออนุญาตจัดงาน", body: str = "เรียน เจ้าหน้าที่\nขออนุญาตจัดงานครับ\n", *,
-         sender: str = "สมชาย ใจดี <somchai@example.com>", date: datetime | None = None,
-         reply_to: str | None = None, headers: dict[str, str] | None = None,
-         attachments: list[tuple[str, bytes, str]] = (), mid: str | None = None) -> EmailMessage:  # type: ignore[assignment]
+def mail(
+    subject: str = "ขออนุญาตจัดงาน",
+    body: str = "เรียน เจ้าหน้าที่\nขออนุญาตจัดงานครับ\n",
+    *,
+    sender: str = "สมชาย ใจดี <somchai@example.com>",
+    date: datetime | None = None,
+    reply_to: str | None = None,
+    headers: dict[str, str] | None = None,
+    attachments: list[tuple[str, bytes, str]] = (),
+    mid: str | None = None,
+) -> EmailMessage:  # type: ignore[assignment]
     msg = EmailMessage(policy=SMTP)
     msg["From"] = sender
     msg["To"] = "saraban@banmai.go.th"

@@ -75,7 +75,7 @@ def test_no_import_circles() -> None:
         stack.append(node)
         for nxt in sorted(graph[node]):
             if state.get(nxt) == 1:
-                circles.append(" -> ".join(stack[stack.index(nxt):] + [nxt]))
+                circles.append(" -> ".join(stack[stack.index(nxt) :] + [nxt]))
             elif nxt not in state:
                 visit(nxt)
         stack.pop()
@@ -88,14 +88,16 @@ def test_no_import_circles() -> None:
 
 
 def test_no_module_outgrows_a_sitting() -> None:
-    long = {name: n for name, path in _modules().items()
-            if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
+    long = {name: n for name, path in _modules().items() if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
     assert long == {}
 
 
 def test_sql_lives_in_the_data_layer() -> None:
-    outside = [name for name, path in _modules().items()
-               if not name.startswith("mailintake.base.data") and SQL.search(path.read_text(encoding="utf-8"))]
+    outside = [
+        name
+        for name, path in _modules().items()
+        if not name.startswith("mailintake.base.data") and SQL.search(path.read_text(encoding="utf-8"))
+    ]
     assert outside == []
 
 
@@ -105,7 +107,7 @@ def test_the_architecture_document_names_the_road_in_order_and_every_package() -
     doc = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
     names = [stage[0] if isinstance(stage, tuple) else stage.name for stage in STAGES]
     assert names[0] == "limits" and names[-1] == "respond"
-    road = doc[doc.index("```"):]
+    road = doc[doc.index("```") :]
     positions = [road.find(n) for n in names]
     assert -1 not in positions and positions == sorted(positions), (names, positions)
     for package in LAYERS:

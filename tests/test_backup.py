@@ -15,10 +15,17 @@ from samples.make_samples import jpeg, scanned_pdf
 def test_backup_restore_into_an_empty_directory_keeps_everything(deploy: Env, tmp_path: Path) -> None:
     assert deploy.mailbox is not None
     for i in range(3):
-        deploy.mailbox.append(mail(f"[EVT] คำขอ {i}", sender=f"p{i}@example.com",
-                                   attachments=[(f"form{i}.pdf", scanned_pdf(1240 + i, 1754), "application/pdf"),
-                                                (f"photo{i}.jpg", jpeg(2480, 3508 + i, 300), "image/jpeg")]).as_bytes(),
-                              at(f"2025-12-09 09:0{i}"))
+        deploy.mailbox.append(
+            mail(
+                f"[EVT] คำขอ {i}",
+                sender=f"p{i}@example.com",
+                attachments=[
+                    (f"form{i}.pdf", scanned_pdf(1240 + i, 1754), "application/pdf"),
+                    (f"photo{i}.jpg", jpeg(2480, 3508 + i, 300), "image/jpeg"),
+                ],
+            ).as_bytes(),
+            at(f"2025-12-09 09:0{i}"),
+        )
     deploy.run("sweep", "--now", "2025-12-09T09:30:00+07:00")
     before = deploy.json("triage", "list")
 
@@ -53,8 +60,9 @@ def test_backup_restore_into_an_empty_directory_keeps_everything(deploy: Env, tm
 
 def test_a_damaged_backup_does_not_verify_and_is_not_restored(deploy: Env, tmp_path: Path) -> None:
     assert deploy.mailbox is not None
-    deploy.mailbox.append(mail("คำขอ", attachments=[("f.pdf", scanned_pdf(1240, 1754), "application/pdf")]).as_bytes(),
-                          at("2025-12-09 09:00"))
+    deploy.mailbox.append(
+        mail("คำขอ", attachments=[("f.pdf", scanned_pdf(1240, 1754), "application/pdf")]).as_bytes(), at("2025-12-09 09:00")
+    )
     deploy.run("sweep", "--now", "2025-12-09T09:30:00+07:00")
     deploy.run("backup", "create", "--out", str(tmp_path), "--now", "2025-12-09T18:00:00+07:00")
     backup = tmp_path / "backup-20251209T180000"

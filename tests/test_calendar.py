@@ -80,14 +80,15 @@ def test_utc_input_is_judged_in_bangkok(cal: WorkCalendar) -> None:
 
 def test_agency_holidays_and_extra_working_days(tmp_path: Path) -> None:
     cfg = tmp_path / "config.toml"
-    cfg.write_text('[hours]\nextra_holidays = ["2025-12-09 Municipal founding day"]\n'
-                   'extra_working_days = ["2025-12-13"]\n')
+    cfg.write_text('[hours]\nextra_holidays = ["2025-12-09 Municipal founding day"]\nextra_working_days = ["2025-12-13"]\n')
     cal = WorkCalendar(load(cfg, environ={}).hours)
     d = cal.deadline(at("2025-12-08 17:00"))
     # 9 Dec by the agency, 10 Dec Constitution Day: both named.
     assert d.deemed_received_at == at("2025-12-11 08:30")
-    assert d.reason == ("after hours; 9 Dec is an agency holiday (Municipal founding day); "
-                        "10 Dec is a public holiday (Constitution Day); deemed received Thu 11 Dec 08:30")
+    assert d.reason == (
+        "after hours; 9 Dec is an agency holiday (Municipal founding day); "
+        "10 Dec is a public holiday (Constitution Day); deemed received Thu 11 Dec 08:30"
+    )
     # Saturday 13 Dec made a working day.
     assert cal.deadline(at("2025-12-13 09:00")).in_working_time
 

@@ -34,14 +34,24 @@ class Section:
             raise r.fail("retries", "at most 5 when fast")
 
 
-GOOD = {"name": "x", "mode": "slow", "port": 25, "retries": 3, "ratio": 1, "memory_mb": 100, "enabled": True,
-        "at": "08:30", "days": ["mon"], "home": "data", "token": "t"}
+GOOD = {
+    "name": "x",
+    "mode": "slow",
+    "port": 25,
+    "retries": 3,
+    "ratio": 1,
+    "memory_mb": 100,
+    "enabled": True,
+    "at": "08:30",
+    "days": ["mon"],
+    "home": "data",
+    "token": "t",
+}
 
 
 def build(**changes: object) -> Section:
     table = {**GOOD, **changes}
-    return build_section(Section, Reader("config.toml", "test", {k: v for k, v in table.items() if v is not None},
-                                         Path("/srv")))
+    return build_section(Section, Reader("config.toml", "test", {k: v for k, v in table.items() if v is not None}, Path("/srv")))
 
 
 def test_every_field_is_read_by_its_type_and_setting() -> None:
@@ -51,31 +61,37 @@ def test_every_field_is_read_by_its_type_and_setting() -> None:
     assert s.home == Path("/srv/data") and "'t'" not in repr(s)
 
 
-@pytest.mark.parametrize("changes,message", [
-    ({"port": "25"}, "config.toml: [test] port: expected a whole number from 0 to 65535, got '25'"),
-    ({"enabled": "yes"}, "config.toml: [test] enabled: expected true or false, got 'yes'"),
-    ({"name": 7}, "config.toml: [test] name: expected text, got 7"),
-    ({"at": "8h"}, "config.toml: [test] at: expected HH:MM, got '8h'"),
-    ({"days": "mon"}, "config.toml: [test] days: expected a list of text, got 'mon'"),
-    ({"retries": True}, "config.toml: [test] retries: expected a whole number from 1 to 10, got True"),
-])
+@pytest.mark.parametrize(
+    "changes,message",
+    [
+        ({"port": "25"}, "config.toml: [test] port: expected a whole number from 0 to 65535, got '25'"),
+        ({"enabled": "yes"}, "config.toml: [test] enabled: expected true or false, got 'yes'"),
+        ({"name": 7}, "config.toml: [test] name: expected text, got 7"),
+        ({"at": "8h"}, "config.toml: [test] at: expected HH:MM, got '8h'"),
+        ({"days": "mon"}, "config.toml: [test] days: expected a list of text, got 'mon'"),
+        ({"retries": True}, "config.toml: [test] retries: expected a whole number from 1 to 10, got True"),
+    ],
+)
 def test_a_wrong_type_names_the_key(changes: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError) as exc:
         build(**changes)
     assert str(exc.value) == message
 
 
-@pytest.mark.parametrize("changes,message", [
-    ({"port": 70000}, "config.toml: [test] port: expected a whole number from 0 to 65535, got 70000"),
-    ({"retries": 0}, "config.toml: [test] retries: expected a whole number from 1 to 10, got 0"),
-    ({"ratio": 0.1}, "config.toml: [test] ratio: expected a number of at least 0.5, got 0.1"),
-    ({"memory_mb": 8}, "config.toml: [test] memory_mb: expected a number of at least 64, got 8"),
-    ({"mode": "medium"}, "config.toml: [test] mode: expected one of fast, slow, got 'medium'"),
-    ({"days": ["sun"]}, "config.toml: [test] days: expected a list of mon, tue, got ['sun']"),
-    ({"name": " "}, "config.toml: [test] name: must not be empty, got ' '"),
-    ({"mode": "fast", "retries": 7}, "config.toml: [test] retries: at most 5 when fast, got 7"),
-    ({"token": 5}, "config.toml: [test] token: expected text, got ***"),  # a secret is never shown
-])
+@pytest.mark.parametrize(
+    "changes,message",
+    [
+        ({"port": 70000}, "config.toml: [test] port: expected a whole number from 0 to 65535, got 70000"),
+        ({"retries": 0}, "config.toml: [test] retries: expected a whole number from 1 to 10, got 0"),
+        ({"ratio": 0.1}, "config.toml: [test] ratio: expected a number of at least 0.5, got 0.1"),
+        ({"memory_mb": 8}, "config.toml: [test] memory_mb: expected a number of at least 64, got 8"),
+        ({"mode": "medium"}, "config.toml: [test] mode: expected one of fast, slow, got 'medium'"),
+        ({"days": ["sun"]}, "config.toml: [test] days: expected a list of mon, tue, got ['sun']"),
+        ({"name": " "}, "config.toml: [test] name: must not be empty, got ' '"),
+        ({"mode": "fast", "retries": 7}, "config.toml: [test] retries: at most 5 when fast, got 7"),
+        ({"token": 5}, "config.toml: [test] token: expected text, got ***"),  # a secret is never shown
+    ],
+)
 def test_an_out_of_range_value_names_the_key(changes: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError) as exc:
         build(**changes)

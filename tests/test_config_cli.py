@@ -18,17 +18,29 @@ def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
     return r.exit_code, r.output
 
 
-@pytest.mark.parametrize("text,message", [
-    ('[hours]\nopen = "8h"\n', "config.toml: [hours] open: expected HH:MM, got '8h'"),
-    ('[mailbox]\nkind = "pop3"\n', "config.toml: [mailbox] kind: expected one of imap, maildir, got 'pop3'"),
-    ('[mailbox]\nkind = "imap"\nhost = ""\n', "config.toml: [mailbox] host: must not be empty, got ''"),
-    ('[hours]\ntimezone = "Mars/Olympus"\n', "config.toml: [hours] timezone: expected an IANA time zone such as Asia/Bangkok, got 'Mars/Olympus'"),
-    ('[ids]\nformat = "{prefix}-{nonsense}"\n', "config.toml: [ids] format: bad format field 'nonsense'; use {prefix} {be_year} {year} {seq}, got '{prefix}-{nonsense}'"),
-    ('[agency]\ncolour = "blue"\n', "config.toml: [agency] colour: unknown key"),
-    ('[hours]\nextra_holidays = ["2025-13-45"]\n', "config.toml: [hours] extra_holidays: '2025-13-45' is not a date (YYYY-MM-DD)"),
-    ("[hours\n", "not valid TOML"),
-    ('[checks]\nallowed_types = ["pdf", "exe"]\n', "unknown type 'exe'"),
-])
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ('[hours]\nopen = "8h"\n', "config.toml: [hours] open: expected HH:MM, got '8h'"),
+        ('[mailbox]\nkind = "pop3"\n', "config.toml: [mailbox] kind: expected one of imap, maildir, got 'pop3'"),
+        ('[mailbox]\nkind = "imap"\nhost = ""\n', "config.toml: [mailbox] host: must not be empty, got ''"),
+        (
+            '[hours]\ntimezone = "Mars/Olympus"\n',
+            "config.toml: [hours] timezone: expected an IANA time zone such as Asia/Bangkok, got 'Mars/Olympus'",
+        ),
+        (
+            '[ids]\nformat = "{prefix}-{nonsense}"\n',
+            "config.toml: [ids] format: bad format field 'nonsense'; use {prefix} {be_year} {year} {seq}, got '{prefix}-{nonsense}'",
+        ),
+        ('[agency]\ncolour = "blue"\n', "config.toml: [agency] colour: unknown key"),
+        (
+            '[hours]\nextra_holidays = ["2025-13-45"]\n',
+            "config.toml: [hours] extra_holidays: '2025-13-45' is not a date (YYYY-MM-DD)",
+        ),
+        ("[hours\n", "not valid TOML"),
+        ('[checks]\nallowed_types = ["pdf", "exe"]\n', "unknown type 'exe'"),
+    ],
+)
 def test_a_wrong_value_is_one_line_naming_the_key_and_exit_2(tmp_path: Path, text: str, message: str) -> None:
     cfg = tmp_path / "config.toml"
     cfg.write_text(text)
@@ -46,8 +58,10 @@ def test_missing_config_file(tmp_path: Path) -> None:
 def test_environment_overrides_and_passwords_never_shown(tmp_path: Path) -> None:
     cfg = tmp_path / "config.toml"
     cfg.write_text('[mailbox]\nkind = "imap"\nhost = "mail.example.go.th"\nusername = "saraban"\n')
-    loaded = load(cfg, environ={"MAILINTAKE_MAILBOX_PASSWORD": "s3cret!", "MAILINTAKE_MAILBOX_PORT": "10993",
-                                "MAILINTAKE_HOURS_OPEN": "08:00"})
+    loaded = load(
+        cfg,
+        environ={"MAILINTAKE_MAILBOX_PASSWORD": "s3cret!", "MAILINTAKE_MAILBOX_PORT": "10993", "MAILINTAKE_HOURS_OPEN": "08:00"},
+    )
     assert loaded.mailbox.password == "s3cret!" and loaded.mailbox.port == 10993
     assert loaded.hours.open.hour == 8
     assert "s3cret!" not in repr(loaded.mailbox)
@@ -66,8 +80,10 @@ def test_unreachable_mailbox_is_one_line(tmp_path: Path) -> None:
     from servers import free_port
 
     cfg = tmp_path / "config.toml"
-    cfg.write_text(f'[mailbox]\nkind = "imap"\nhost = "127.0.0.1"\nport = {free_port()}\nsecurity = "none"\n'
-                   f'username = "u"\npassword = "topsecret"\n[storage]\npath = "{tmp_path}/var"\n')
+    cfg.write_text(
+        f'[mailbox]\nkind = "imap"\nhost = "127.0.0.1"\nport = {free_port()}\nsecurity = "none"\n'
+        f'username = "u"\npassword = "topsecret"\n[storage]\npath = "{tmp_path}/var"\n'
+    )
     code, out = run("--config", str(cfg), "sweep", "--now", "2025-12-09T09:00")
     assert code == 1
     assert out.strip().splitlines()[-1].startswith("Error: cannot reach IMAP server 127.0.0.1:")

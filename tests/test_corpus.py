@@ -63,8 +63,9 @@ CLASS_KINDS = {
 # A quarantine reason that names an exception type (a builtin one, or any
 # "...Error"/"...Exception") is a fault in our code that the catch-all hid, not
 # a clear reason. Our own reasons (TooComplex, ParseTimeout, crash) are clear.
-BUILTIN_ERRORS = {n for n in dir(builtins) if isinstance(getattr(builtins, n), type)
-                  and issubclass(getattr(builtins, n), BaseException)}
+BUILTIN_ERRORS = {
+    n for n in dir(builtins) if isinstance(getattr(builtins, n), type) and issubclass(getattr(builtins, n), BaseException)
+}
 
 
 def python_error(reason: str) -> bool:
@@ -74,19 +75,35 @@ def python_error(reason: str) -> bool:
 
 
 def corpus_files() -> list[str]:
-    return sorted(str(p.relative_to(CORPUS)) for p in CORPUS.rglob("*")
-                  if p.is_file() and not p.name.startswith(".") and p.name not in ("README.md", "expected.toml"))
+    return sorted(
+        str(p.relative_to(CORPUS))
+        for p in CORPUS.rglob("*")
+        if p.is_file() and not p.name.startswith(".") and p.name not in ("README.md", "expected.toml")
+    )
 
 
 # --- deciding "decodable" without mailintake ------------------------------------------------
 
 # A declared charset and the superset senders really mean by it.
 SUPERSET = {
-    "gb2312": "gb18030", "gbk": "gb18030", "x-gbk": "gb18030", "cp936": "gb18030",
-    "tis-620": "cp874", "tis620": "cp874", "iso-8859-11": "cp874", "windows-874": "cp874", "x-windows-874": "cp874",
-    "ks_c_5601-1987": "cp949", "ks_c_5601": "cp949", "euc-kr": "cp949",
-    "shift_jis": "cp932", "shift-jis": "cp932", "x-sjis": "cp932", "sjis": "cp932",
-    "iso-2022-jp": "iso2022_jp_2", "big5": "big5hkscs",
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+    "x-gbk": "gb18030",
+    "cp936": "gb18030",
+    "tis-620": "cp874",
+    "tis620": "cp874",
+    "iso-8859-11": "cp874",
+    "windows-874": "cp874",
+    "x-windows-874": "cp874",
+    "ks_c_5601-1987": "cp949",
+    "ks_c_5601": "cp949",
+    "euc-kr": "cp949",
+    "shift_jis": "cp932",
+    "shift-jis": "cp932",
+    "x-sjis": "cp932",
+    "sjis": "cp932",
+    "iso-2022-jp": "iso2022_jp_2",
+    "big5": "big5hkscs",
 }
 ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=")
 
@@ -143,7 +160,7 @@ def independent_decode(raw: bytes, declared: str | None) -> str:
             run = None
 
     for m in ENCODED_WORD.finditer(text):
-        gap = text[pos:m.start()]
+        gap = text[pos : m.start()]
         adjacent = run is not None and not gap.strip()  # white space between words is not text
         codec = _codec(m.group(1))
         data = _word_bytes(m.group(2), m.group(3))
@@ -163,7 +180,7 @@ def independent_decode(raw: bytes, declared: str | None) -> str:
 def raw_headers(raw: bytes) -> dict[str, bytes]:
     """The first value of each header, as raw bytes (folding kept)."""
     m = re.search(rb"\r?\n\r?\n", raw)
-    block = raw[:m.start()] if m else raw
+    block = raw[: m.start()] if m else raw
     found: dict[str, bytes] = {}
     for line in re.split(rb"\r?\n(?![ \t])", block):
         name, colon, value = line.partition(b":")
@@ -185,6 +202,7 @@ def expected_text(raw: bytes, header: str) -> tuple[str | None, str]:
 
 
 # --- one sweep of the whole corpus --------------------------------------------------------
+
 
 @dataclass
 class Swept:
@@ -239,9 +257,17 @@ def swept(dovecot: Dovecot, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         if r["folder"] == "INBOX" and r["uid"] is not None and int(r["uid"]) in uid_file:
             out.row_of.setdefault(uid_file[int(r["uid"])], r)
     # For reading after a failure: each file's outcome and why (see bench/corpus_outcomes.py).
-    (env.tmp / "outcomes.json").write_text(json.dumps(
-        {n: {k: r[k] for k in ("kind", "stage", "error", "flags", "subject", "transaction_id")} for n, r in out.row_of.items()},
-        ensure_ascii=False, indent=1), encoding="utf-8")
+    (env.tmp / "outcomes.json").write_text(
+        json.dumps(
+            {
+                n: {k: r[k] for k in ("kind", "stage", "error", "flags", "subject", "transaction_id")}
+                for n, r in out.row_of.items()
+            },
+            ensure_ascii=False,
+            indent=1,
+        ),
+        encoding="utf-8",
+    )
     yield out
 
 
@@ -256,7 +282,7 @@ def duplicate_groups(served: dict[str, bytes], order: list[str]) -> dict[str, st
         mid = raw_headers(raw).get("message-id")
         m = re.search(rb"\r?\n\r?\n", raw)
         if mid and mid.strip():
-            keys.append((mid.strip(), hashlib.sha256(raw[m.end():] if m else b"").hexdigest()))
+            keys.append((mid.strip(), hashlib.sha256(raw[m.end() :] if m else b"").hexdigest()))
         earlier = next((first[k] for k in keys if k in first), None)
         if earlier is not None:
             same_as[name] = same_as.get(earlier, earlier)
@@ -270,6 +296,7 @@ def table(faults: dict[str, list[str]]) -> str:
 
 
 # --- what a user checks ---------------------------------------------------------------------
+
 
 def test_corpus_is_large_and_every_class_names_a_real_file() -> None:
     files = set(corpus_files())
@@ -289,8 +316,13 @@ def test_sweep_runs_cleanly(swept: Swept) -> None:
 
 def test_nothing_dropped(swept: Swept) -> None:
     counts = Counter(r["kind"] for r in swept.rows)
-    faults: dict[str, list[str]] = {"no outcome": [], "unknown outcome": [], "quarantined without reason": [],
-                                     "duplicate of nothing": [], "repeat not recognised": []}
+    faults: dict[str, list[str]] = {
+        "no outcome": [],
+        "unknown outcome": [],
+        "quarantined without reason": [],
+        "duplicate of nothing": [],
+        "repeat not recognised": [],
+    }
     for name in swept.files:
         row = swept.row_of.get(name)
         if row is None:
@@ -395,11 +427,15 @@ def test_subjects_and_names_are_decoded(swept: Swept) -> None:
                 faults.setdefault(f"encoded-word left in {what}", []).append(f"{name}: {text[:90]!r} -- means {original[:90]!r}")
     assert found_undecodable == set(undecodable), (
         "expected.toml [undecodable] disagrees with the stdlib decoding: "
-        f"missing {sorted(found_undecodable - set(undecodable))}, extra {sorted(set(undecodable) - found_undecodable)}")
+        f"missing {sorted(found_undecodable - set(undecodable))}, extra {sorted(set(undecodable) - found_undecodable)}"
+    )
     assert not faults, table(faults)
 
 
 def test_quarantines_give_a_clear_reason(swept: Swept) -> None:
-    unclear = [f"{name}: {row['stage']}: {row['error'][:160]}" for name, row in sorted(swept.row_of.items())
-               if row["kind"] == QUARANTINED and python_error(row["error"] or "")]
+    unclear = [
+        f"{name}: {row['stage']}: {row['error'][:160]}"
+        for name, row in sorted(swept.row_of.items())
+        if row["kind"] == QUARANTINED and python_error(row["error"] or "")
+    ]
     assert not unclear, "quarantined by a Python error, not a reason:\n  " + "\n  ".join(unclear)

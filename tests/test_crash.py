@@ -24,8 +24,13 @@ def sweep_process(env: Env, now: str, fault: str | None = None) -> subprocess.Co
     environ.pop("MAILINTAKE_FAULT", None)
     if fault:
         environ["MAILINTAKE_FAULT"] = fault
-    return subprocess.run([sys.executable, "-m", "mailintake", "--config", str(env.config), "sweep", "--now", now],
-                          capture_output=True, text=True, env=environ, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "mailintake", "--config", str(env.config), "sweep", "--now", now],
+        capture_output=True,
+        text=True,
+        env=environ,
+        timeout=120,
+    )
 
 
 def ledger(env: Env, on_server: int) -> Registry:
@@ -78,7 +83,8 @@ def test_a_message_that_kills_its_sweep_three_times_is_quarantined(deploy: Env) 
     assert final.returncode == 0, final.stderr
     q = deploy.json("quarantine", "list")
     assert [(r["stage"], r["error"]) for r in q] == [
-        ("crash", "the sweep stopped 3 times while processing this message (killed, out of time or out of memory)")]
+        ("crash", "the sweep stopped 3 times while processing this message (killed, out of time or out of memory)")
+    ]
     assert [a["subject"] for a in deploy.json("triage", "list")] == ["ปกติ"]
     ledger(deploy, on_server=2)
 
@@ -104,9 +110,10 @@ def test_the_daemons_sweep_timeout_strikes_the_message_and_leaves_no_worker(depl
 
     assert deploy.mailbox is not None
     deploy.config.write_text(deploy.config.read_text() + "\n[daemon]\nsweep_timeout_seconds = 10\n", encoding="utf-8")
-    deploy.mailbox.append(mail("poison", sender="a@example.com",
-                               attachments=[("scan.pdf", scanned_pdf(620, 877), "application/pdf")]).as_bytes(),
-                          at("2025-12-09 09:00"))
+    deploy.mailbox.append(
+        mail("poison", sender="a@example.com", attachments=[("scan.pdf", scanned_pdf(620, 877), "application/pdf")]).as_bytes(),
+        at("2025-12-09 09:00"),
+    )
     before = {int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()}
     # The worker stops at its first file: the sweep hangs until the daemon's timeout.
     monkeypatch.setenv("MAILINTAKE_FAULT", "in_check:1:stall")

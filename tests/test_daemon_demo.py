@@ -32,8 +32,12 @@ def wait_for(condition, timeout: float = 30.0) -> bool:  # type: ignore[no-untyp
 def test_daemon_picks_up_new_mail_and_stops_cleanly_on_sigterm(deploy: Env) -> None:
     assert deploy.mailbox is not None and deploy.smtp is not None
     deploy.config.write_text(deploy.config.read_text() + "\n[daemon]\npoll_seconds = 5\noutbox_seconds = 5\n")
-    proc = subprocess.Popen([sys.executable, "-m", "mailintake", "--config", str(deploy.config), "run"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mailintake", "--config", str(deploy.config), "run"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         deploy.mailbox.append(mail("ขออนุญาตผ่าน daemon").as_bytes(), at("2025-12-09 09:00"))
         assert wait_for(lambda: len(deploy.smtp.received) == 1), "no acknowledgement within 30 s"
@@ -51,19 +55,36 @@ def test_triage_json_contract(deploy: Env) -> None:
     assert deploy.mailbox is not None
     from samples.make_samples import jpeg
 
-    deploy.mailbox.append(mail("คำขอ", attachments=[("a.jpg", jpeg(2480, 3508, 300), "image/jpeg")]).as_bytes(),
-                          at("2025-12-09 09:00"))
+    deploy.mailbox.append(
+        mail("คำขอ", attachments=[("a.jpg", jpeg(2480, 3508, 300), "image/jpeg")]).as_bytes(), at("2025-12-09 09:00")
+    )
     deploy.run("sweep", "--now", "2025-12-09T09:05:00+07:00")
     [app] = deploy.json("triage", "list")
-    for key in ("transaction_id", "status", "service", "applicant_email", "subject", "received_at", "deemed_received_at",
-                "ack_due_at", "acknowledged_at", "problems", "files"):
+    for key in (
+        "transaction_id",
+        "status",
+        "service",
+        "applicant_email",
+        "subject",
+        "received_at",
+        "deemed_received_at",
+        "ack_due_at",
+        "acknowledged_at",
+        "problems",
+        "files",
+    ):
         assert key in app, key
     for key in ("received_at", "deemed_received_at", "ack_due_at", "acknowledged_at"):
         assert ISO.match(app[key]), (key, app[key])
     assert isinstance(app["problems"], list)
     [f] = app["files"]
     assert {k: f[k] for k in ("name", "content_type", "accepted", "dpi", "problem")} == {
-        "name": "a.jpg", "content_type": "image/jpeg", "accepted": True, "dpi": 300.0, "problem": None}
+        "name": "a.jpg",
+        "content_type": "image/jpeg",
+        "accepted": True,
+        "dpi": 300.0,
+        "problem": None,
+    }
     shown = deploy.json("triage", "show", app["transaction_id"])
     assert [m["kind"] for m in shown["messages"]] == ["application"]
     assert ISO.match(shown["messages"][0]["internaldate"]) and ISO.match(shown["messages"][0]["fetched_at"])

@@ -42,8 +42,13 @@ def ledger(env: Env, on_server: int, pending: int = 0) -> Counter[str]:
 
 
 def sweep(deploy: Env, now: str, **popen: Any) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "mailintake", "--config", str(deploy.config), "sweep", "--now", now],
-                          capture_output=True, text=True, timeout=120, **popen)
+    return subprocess.run(
+        [sys.executable, "-m", "mailintake", "--config", str(deploy.config), "sweep", "--now", now],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        **popen,
+    )
 
 
 def use_proxy(env: Env, proxy: CuttingProxy) -> None:
@@ -119,8 +124,10 @@ def _small_disk() -> None:
 def test_disk_full_leaves_the_message_for_the_next_sweep(deploy: Env) -> None:
     assert deploy.mailbox is not None
     deploy.run("sweep", "--now", "2025-12-09T08:00:00+07:00")
-    deploy.mailbox.append(mail("คำขอใหญ่", attachments=[("scan.pdf", scanned_pdf(2480, 3508) * 4, "application/pdf")]).as_bytes(),
-                          at("2025-12-09 09:00"))
+    deploy.mailbox.append(
+        mail("คำขอใหญ่", attachments=[("scan.pdf", scanned_pdf(2480, 3508) * 4, "application/pdf")]).as_bytes(),
+        at("2025-12-09 09:00"),
+    )
     full = sweep(deploy, "2025-12-09T09:30:00+07:00", preexec_fn=_small_disk)
     assert "Traceback" not in full.stderr and "left pending" in full.stdout
     ledger(deploy, on_server=1, pending=1)
@@ -143,8 +150,9 @@ def test_smtp_421_is_retried(deploy: Env) -> None:
 
 def test_slow_smtp_times_out_and_is_retried_with_the_same_message_id(deploy: Env) -> None:
     assert deploy.mailbox is not None and deploy.smtp is not None
-    deploy.config.write_text(deploy.config.read_text().replace("retry_base_seconds = 60",
-                                                               "retry_base_seconds = 60\ntimeout_seconds = 1"))
+    deploy.config.write_text(
+        deploy.config.read_text().replace("retry_base_seconds = 60", "retry_base_seconds = 60\ntimeout_seconds = 1")
+    )
     slow = deploy.smtp
     original = slow.handle_DATA
 

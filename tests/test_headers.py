@@ -26,23 +26,24 @@ def split_words(text: str, charset: str, cut: int) -> str:
     not a multiple of 3 falls inside a Thai character, as mail programs do."""
     data = text.encode(CODECS[charset])
     a, b = data[:cut], data[cut:]
-    return (f"=?{charset}?B?{base64.b64encode(a).decode()}?=\r\n"
-            f" =?{charset}?Q?{''.join(f'={x:02X}' for x in b)}?=")
+    return f"=?{charset}?B?{base64.b64encode(a).decode()}?=\r\n =?{charset}?Q?{''.join(f'={x:02X}' for x in b)}?="
 
 
 @pytest.mark.parametrize("charset", list(CODECS))
 @pytest.mark.parametrize("cut", [7, 8, 13])
 def test_names_split_between_encoded_words_come_back_whole(charset: str, cut: int) -> None:
     name = split_words(NAME, charset, cut)
-    raw = "\r\n".join([
-        f"From: {name} <somying@example.com>",
-        f"Reply-To: {name} <somying.home@example.net>",
-        f"To: {name} <saraban@banmai.go.th>, other@example.org",
-        f"Subject: {split_words(SUBJECT, charset, cut + 3)}",
-        "Message-ID: <split@example.com>",
-        "",
-        "body",
-    ]).encode("ascii")
+    raw = "\r\n".join(
+        [
+            f"From: {name} <somying@example.com>",
+            f"Reply-To: {name} <somying.home@example.net>",
+            f"To: {name} <saraban@banmai.go.th>, other@example.org",
+            f"Subject: {split_words(SUBJECT, charset, cut + 3)}",
+            "Message-ID: <split@example.com>",
+            "",
+            "body",
+        ]
+    ).encode("ascii")
     msg = parse(raw)
     assert msg.from_name == NAME
     assert msg.subject == SUBJECT
@@ -54,24 +55,29 @@ def test_names_split_between_encoded_words_come_back_whole(charset: str, cut: in
 
 
 def test_raw_utf8_headers_are_read_as_utf8() -> None:
-    raw = "\r\n".join(["From: Jöhn Døe สมชาย <john@example.com>", "To: saraban@banmai.go.th",
-                       "Subject: héllo ไทย", "", "hi"]).encode("utf-8")
+    raw = "\r\n".join(
+        ["From: Jöhn Døe สมชาย <john@example.com>", "To: saraban@banmai.go.th", "Subject: héllo ไทย", "", "hi"]
+    ).encode("utf-8")
     msg = parse(raw)
     assert (msg.from_name, msg.from_addr, msg.subject) == ("Jöhn Døe สมชาย", "john@example.com", "héllo ไทย")
 
 
 def test_raw_8bit_thai_header_in_the_message_charset() -> None:
-    raw = "\r\n".join(["From: สมชาย ใจดี <somchai@example.com>", "Subject: ขออนุญาต",
-                       "Content-Type: text/plain; charset=tis-620", "", "ทดสอบ"]).encode("tis_620")
+    raw = "\r\n".join(
+        ["From: สมชาย ใจดี <somchai@example.com>", "Subject: ขออนุญาต", "Content-Type: text/plain; charset=tis-620", "", "ทดสอบ"]
+    ).encode("tis_620")
     msg = parse(raw)
     assert (msg.from_name, msg.subject) == ("สมชาย ใจดี", "ขออนุญาต")
 
 
-@pytest.mark.parametrize("declared,codec,text", [
-    ("gb2312", "gb18030", "中文 申请 镕"),  # 镕 is in GBK, not in GB 2312
-    ("tis-620", "cp874", "ขออนุญาต – ครับ"),  # the en dash is a Windows-874 extra
-    ("ks_c_5601-1987", "cp949", "신청서 똠방각하"),
-])
+@pytest.mark.parametrize(
+    "declared,codec,text",
+    [
+        ("gb2312", "gb18030", "中文 申请 镕"),  # 镕 is in GBK, not in GB 2312
+        ("tis-620", "cp874", "ขออนุญาต – ครับ"),  # the en dash is a Windows-874 extra
+        ("ks_c_5601-1987", "cp949", "신청서 똠방각하"),
+    ],
+)
 def test_declared_charset_falls_back_to_its_superset(declared: str, codec: str, text: str) -> None:
     word = f"=?{declared}?B?{base64.b64encode(text.encode(codec)).decode()}?="
     msg = parse(f"From: a@example.com\r\nSubject: {word}\r\n\r\nx".encode("ascii"))
@@ -79,8 +85,7 @@ def test_declared_charset_falls_back_to_its_superset(declared: str, codec: str, 
 
 
 def test_reply_to_display_text_that_looks_like_an_address_is_not_the_address() -> None:
-    raw = (b"From: Ivan <ivan@example.com>\r\nReply-To: henry@example.com <ivan@example.com>\r\n"
-           b"Subject: x\r\n\r\nbody")
+    raw = b"From: Ivan <ivan@example.com>\r\nReply-To: henry@example.com <ivan@example.com>\r\nSubject: x\r\n\r\nbody"
     msg = parse(raw)
     assert msg.reply_to == "ivan@example.com"
     assert msg.reply_address == "ivan@example.com"
@@ -102,10 +107,11 @@ def _b64_part(lines: int, width: int = 76) -> tuple[bytes, bytes]:
 @pytest.mark.parametrize("lines", [1, 39, 1999, 2000, 2001, 2002, 4500])
 def test_base64_bodies_around_the_lift_threshold_come_back_byte_for_byte(lines: int) -> None:
     data, body = _b64_part(lines)
-    raw = (b"From: a@example.com\r\nSubject: scan\r\nMIME-Version: 1.0\r\n"
-           b'Content-Type: multipart/mixed; boundary="B"\r\n\r\n--B\r\nContent-Type: text/plain\r\n\r\nhello\r\n'
-           b"--B\r\nContent-Type: image/jpeg; name=scan.jpg\r\nContent-Transfer-Encoding: base64\r\n\r\n"
-           + body + b"--B--\r\n")
+    raw = (
+        b"From: a@example.com\r\nSubject: scan\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="B"\r\n\r\n--B\r\nContent-Type: text/plain\r\n\r\nhello\r\n'
+        b"--B\r\nContent-Type: image/jpeg; name=scan.jpg\r\nContent-Transfer-Encoding: base64\r\n\r\n" + body + b"--B--\r\n"
+    )
     light, blobs = lighten(raw)
     n_lines = body.count(b"\n")
     assert len(blobs) == (1 if n_lines >= 2000 else 0)

@@ -104,9 +104,12 @@ def test_attachment_names_are_stored_under_generated_names(deploy: Env) -> None:
 def test_oversized_message_is_moved_and_the_sender_told_in_thai_and_english(deploy: Env) -> None:
     assert deploy.mailbox is not None and deploy.smtp is not None
     deploy.config.write_text(deploy.config.read_text() + "\n[limits]\nmax_message_mb = 1\n", encoding="utf-8")
-    deploy.mailbox.append(mail("ไฟล์ใหญ่", sender="big@example.com",
-                               attachments=[("scan.pdf", b"%PDF-1.4\n" + b"x" * 2_000_000, "application/pdf")]).as_bytes(),
-                          at("2025-12-09 09:00"))
+    deploy.mailbox.append(
+        mail(
+            "ไฟล์ใหญ่", sender="big@example.com", attachments=[("scan.pdf", b"%PDF-1.4\n" + b"x" * 2_000_000, "application/pdf")]
+        ).as_bytes(),
+        at("2025-12-09 09:00"),
+    )
     deploy.run("sweep", "--now", "2025-12-09T09:30:00+07:00")
     assert deploy.mailbox.folder("INBOX") == {}
     assert len(deploy.mailbox.folder("Oversized")) == 1
@@ -123,8 +126,9 @@ def test_oversized_message_is_moved_and_the_sender_told_in_thai_and_english(depl
 def test_a_loop_with_another_robot_ends_after_a_few_messages(deploy: Env) -> None:
     assert deploy.mailbox is not None and deploy.smtp is not None
     for i in range(12):
-        deploy.mailbox.append(mail(f"Re: [SRB] ticket {i}", sender="robot@helpdesk.example").as_bytes(),
-                              at(f"2025-12-09 09:{i:02d}"))
+        deploy.mailbox.append(
+            mail(f"Re: [SRB] ticket {i}", sender="robot@helpdesk.example").as_bytes(), at(f"2025-12-09 09:{i:02d}")
+        )
     deploy.run("sweep", "--now", "2025-12-09T09:30:00+07:00")
     assert len(deploy.smtp.received) == 5  # [limits] acks_per_sender_per_hour
     reg = Registry(load(deploy.config).db_path)
@@ -135,10 +139,15 @@ def test_a_loop_with_another_robot_ends_after_a_few_messages(deploy: Env) -> Non
 def test_a_message_that_parses_too_long_is_quarantined(deploy: Env) -> None:
     assert deploy.mailbox is not None
     deploy.config.write_text(deploy.config.read_text() + "\n[limits]\nparse_seconds = 0.02\n", encoding="utf-8")
-    parts = b"".join(b"--M\r\nContent-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n"
-                     b'Content-Disposition: attachment; filename="p%d.pdf"\r\n\r\nJVBERi0xLjQK\r\n' % i for i in range(900))
-    raw = (b"From: a@example.com\r\nTo: saraban@banmai.go.th\r\nSubject: many parts\r\nMessage-ID: <many@example.com>\r\n"
-           b'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="M"\r\n\r\n' + parts + b"--M--\r\n")
+    parts = b"".join(
+        b"--M\r\nContent-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n"
+        b'Content-Disposition: attachment; filename="p%d.pdf"\r\n\r\nJVBERi0xLjQK\r\n' % i
+        for i in range(900)
+    )
+    raw = (
+        b"From: a@example.com\r\nTo: saraban@banmai.go.th\r\nSubject: many parts\r\nMessage-ID: <many@example.com>\r\n"
+        b'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="M"\r\n\r\n' + parts + b"--M--\r\n"
+    )
     deploy.mailbox.append(raw, at("2025-12-09 09:00"))
     deploy.run("sweep", "--now", "2025-12-09T09:30:00+07:00")
     [q] = deploy.json("quarantine", "list")

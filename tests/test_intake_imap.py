@@ -13,17 +13,14 @@ from samples.make_samples import jpeg, scanned_pdf
 ACK_SUBJECT = "ได้รับอีเมลของท่านแล้ว / Your email has been received"
 
 
-
-
-
-
-
-
 def test_after_hours_application_is_registered_and_acknowledged_in_thai_and_english(deploy: Env) -> None:
     assert deploy.mailbox is not None and deploy.smtp is not None
-    original = mail("ขออนุญาตจัดงานลอยกระทง", sender="สมชาย ใจดี <somchai@example.com>", reply_to="somchai.home@example.net",
-                    attachments=[("แบบคำขอ.pdf", scanned_pdf(2480, 3508), "application/pdf"),
-                                 ("บัตร.jpg", jpeg(1280, 960, 72), "image/jpeg")])
+    original = mail(
+        "ขออนุญาตจัดงานลอยกระทง",
+        sender="สมชาย ใจดี <somchai@example.com>",
+        reply_to="somchai.home@example.net",
+        attachments=[("แบบคำขอ.pdf", scanned_pdf(2480, 3508), "application/pdf"), ("บัตร.jpg", jpeg(1280, 960, 72), "image/jpeg")],
+    )
     # Thursday 4 Dec 2025 18:05 Bangkok: after hours; Friday 5 Dec is Father's Day.
     deploy.mailbox.append(original.as_bytes(), at("2025-12-04 18:05"))
 
@@ -96,8 +93,9 @@ def test_same_message_delivered_twice_is_one_application(deploy: Env) -> None:
     deploy.mailbox.append(raw, at("2025-12-09 10:00"))
     deploy.mailbox.append(raw, at("2025-12-09 10:00"))
     # A redelivery through another hop: new Received line, same Message-ID and body.
-    deploy.mailbox.append(b"Received: from relay2.example.com by mx.banmai.go.th; Tue, 9 Dec 2025 10:01:00 +0700\r\n" + raw,
-                          at("2025-12-09 10:01"))
+    deploy.mailbox.append(
+        b"Received: from relay2.example.com by mx.banmai.go.th; Tue, 9 Dec 2025 10:01:00 +0700\r\n" + raw, at("2025-12-09 10:01")
+    )
     deploy.run("sweep", "--now", "2025-12-09T10:05:00+07:00")
     assert len(deploy.json("triage", "list")) == 1
     assert len(deploy.smtp.received) == 1
@@ -107,8 +105,12 @@ def test_same_message_delivered_twice_is_one_application(deploy: Env) -> None:
 
 def test_spam_is_deleted_unopened_and_junk_that_is_not_spam_is_registered(deploy: Env) -> None:
     assert deploy.mailbox is not None and deploy.smtp is not None
-    spam = mail("You WON", sender="win@lottery.example", headers={"X-Spam-Flag": "YES"},
-                attachments=[("claim.pdf", b"MZ\x90\x00" * 100, "application/octet-stream")])
+    spam = mail(
+        "You WON",
+        sender="win@lottery.example",
+        headers={"X-Spam-Flag": "YES"},
+        attachments=[("claim.pdf", b"MZ\x90\x00" * 100, "application/octet-stream")],
+    )
     scored = mail("Cheap pills", sender="pills@spam.example", headers={"X-Rspamd-Score": "15.2"})
     real = mail("ขอหนังสือรับรอง", sender="nok@example.co.th")
     deploy.mailbox.append(spam.as_bytes(), at("2025-12-07 03:00"), folder="Junk")
@@ -147,8 +149,9 @@ def test_auto_replies_are_recorded_and_never_answered(deploy: Env) -> None:
         {"X-Auto-Response-Suppress": "OOF"},
     ]
     for i, headers in enumerate(robots):
-        deploy.mailbox.append(mail(f"Out of office {i}", sender=f"person{i}@example.com", headers=headers).as_bytes(),
-                              at("2025-12-09 11:00"))
+        deploy.mailbox.append(
+            mail(f"Out of office {i}", sender=f"person{i}@example.com", headers=headers).as_bytes(), at("2025-12-09 11:00")
+        )
     deploy.mailbox.append(mail("Notice", sender="MAILER-DAEMON@mx.example.com").as_bytes(), at("2025-12-09 11:00"))
     deploy.mailbox.append(b"Return-Path: <>\r\n" + mail("Receipt", sender="robot@example.com").as_bytes(), at("2025-12-09 11:00"))
     # Auto-Submitted: no is a person.
@@ -165,10 +168,14 @@ def test_reply_with_transaction_id_or_threading_joins_the_application(deploy: En
     deploy.run("sweep", "--now", "2025-12-09T09:10:00+07:00")
     ack = deploy.smtp.messages()[0]
 
-    by_subject = mail("Re: [srb-2568-000001] เอกสารเพิ่มเติม",
-                      attachments=[("เพิ่มเติม.pdf", scanned_pdf(2480, 3508), "application/pdf")])
-    threaded = mail("Re: ได้รับอีเมลของท่านแล้ว", headers={"In-Reply-To": ack["Message-ID"], "References": ack["Message-ID"]},
-                    attachments=[("photo.jpg", jpeg(4032, 3024, 72), "image/jpeg")])
+    by_subject = mail(
+        "Re: [srb-2568-000001] เอกสารเพิ่มเติม", attachments=[("เพิ่มเติม.pdf", scanned_pdf(2480, 3508), "application/pdf")]
+    )
+    threaded = mail(
+        "Re: ได้รับอีเมลของท่านแล้ว",
+        headers={"In-Reply-To": ack["Message-ID"], "References": ack["Message-ID"]},
+        attachments=[("photo.jpg", jpeg(4032, 3024, 72), "image/jpeg")],
+    )
     deploy.mailbox.append(by_subject.as_bytes(), at("2025-12-09 10:00"))
     deploy.mailbox.append(threaded.as_bytes(), at("2025-12-09 10:05"))
     deploy.run("sweep", "--now", "2025-12-09T10:10:00+07:00")
@@ -183,8 +190,7 @@ def test_reply_with_transaction_id_or_threading_joins_the_application(deploy: En
     # Each batch of new documents gets a short bilingual receipt, threaded.
     receipts = deploy.smtp.messages()[1:]
     assert len(receipts) == 2
-    assert all(decoded(r).startswith("[SRB-2568-000001] ได้รับเอกสารเพิ่มเติมแล้ว / Additional documents received")
-               for r in receipts)
+    assert all(decoded(r).startswith("[SRB-2568-000001] ได้รับเอกสารเพิ่มเติมแล้ว / Additional documents received") for r in receipts)
     assert receipts[0]["In-Reply-To"] == by_subject["Message-ID"]
 
 
@@ -237,8 +243,11 @@ def test_a_message_that_fails_is_quarantined_and_retried_after_the_fix(deploy: E
     broken = tmp_path / "templates"
     broken.mkdir()
     (broken / "ack.txt.j2").write_text("{{ no_such_field }}", encoding="utf-8")
-    deploy.config.write_text(deploy.config.read_text().replace('mailbox_address = "saraban@banmai.go.th"',
-                                                               f'mailbox_address = "saraban@banmai.go.th"\ntemplates_dir = "{broken}"'))
+    deploy.config.write_text(
+        deploy.config.read_text().replace(
+            'mailbox_address = "saraban@banmai.go.th"', f'mailbox_address = "saraban@banmai.go.th"\ntemplates_dir = "{broken}"'
+        )
+    )
     deploy.mailbox.append(mail("ขออนุญาต").as_bytes(), at("2025-12-09 09:00"))
     deploy.mailbox.append(mail("Out", headers={"Auto-Submitted": "auto-replied"}).as_bytes(), at("2025-12-09 09:01"))
     result = deploy.run("sweep", "--now", "2025-12-09T09:10:00+07:00")
@@ -325,8 +334,10 @@ def test_quota_near_full_is_warned(dovecot, smtp, tmp_path) -> None:  # type: ig
 
 def _tls_config(deploy: Env, security: str, port: int, ca: str | None) -> None:
     text = deploy.config.read_text()
-    text = text.replace('host = "127.0.0.1"\nport = ' + str(deploy.mailbox.server.port) + '\nsecurity = "none"',  # type: ignore[union-attr]
-                        f'host = "localhost"\nport = {port}\nsecurity = "{security}"' + (f'\nca_file = "{ca}"' if ca else ""))
+    text = text.replace(
+        'host = "127.0.0.1"\nport = ' + str(deploy.mailbox.server.port) + '\nsecurity = "none"',  # type: ignore[union-attr]
+        f'host = "localhost"\nport = {port}\nsecurity = "{security}"' + (f'\nca_file = "{ca}"' if ca else ""),
+    )
     deploy.config.write_text(text)
 
 
@@ -358,7 +369,9 @@ def test_untrusted_certificate_is_one_clear_line(deploy: Env) -> None:
 
 def test_done_action_move_archives_processed_mail(deploy: Env) -> None:
     assert deploy.mailbox is not None
-    deploy.config.write_text(deploy.config.read_text().replace('timeout_seconds = 20', 'timeout_seconds = 20\ndone_action = "move"'))
+    deploy.config.write_text(
+        deploy.config.read_text().replace("timeout_seconds = 20", 'timeout_seconds = 20\ndone_action = "move"')
+    )
     deploy.mailbox.append(mail("ขออนุญาต").as_bytes(), at("2025-12-09 09:00"))
     deploy.run("sweep", "--now", "2025-12-09T09:10:00+07:00")
     assert deploy.mailbox.folder("INBOX") == {}

@@ -44,8 +44,13 @@ def start(env: Env, now: str, extra: dict[str, str] | None = None, *, output: bo
     environ = {k: v for k, v in os.environ.items() if not k.startswith("MAILINTAKE_FAULT")}
     environ.update(extra or {})
     pipe = subprocess.PIPE if output else subprocess.DEVNULL
-    return subprocess.Popen([sys.executable, "-m", "mailintake", "--config", str(env.config), "sweep", "--now", now],
-                            stdout=pipe, stderr=pipe, text=True, env=environ)
+    return subprocess.Popen(
+        [sys.executable, "-m", "mailintake", "--config", str(env.config), "sweep", "--now", now],
+        stdout=pipe,
+        stderr=pipe,
+        text=True,
+        env=environ,
+    )
 
 
 def alive(pid: int) -> bool:
@@ -147,8 +152,10 @@ def test_a_sweep_killed_at_20_moments_never_blocks_the_next(deploy: Env) -> None
     for round_, kind in enumerate(moments()):
         for _ in range(2):
             attachments = [("scan.pdf", PDF + b"%% %d\n" % n, "application/pdf")] if n % 2 == 0 else []
-            deploy.mailbox.append(mail(f"คำขอ {n}", sender=f"p{n}@example.com", attachments=attachments).as_bytes(),
-                                  at(f"2025-12-09 08:{n % 60:02d}"))
+            deploy.mailbox.append(
+                mail(f"คำขอ {n}", sender=f"p{n}@example.com", attachments=attachments).as_bytes(),
+                at(f"2025-12-09 08:{n % 60:02d}"),
+            )
             n += 1
         now = f"2025-12-09T{9 + round_ // 6:02d}:{(round_ % 6) * 10:02d}:00+07:00"
         killed_sweep(deploy, kind, rng, now)

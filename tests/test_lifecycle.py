@@ -18,7 +18,7 @@ from mails import text_of as text
 
 from samples.make_samples import jpeg, scanned_pdf
 
-OFFICE = '''
+OFFICE = """
 [users]
 somchai = ["clerk"]
 malee = { roles = ["approver"], name = "นางมาลี ใจงาม", position = "ปลัดเทศบาล" }
@@ -31,7 +31,7 @@ account_name = "เทศบาลตำบลบ้านใหม่"
 promptpay_id = "0994000123456"
 comp_code = "88123"
 deadline_days = 5
-'''
+"""
 CLERK, APPROVER, FINANCE = ({"MAILINTAKE_USER": u} for u in ("somchai", "malee", "kanya"))
 
 
@@ -39,12 +39,6 @@ CLERK, APPROVER, FINANCE = ({"MAILINTAKE_USER": u} for u in ("somchai", "malee",
 def office(deploy: Env) -> Env:
     deploy.config.write_text(deploy.config.read_text() + OFFICE, encoding="utf-8")
     return deploy
-
-
-
-
-
-
 
 
 def zbar(png: bytes, tmp: Path) -> str:
@@ -57,8 +51,11 @@ def test_application_from_arrival_to_confirmed_payment(office: Env, tmp_path: Pa
     assert office.mailbox is not None and office.smtp is not None
     citizen = "somchai.jaidee@example.com"
     tid = "SRB-2568-000001"
-    original = mail("ขออนุญาตจัดงานลอยกระทง", sender=f"สมชาย ใจดี <{citizen}>",
-                    attachments=[("แบบคำขอ.pdf", scanned_pdf(2480, 3508), "application/pdf")])
+    original = mail(
+        "ขออนุญาตจัดงานลอยกระทง",
+        sender=f"สมชาย ใจดี <{citizen}>",
+        attachments=[("แบบคำขอ.pdf", scanned_pdf(2480, 3508), "application/pdf")],
+    )
     office.mailbox.append(original.as_bytes(), at("2025-12-09 09:00"))
     office.run("sweep", "--now", "2025-12-09T09:05:00+07:00")
 
@@ -70,8 +67,18 @@ def test_application_from_arrival_to_confirmed_payment(office: Env, tmp_path: Pa
     assert (app["service"], app["status"], app["due_at"]) == ("event-permit", "received", "2025-12-19T16:30:00+07:00")
 
     # 2. The clerk asks for the site plan (R13).
-    out = office.run("triage", "request-info", tid, "--reason", "ไม่พบแผนผังบริเวณที่จัดงาน / The site plan is missing",
-                     "--doc", "แผนผังบริเวณที่จัดงาน", "--now", "2025-12-09T10:00:00+07:00", env=CLERK)
+    out = office.run(
+        "triage",
+        "request-info",
+        tid,
+        "--reason",
+        "ไม่พบแผนผังบริเวณที่จัดงาน / The site plan is missing",
+        "--doc",
+        "แผนผังบริเวณที่จัดงาน",
+        "--now",
+        "2025-12-09T10:00:00+07:00",
+        env=CLERK,
+    )
     assert out.stdout.strip() == f"{tid}: info_requested"
     request = office.smtp.messages()[1]
     assert office.smtp.received[1]["to"] == [citizen]
@@ -82,9 +89,12 @@ def test_application_from_arrival_to_confirmed_payment(office: Env, tmp_path: Pa
     assert "Reason: ไม่พบแผนผังบริเวณที่จัดงาน / The site plan is missing" in body
 
     # 3. The citizen replies to that email with the plan.
-    reply = mail(f"Re: {subject(request)}", sender=f"สมชาย ใจดี <{citizen}>",
-                 headers={"In-Reply-To": request["Message-ID"], "References": request["Message-ID"]},
-                 attachments=[("แผนผัง.jpg", jpeg(2480, 3508, 300), "image/jpeg")])
+    reply = mail(
+        f"Re: {subject(request)}",
+        sender=f"สมชาย ใจดี <{citizen}>",
+        headers={"In-Reply-To": request["Message-ID"], "References": request["Message-ID"]},
+        attachments=[("แผนผัง.jpg", jpeg(2480, 3508, 300), "image/jpeg")],
+    )
     office.mailbox.append(reply.as_bytes(), at("2025-12-11 09:00"))
     office.run("sweep", "--now", "2025-12-11T09:05:00+07:00")
     app = office.json("triage", "show", tid)
@@ -97,12 +107,24 @@ def test_application_from_arrival_to_confirmed_payment(office: Env, tmp_path: Pa
     # 4. The approver cannot approve yet: wrong status, then no identity check.
     refused = office.run("triage", "approve", tid, "--now", "2025-12-11T10:00:00+07:00", ok=False, env=APPROVER)
     assert refused.exit_code == 1
-    assert refused.output.strip() == f"Error: {tid}: cannot approve: status is received; allowed next: review, request-info, reject"
+    assert (
+        refused.output.strip() == f"Error: {tid}: cannot approve: status is received; allowed next: review, request-info, reject"
+    )
     office.run("triage", "review", tid, "--now", "2025-12-11T10:00:00+07:00", env=CLERK)
     refused = office.run("triage", "approve", tid, "--now", "2025-12-11T10:05:00+07:00", ok=False, env=APPROVER)
     assert "identity not verified (medium-risk service)" in refused.output
-    office.run("triage", "verify-identity", tid, "--method", "photo", "--note", "ภาพถือบัตร ตรงกับชื่อ",
-               "--now", "2025-12-11T10:10:00+07:00", env=CLERK)
+    office.run(
+        "triage",
+        "verify-identity",
+        tid,
+        "--method",
+        "photo",
+        "--note",
+        "ภาพถือบัตร ตรงกับชื่อ",
+        "--now",
+        "2025-12-11T10:10:00+07:00",
+        env=CLERK,
+    )
 
     # 5. Approved: the decision, then the fee notice with its QR code (R16, R17).
     out = office.run("triage", "approve", tid, "--now", "2025-12-11T11:00:00+07:00", env=APPROVER)
@@ -121,8 +143,9 @@ def test_application_from_arrival_to_confirmed_payment(office: Env, tmp_path: Pa
     assert "0213" + "0994000123456" in payload and "5406200.00" in payload and payload.startswith("000201010212")
 
     # 6. The citizen sends the slip, quoting the transaction ID.
-    slip = mail(f"[{tid}] หลักฐานการโอน", sender=f"สมชาย ใจดี <{citizen}>",
-                attachments=[("slip.jpg", jpeg(1080, 1920, 72), "image/jpeg")])
+    slip = mail(
+        f"[{tid}] หลักฐานการโอน", sender=f"สมชาย ใจดี <{citizen}>", attachments=[("slip.jpg", jpeg(1080, 1920, 72), "image/jpeg")]
+    )
     office.mailbox.append(slip.as_bytes(), at("2025-12-12 08:40"))
     office.run("sweep", "--now", "2025-12-12T08:45:00+07:00")
     assert office.json("triage", "show", tid)["status"] == "fee_submitted"
@@ -160,14 +183,25 @@ def test_application_from_arrival_to_confirmed_payment(office: Env, tmp_path: Pa
 
 def test_rejection_and_payment_refusal_tell_the_reason(office: Env) -> None:
     assert office.mailbox is not None and office.smtp is not None
-    office.mailbox.append(mail("[CERT] ขอรับรองสำเนา", attachments=[("doc.pdf", scanned_pdf(2480, 3508), "application/pdf")]).as_bytes(),
-                          at("2025-12-09 09:00"))
+    office.mailbox.append(
+        mail("[CERT] ขอรับรองสำเนา", attachments=[("doc.pdf", scanned_pdf(2480, 3508), "application/pdf")]).as_bytes(),
+        at("2025-12-09 09:00"),
+    )
     office.run("sweep", "--now", "2025-12-09T09:05:00+07:00")
-    r = office.run("triage", "reject", "SRB-2568-000001", "--reason", "", "--now", "2025-12-09T10:00:00+07:00", ok=False,
-                   env=APPROVER)
+    r = office.run(
+        "triage", "reject", "SRB-2568-000001", "--reason", "", "--now", "2025-12-09T10:00:00+07:00", ok=False, env=APPROVER
+    )
     assert r.exit_code == 1 and "reject needs --reason" in r.output
-    office.run("triage", "reject", "SRB-2568-000001", "--reason", "เอกสารไม่ใช่ของสำนักงานนี้", "--now",
-               "2025-12-09T10:00:00+07:00", env=APPROVER)
+    office.run(
+        "triage",
+        "reject",
+        "SRB-2568-000001",
+        "--reason",
+        "เอกสารไม่ใช่ของสำนักงานนี้",
+        "--now",
+        "2025-12-09T10:00:00+07:00",
+        env=APPROVER,
+    )
     rejected = office.smtp.messages()[-1]
     assert "เหตุผล: เอกสารไม่ใช่ของสำนักงานนี้" in text(rejected) and "has not been approved" in text(rejected)
     again = office.run("triage", "review", "SRB-2568-000001", ok=False, env=CLERK)
@@ -176,8 +210,10 @@ def test_rejection_and_payment_refusal_tell_the_reason(office: Env) -> None:
 
 def test_low_risk_free_service_is_approved_without_fee(office: Env) -> None:
     assert office.mailbox is not None and office.smtp is not None
-    office.mailbox.append(mail("[CERT] ขอรับรองสำเนา", attachments=[("doc.pdf", scanned_pdf(2480, 3508), "application/pdf")]).as_bytes(),
-                          at("2025-12-09 09:00"))
+    office.mailbox.append(
+        mail("[CERT] ขอรับรองสำเนา", attachments=[("doc.pdf", scanned_pdf(2480, 3508), "application/pdf")]).as_bytes(),
+        at("2025-12-09 09:00"),
+    )
     office.run("sweep", "--now", "2025-12-09T09:05:00+07:00")
     assert "ภาพถ่ายของท่านคู่กับบัตร" not in text(office.smtp.messages()[0])
     office.run("triage", "review", "SRB-2568-000001", env=CLERK)
@@ -188,10 +224,15 @@ def test_low_risk_free_service_is_approved_without_fee(office: Env) -> None:
 
 def test_company_from_webmail_without_power_of_attorney_is_told(office: Env) -> None:
     assert office.mailbox is not None and office.smtp is not None
-    office.mailbox.append(mail("[EVT] งานเปิดตัวสินค้า", body="บริษัท ตัวอย่าง จำกัด เลขทะเบียน 0105561234567",
-                               sender="Sales <company.sales@gmail.com>",
-                               attachments=[("form.pdf", scanned_pdf(2480, 3508), "application/pdf")]).as_bytes(),
-                          at("2025-12-09 09:00"))
+    office.mailbox.append(
+        mail(
+            "[EVT] งานเปิดตัวสินค้า",
+            body="บริษัท ตัวอย่าง จำกัด เลขทะเบียน 0105561234567",
+            sender="Sales <company.sales@gmail.com>",
+            attachments=[("form.pdf", scanned_pdf(2480, 3508), "application/pdf")],
+        ).as_bytes(),
+        at("2025-12-09 09:00"),
+    )
     office.run("sweep", "--now", "2025-12-09T09:05:00+07:00")
     app = office.json("triage", "list")[0]
     assert app["juristic"] and {"juristic_webmail", "juristic_no_poa"} <= set(app["problems"])
@@ -224,9 +265,16 @@ def test_inquiry_answered_threaded_then_published_in_the_faq_and_the_log(office:
 
 def test_export_writes_raw_mail_files_and_summary(office: Env, tmp_path: Path) -> None:
     assert office.mailbox is not None
-    office.mailbox.append(mail("[EVT] งาน", attachments=[("../../etc/แบบคำขอ.pdf", scanned_pdf(2480, 3508), "application/pdf"),
-                                                         ("CON.jpg", jpeg(2480, 3508, 300), "image/jpeg")]).as_bytes(),
-                          at("2025-12-09 09:00"))
+    office.mailbox.append(
+        mail(
+            "[EVT] งาน",
+            attachments=[
+                ("../../etc/แบบคำขอ.pdf", scanned_pdf(2480, 3508), "application/pdf"),
+                ("CON.jpg", jpeg(2480, 3508, 300), "image/jpeg"),
+            ],
+        ).as_bytes(),
+        at("2025-12-09 09:00"),
+    )
     office.run("sweep", "--now", "2025-12-09T09:05:00+07:00")
     out = tmp_path / "export"
     office.run("triage", "export", "SRB-2568-000001", "--out", str(out), env=CLERK)
@@ -239,16 +287,22 @@ def test_export_writes_raw_mail_files_and_summary(office: Env, tmp_path: Path) -
 
 def test_clerk_marks_a_company_and_the_request_explains_r9(office: Env) -> None:
     assert office.mailbox is not None and office.smtp is not None
-    office.mailbox.append(mail("[EVT] งานเปิดตัวสินค้า", sender="boss@hotmail.com",
-                               attachments=[("form.pdf", scanned_pdf(2480, 3508), "application/pdf")]).as_bytes(),
-                          at("2025-12-09 09:00"))
+    office.mailbox.append(
+        mail(
+            "[EVT] งานเปิดตัวสินค้า",
+            sender="boss@hotmail.com",
+            attachments=[("form.pdf", scanned_pdf(2480, 3508), "application/pdf")],
+        ).as_bytes(),
+        at("2025-12-09 09:00"),
+    )
     office.run("sweep", "--now", "2025-12-09T09:05:00+07:00")
     assert office.json("triage", "list")[0]["juristic"] is False
     office.run("triage", "set", "SRB-2568-000001", "--juristic", env=CLERK)
     app = office.json("triage", "list")[0]
     assert app["juristic"] and set(app["problems"]) == {"juristic_webmail", "juristic_no_poa"}
-    office.run("triage", "request-info", "SRB-2568-000001", "--reason", "นิติบุคคลต้องแนบหนังสือมอบอำนาจ",
-               "--doc", "หนังสือมอบอำนาจ", env=CLERK)
+    office.run(
+        "triage", "request-info", "SRB-2568-000001", "--reason", "นิติบุคคลต้องแนบหนังสือมอบอำนาจ", "--doc", "หนังสือมอบอำนาจ", env=CLERK
+    )
     body = text(office.smtp.messages()[-1])
     assert "หมายเหตุ: คำขอในนามนิติบุคคลต้องส่งจากอีเมลโดเมนของบริษัท ไม่ใช่อีเมลฟรี (hotmail.com)" in body
     assert "Note: An application for a company must include a power of attorney" in body
@@ -256,10 +310,14 @@ def test_clerk_marks_a_company_and_the_request_explains_r9(office: Env) -> None:
 
 def test_overdue_filter_by_acknowledgement_and_service_deadlines(office: Env) -> None:
     assert office.mailbox is not None and office.smtp is not None
-    office.mailbox.append(mail("[TM30] tenant", attachments=[("tm30.pdf", scanned_pdf(2480, 3508), "application/pdf")]).as_bytes(),
-                          at("2025-12-09 09:00"))
-    office.mailbox.append(mail("[CERT] copy", attachments=[("c.pdf", scanned_pdf(2480, 3508), "application/pdf")]).as_bytes(),
-                          at("2025-12-09 09:10"))
+    office.mailbox.append(
+        mail("[TM30] tenant", attachments=[("tm30.pdf", scanned_pdf(2480, 3508), "application/pdf")]).as_bytes(),
+        at("2025-12-09 09:00"),
+    )
+    office.mailbox.append(
+        mail("[CERT] copy", attachments=[("c.pdf", scanned_pdf(2480, 3508), "application/pdf")]).as_bytes(),
+        at("2025-12-09 09:10"),
+    )
     office.run("sweep", "--now", "2025-12-09T09:30:00+07:00")
     # TM.30 is due in 1 working day (11 Dec: 10 Dec is Constitution Day), CERT in 3 (15 Dec).
     due = {a["service"]: a["due_at"] for a in office.json("triage", "list")}

@@ -32,8 +32,12 @@ sys.path.insert(0, str(Path(__file__).parent / "data" / "hostile"))
 from generate import ITEMS, raw_of
 
 MB = 1024 * 1024
-BOMBS = {"pdf-bomb": "unreadable", "docx-10000-entries": "10002 entries",
-         "jpeg-30000x30000": "decompression limit", "docx-zip-bomb": "expands to 400 MB"}
+BOMBS = {
+    "pdf-bomb": "unreadable",
+    "docx-10000-entries": "10002 entries",
+    "jpeg-30000x30000": "decompression limit",
+    "docx-zip-bomb": "expands to 400 MB",
+}
 
 
 def children(pid: int) -> list[int]:
@@ -55,8 +59,11 @@ def watch(proc: subprocess.Popen[bytes], peaks: dict[str, int]) -> None:
 def measured_sweep(env: Env, now: str) -> tuple[dict, int]:  # type: ignore[type-arg]
     """Run ``mailintake sweep --json`` as a process; its report and the peak
     resident memory (bytes) of the sweep plus its check workers."""
-    proc = subprocess.Popen([sys.executable, "-m", "mailintake", "--config", str(env.config), "sweep", "--now", now,
-                             "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mailintake", "--config", str(env.config), "sweep", "--now", now, "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     peaks = {"sweep": 0, "checks": 0}
     watcher = threading.Thread(target=watch, args=(proc, peaks))
     watcher.start()
@@ -69,9 +76,11 @@ def measured_sweep(env: Env, now: str) -> tuple[dict, int]:  # type: ignore[type
     assert peaks["sweep"] > 0 and reported["sweep"] > 0
     sweep_peak = max(peaks["sweep"], reported["sweep"])
     checks_peak = max(peaks["checks"], reported.get("checks", 0))
-    print(f"peak {(sweep_peak + checks_peak) / MB:.0f} MB = sweep {sweep_peak / MB:.0f} MB "
-          f"(seen {peaks['sweep'] / MB:.0f}, reported {reported['sweep'] / MB:.0f}) + checks {checks_peak / MB:.0f} MB "
-          f"(seen {peaks['checks'] / MB:.0f}, reported {reported.get('checks', 0) / MB:.0f})")
+    print(
+        f"peak {(sweep_peak + checks_peak) / MB:.0f} MB = sweep {sweep_peak / MB:.0f} MB "
+        f"(seen {peaks['sweep'] / MB:.0f}, reported {reported['sweep'] / MB:.0f}) + checks {checks_peak / MB:.0f} MB "
+        f"(seen {peaks['checks'] / MB:.0f}, reported {reported.get('checks', 0) / MB:.0f})"
+    )
     return report, sweep_peak + checks_peak
 
 

@@ -18,32 +18,43 @@ def encoded_word(text: str, charset: str, codec: str) -> bytes:
     return b"=?" + charset.encode() + b"?B?" + base64.b64encode(text.encode(codec)) + b"?="
 
 
-@pytest.mark.parametrize("charset,codec", [("utf-8", "utf-8"), ("tis-620", "tis_620"), ("windows-874", "cp874"),
-                                           ("TIS620", "tis_620"), ("x-windows-874", "cp874"), ("iso-8859-11", "tis_620")])
+@pytest.mark.parametrize(
+    "charset,codec",
+    [
+        ("utf-8", "utf-8"),
+        ("tis-620", "tis_620"),
+        ("windows-874", "cp874"),
+        ("TIS620", "tis_620"),
+        ("x-windows-874", "cp874"),
+        ("iso-8859-11", "tis_620"),
+    ],
+)
 def test_thai_subject_body_and_file_name_in_each_charset(charset: str, codec: str) -> None:
     name = "ใบคำขอ.pdf"
-    raw = b"\r\n".join([
-        b"From: " + encoded_word("สมหญิง รักดี", charset, codec) + b" <somying@example.com>",
-        b"To: saraban@banmai.go.th",
-        b"Subject: " + encoded_word(THAI, charset, codec),
-        b"Message-ID: <t1@example.com>",
-        b"MIME-Version: 1.0",
-        b'Content-Type: multipart/mixed; boundary="XX"',
-        b"",
-        b"--XX",
-        b"Content-Type: text/plain; charset=" + charset.encode(),
-        b"Content-Transfer-Encoding: 8bit",
-        b"",
-        THAI.encode(codec),
-        b"--XX",
-        b"Content-Type: application/pdf",
-        b"Content-Transfer-Encoding: base64",
-        b'Content-Disposition: attachment; filename="' + encoded_word(name, charset, codec) + b'"',
-        b"",
-        base64.b64encode(b"%PDF-1.4\n%%EOF\n"),
-        b"--XX--",
-        b"",
-    ])
+    raw = b"\r\n".join(
+        [
+            b"From: " + encoded_word("สมหญิง รักดี", charset, codec) + b" <somying@example.com>",
+            b"To: saraban@banmai.go.th",
+            b"Subject: " + encoded_word(THAI, charset, codec),
+            b"Message-ID: <t1@example.com>",
+            b"MIME-Version: 1.0",
+            b'Content-Type: multipart/mixed; boundary="XX"',
+            b"",
+            b"--XX",
+            b"Content-Type: text/plain; charset=" + charset.encode(),
+            b"Content-Transfer-Encoding: 8bit",
+            b"",
+            THAI.encode(codec),
+            b"--XX",
+            b"Content-Type: application/pdf",
+            b"Content-Transfer-Encoding: base64",
+            b'Content-Disposition: attachment; filename="' + encoded_word(name, charset, codec) + b'"',
+            b"",
+            base64.b64encode(b"%PDF-1.4\n%%EOF\n"),
+            b"--XX--",
+            b"",
+        ]
+    )
     msg = parse(raw)
     assert msg.subject == THAI
     assert msg.from_name == "สมหญิง รักดี"
@@ -67,10 +78,12 @@ def test_windows_874_sample_as_outlook_sends_it() -> None:
 
 
 def test_html_only_body_is_reduced_to_text() -> None:
-    raw = (b"From: a@example.com\r\nSubject: html\r\nMIME-Version: 1.0\r\n"
-           b"Content-Type: text/html; charset=utf-8\r\n\r\n"
-           b"<html><head><style>p{color:red}</style></head><body><p>\xe0\xb8\xaa\xe0\xb8\xa7\xe0\xb8\xb1\xe0\xb8\xaa\xe0\xb8\x94\xe0\xb8\xb5</p>"
-           b"<p>line &amp; two<br>three</p><script>alert(1)</script></body></html>\r\n")
+    raw = (
+        b"From: a@example.com\r\nSubject: html\r\nMIME-Version: 1.0\r\n"
+        b"Content-Type: text/html; charset=utf-8\r\n\r\n"
+        b"<html><head><style>p{color:red}</style></head><body><p>\xe0\xb8\xaa\xe0\xb8\xa7\xe0\xb8\xb1\xe0\xb8\xaa\xe0\xb8\x94\xe0\xb8\xb5</p>"
+        b"<p>line &amp; two<br>three</p><script>alert(1)</script></body></html>\r\n"
+    )
     msg = parse(raw)
     assert msg.body_text == "สวัสดี\nline & two\nthree"
 
@@ -84,18 +97,23 @@ def test_nested_message_and_its_attachments_are_recognised() -> None:
 
 
 def test_tnef_winmail_dat_is_recognised() -> None:
-    raw = (b"From: a@example.com\r\nSubject: rtf\r\nMIME-Version: 1.0\r\n"
-           b'Content-Type: multipart/mixed; boundary="B"\r\n\r\n--B\r\nContent-Type: text/plain\r\n\r\nhi\r\n'
-           b'--B\r\nContent-Type: application/ms-tnef; name="winmail.dat"\r\nContent-Transfer-Encoding: base64\r\n'
-           b'Content-Disposition: attachment; filename="winmail.dat"\r\n\r\n' + base64.b64encode(b"\x78\x9f\x3e\x22" + b"\0" * 40)
-           + b"\r\n--B--\r\n")
+    raw = (
+        b"From: a@example.com\r\nSubject: rtf\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="B"\r\n\r\n--B\r\nContent-Type: text/plain\r\n\r\nhi\r\n'
+        b'--B\r\nContent-Type: application/ms-tnef; name="winmail.dat"\r\nContent-Transfer-Encoding: base64\r\n'
+        b'Content-Disposition: attachment; filename="winmail.dat"\r\n\r\n'
+        + base64.b64encode(b"\x78\x9f\x3e\x22" + b"\0" * 40)
+        + b"\r\n--B--\r\n"
+    )
     msg = parse(raw)
     assert msg.tnef and [a.name for a in msg.attachments] == ["winmail.dat"]
 
 
 def test_broken_mail_gives_defects_not_exceptions() -> None:
-    raw = (b"From: Content-Type: multipart/mixed; boundary=\r\nSubject: =?utf-8?B?broken?=\r\n"
-           b"Date: not a date\r\nContent-Type: multipart/mixed; boundary=\"never\"\r\n\r\nno boundary here\r\n")
+    raw = (
+        b"From: Content-Type: multipart/mixed; boundary=\r\nSubject: =?utf-8?B?broken?=\r\n"
+        b'Date: not a date\r\nContent-Type: multipart/mixed; boundary="never"\r\n\r\nno boundary here\r\n'
+    )
     msg = parse(raw)
     assert msg.from_addr is None
     assert any(d.startswith("From") for d in msg.defects)
@@ -129,14 +147,17 @@ def test_encoded_newlines_cannot_reach_a_header() -> None:
     assert one_line("a\u202eb\x00c") == "ab c"
 
 
-@pytest.mark.parametrize("name,shown", [
-    ("../../etc/passwd", "passwd"),
-    ("C:\\Users\\me\\scan.pdf", "scan.pdf"),
-    ("/abs/path.jpg", "path.jpg"),
-    ("evil\u202efdp.exe", "evilfdp.exe"),
-    ("", "attachment-3"),
-    ("nul\x00byte.pdf", "nulbyte.pdf"),
-])
+@pytest.mark.parametrize(
+    "name,shown",
+    [
+        ("../../etc/passwd", "passwd"),
+        ("C:\\Users\\me\\scan.pdf", "scan.pdf"),
+        ("/abs/path.jpg", "path.jpg"),
+        ("evil\u202efdp.exe", "evilfdp.exe"),
+        ("", "attachment-3"),
+        ("nul\x00byte.pdf", "nulbyte.pdf"),
+    ],
+)
 def test_attachment_names_are_cleaned_for_display(name: str, shown: str) -> None:
     assert clean_filename(name, 3) == shown
 
@@ -152,7 +173,9 @@ def test_large_attachments_come_out_byte_for_byte(size: int) -> None:
 
     data = bytes((i * 7919) % 251 for i in range(size))
     for linesep in ("\n", "\r\n"):
-        m = mail("big", attachments=[("a.bin", data, "application/octet-stream"), ("b.bin", data[::-1], "application/octet-stream")])
+        m = mail(
+            "big", attachments=[("a.bin", data, "application/octet-stream"), ("b.bin", data[::-1], "application/octet-stream")]
+        )
         raw = m.as_bytes(policy=m.policy.clone(linesep=linesep))
         parsed = parse(raw)
         assert [a.data for a in parsed.attachments] == [data, data[::-1]]

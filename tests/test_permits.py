@@ -26,18 +26,14 @@ from mailintake.permits.codes import check_password
 from mailintake.permits.register import verdict
 from samples.make_samples import scanned_pdf
 
-OFFICE = '''
+OFFICE = """
 [users]
 somchai = ["clerk"]
 malee = { roles = ["approver"], name = "นางมาลี ใจงาม", position = "ปลัดเทศบาลตำบลบ้านใหม่" }
 kanya = ["finance"]
-'''
+"""
 CLERK, APPROVER = {"MAILINTAKE_USER": "somchai"}, {"MAILINTAKE_USER": "malee"}
 CITIZEN = "somchai.jaidee@example.com"
-
-
-
-
 
 
 def pdf_of(m: Message) -> bytes:
@@ -51,19 +47,28 @@ def pdf_of(m: Message) -> bytes:
 
 def qr_of(pdf: bytes, password: str, tmp: Path) -> str:
     (tmp / "p.pdf").write_bytes(pdf)
-    subprocess.run(["pdftoppm", "-upw", password, "-r", "100", "-png", "-singlefile", str(tmp / "p.pdf"), str(tmp / "p")],
-                   check=True, capture_output=True)
-    return subprocess.run(["zbarimg", "-q", "--raw", str(tmp / "p.png")], capture_output=True, text=True,
-                          check=True).stdout.strip()
+    subprocess.run(
+        ["pdftoppm", "-upw", password, "-r", "100", "-png", "-singlefile", str(tmp / "p.pdf"), str(tmp / "p")],
+        check=True,
+        capture_output=True,
+    )
+    return subprocess.run(
+        ["zbarimg", "-q", "--raw", str(tmp / "p.png")], capture_output=True, text=True, check=True
+    ).stdout.strip()
 
 
 def approved_certification(env: Env, extra: str = "") -> str:
     """A low-risk, free service approved: ready for its permit."""
     assert env.mailbox is not None
     env.config.write_text(env.config.read_text() + OFFICE + extra, encoding="utf-8")
-    env.mailbox.append(mail("[CERT] ขอรับรองสำเนาทะเบียนบ้าน", sender=f"สมชาย ใจดี <{CITIZEN}>",
-                            attachments=[("house.pdf", scanned_pdf(2480, 3508), "application/pdf")]).as_bytes(),
-                       at("2025-12-09 09:00"))
+    env.mailbox.append(
+        mail(
+            "[CERT] ขอรับรองสำเนาทะเบียนบ้าน",
+            sender=f"สมชาย ใจดี <{CITIZEN}>",
+            attachments=[("house.pdf", scanned_pdf(2480, 3508), "application/pdf")],
+        ).as_bytes(),
+        at("2025-12-09 09:00"),
+    )
     env.run("sweep", "--now", "2025-12-09T09:05:00+07:00")
     env.run("triage", "review", "SRB-2568-000001", "--now", "2025-12-09T10:00:00+07:00", env=CLERK)
     env.run("triage", "approve", "SRB-2568-000001", "--now", "2025-12-09T10:30:00+07:00", env=APPROVER)
@@ -101,8 +106,9 @@ def test_permit_is_issued_encrypted_and_delivered_in_two_separate_emails(deploy:
     with pytest.raises(pikepdf.PasswordError):
         pikepdf.open(io.BytesIO(pdf))
     (tmp_path / "q.pdf").write_bytes(pdf)
-    qpdf = subprocess.run(["qpdf", "--show-encryption", f"--password={password}", str(tmp_path / "q.pdf")],
-                          capture_output=True, check=True).stdout.decode()
+    qpdf = subprocess.run(
+        ["qpdf", "--show-encryption", f"--password={password}", str(tmp_path / "q.pdf")], capture_output=True, check=True
+    ).stdout.decode()
     assert "R = 6" in qpdf and "AESv3" in qpdf
     # pypdf reads AES-256 through the cryptography package.
     reader = PdfReader(io.BytesIO(pdf))
@@ -127,24 +133,28 @@ def test_permit_is_issued_encrypted_and_delivered_in_two_separate_emails(deploy:
 
     # permit verify: the delivered file is in the register; with the password the keyed hash checks.
     (tmp_path / "permit.pdf").write_bytes(pdf)
-    ok = deploy.run("permit", "verify", str(tmp_path / "permit.pdf"), "--password", password,
-                    "--now", "2025-12-10T09:00:00+07:00", "--json")
+    ok = deploy.run(
+        "permit", "verify", str(tmp_path / "permit.pdf"), "--password", password, "--now", "2025-12-10T09:00:00+07:00", "--json"
+    )
     assert '"status": "valid"' in ok.stdout and '"hash_ok": true' in ok.stdout and '"file_matches_register": true' in ok.stdout
 
 
 def test_a_permit_needs_the_fee_paid_first(deploy: Env) -> None:
     assert deploy.mailbox is not None
     deploy.config.write_text(deploy.config.read_text() + OFFICE, encoding="utf-8")
-    deploy.mailbox.append(mail("[EVT] งานวัด", attachments=[("f.pdf", scanned_pdf(2480, 3508), "application/pdf")]).as_bytes(),
-                          at("2025-12-09 09:00"))
+    deploy.mailbox.append(
+        mail("[EVT] งานวัด", attachments=[("f.pdf", scanned_pdf(2480, 3508), "application/pdf")]).as_bytes(),
+        at("2025-12-09 09:00"),
+    )
     deploy.run("sweep", "--now", "2025-12-09T09:05:00+07:00")
     deploy.run("triage", "review", "SRB-2568-000001", env=CLERK)
     deploy.run("triage", "verify-identity", "SRB-2568-000001", "--method", "in-person", env=CLERK)
     deploy.run("triage", "approve", "SRB-2568-000001", env=APPROVER)
     r = deploy.run("permit", "issue", "SRB-2568-000001", ok=False, env=APPROVER)
     assert r.exit_code == 1
-    assert r.output.strip() == ("Error: SRB-2568-000001: cannot issue a permit: status is fee_due; "
-                                "a permit follows approved (no fee) or fee_confirmed")
+    assert r.output.strip() == (
+        "Error: SRB-2568-000001: cannot issue a permit: status is fee_due; a permit follows approved (no fee) or fee_confirmed"
+    )
     r = deploy.run("permit", "issue", "SRB-2568-000001", ok=False, env=CLERK)
     assert r.output.strip() == "Error: this needs the approver role; somchai has clerk"
 
@@ -162,7 +172,7 @@ def test_verification_by_email_valid_revoked_unknown_and_rate_limited(deploy: En
     ask("VERIFY CERT-2568-0001", "2025-12-10 09:40")
     ask("ตรวจสอบใบอนุญาต CERT-2568-9999", "2025-12-10 09:41")
     deploy.run("sweep", "--inbox-only", "--now", "2025-12-10T09:45:00+07:00")
-    valid, unknown = deploy.smtp.messages()[n:n + 2]
+    valid, unknown = deploy.smtp.messages()[n : n + 2]
     assert subject(valid) == "ผลการตรวจสอบใบอนุญาต / Permit check: CERT-2568-0001: valid"
     assert "สถานะ: ใช้ได้" in text(valid) and "Status: valid" in text(valid)
     # The holder's name is masked (PDPA).
@@ -171,8 +181,9 @@ def test_verification_by_email_valid_revoked_unknown_and_rate_limited(deploy: En
     assert "Status: unknown" in text(unknown) and "ไม่พบในทะเบียน" in text(unknown)
     assert deploy.smtp.received[n]["to"] == ["checker@example.org"]
 
-    deploy.run("permit", "revoke", "CERT-2568-0001", "--reason", "ยื่นเอกสารเท็จ", "--now", "2025-12-10T10:00:00+07:00",
-               env=APPROVER)
+    deploy.run(
+        "permit", "revoke", "CERT-2568-0001", "--reason", "ยื่นเอกสารเท็จ", "--now", "2025-12-10T10:00:00+07:00", env=APPROVER
+    )
     revoked_notice = deploy.smtp.messages()[-1]
     assert deploy.smtp.received[-1]["to"] == [CITIZEN] and "ยื่นเอกสารเท็จ" in text(revoked_notice)
     ask("verify CERT-2568-0001", "2025-12-10 10:30")
@@ -202,20 +213,42 @@ def _pkcs12(tmp: Path) -> Path:
     from cryptography.x509.oid import NameOID
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Ban Mai Subdistrict Municipality"),
-                      x509.NameAttribute(NameOID.COUNTRY_NAME, "TH")])
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, "Ban Mai Subdistrict Municipality"),
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "TH"),
+        ]
+    )
     now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
-            .not_valid_after(now + dt.timedelta(days=3650))
-            .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=True, key_encipherment=False,
-                                         data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                                         crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=3650))
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=True,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
     path = tmp / "signer.p12"
-    path.write_bytes(pkcs12.serialize_key_and_certificates(
-        b"banmai", key, cert, None, serialization.BestAvailableEncryption(b"p12pass")))
+    path.write_bytes(
+        pkcs12.serialize_key_and_certificates(b"banmai", key, cert, None, serialization.BestAvailableEncryption(b"p12pass"))
+    )
     return path
 
 
@@ -236,8 +269,9 @@ def test_signed_permit_validates_and_a_tampered_one_does_not(deploy: Env, tmp_pa
     assert '"intact": true' in r.stdout and '"trusted": true' in r.stdout
     assert '"status": "valid"' in r.stdout and '"hash_ok": true' in r.stdout
     human = deploy.run("permit", "verify", str(good), "--password", password, "--now", "2025-12-10T09:00:00+07:00")
-    assert human.stdout.strip() == ("permit CERT-2568-0001: valid; file in register: yes; keyed hash: ok; "
-                                    "signature: valid, by the agency's certificate")
+    assert human.stdout.strip() == (
+        "permit CERT-2568-0001: valid; file in register: yes; keyed hash: ok; signature: valid, by the agency's certificate"
+    )
     assert "Ban Mai Subdistrict Municipality" in r.stdout
     assert qr_of(pdf, password, tmp_path).startswith("MI-PERMIT|CERT-2568-0001|")
 
@@ -248,8 +282,7 @@ def test_signed_permit_validates_and_a_tampered_one_does_not(deploy: Env, tmp_pa
     data[pos + 1] = ord("Q") if data[pos + 1] != ord("Q") else ord("R")
     bad = tmp_path / "bad.pdf"
     bad.write_bytes(bytes(data))
-    r = deploy.run("permit", "verify", str(bad), "--password", password, "--json", "--now", "2025-12-10T09:00:00+07:00",
-                   ok=False)
+    r = deploy.run("permit", "verify", str(bad), "--password", password, "--json", "--now", "2025-12-10T09:00:00+07:00", ok=False)
     assert r.exit_code == 1
     assert '"intact": false' in r.stdout and '"file_matches_register": false' in r.stdout
 
@@ -265,7 +298,8 @@ def test_bounce_reopens_delivery_and_resend_makes_a_new_password(deploy: Env, tm
         "Message-ID: <dsn-permit@mx.example.com>\r\nMIME-Version: 1.0\r\n"
         'Content-Type: multipart/report; report-type=delivery-status; boundary="B"\r\n\r\n'
         "--B\r\nContent-Type: text/plain\r\n\r\nMailbox full.\r\n--B\r\nContent-Type: text/rfc822-headers\r\n\r\n"
-        f"Message-ID: {pdf_mail['Message-ID']}\r\n--B--\r\n").encode()
+        f"Message-ID: {pdf_mail['Message-ID']}\r\n--B--\r\n"
+    ).encode()
     deploy.mailbox.append(dsn, at("2025-12-09 11:10"))
     deploy.run("sweep", "--now", "2025-12-09T11:15:00+07:00")
     app = deploy.json("triage", "show", tid)
@@ -300,11 +334,16 @@ def test_publish_a_register_without_personal_data(deploy: Env, tmp_path: Path) -
 
 def test_derived_password_is_the_id_the_applicant_gave_and_is_never_mailed(deploy: Env) -> None:
     assert deploy.mailbox is not None and deploy.smtp is not None
-    deploy.config.write_text(deploy.config.read_text() + OFFICE + '\n[permits]\npassword_policy = "derived"\n',
-                             encoding="utf-8")
-    deploy.mailbox.append(mail("[CERT] ขอรับรองสำเนา", body="เลขประจำตัวประชาชน 1103700012345", sender=CITIZEN,
-                               attachments=[("a.pdf", scanned_pdf(2480, 3508), "application/pdf")]).as_bytes(),
-                          at("2025-12-09 09:00"))
+    deploy.config.write_text(deploy.config.read_text() + OFFICE + '\n[permits]\npassword_policy = "derived"\n', encoding="utf-8")
+    deploy.mailbox.append(
+        mail(
+            "[CERT] ขอรับรองสำเนา",
+            body="เลขประจำตัวประชาชน 1103700012345",
+            sender=CITIZEN,
+            attachments=[("a.pdf", scanned_pdf(2480, 3508), "application/pdf")],
+        ).as_bytes(),
+        at("2025-12-09 09:00"),
+    )
     deploy.run("sweep", "--now", "2025-12-09T09:05:00+07:00")
     deploy.run("triage", "review", "SRB-2568-000001", env=CLERK)
     deploy.run("triage", "approve", "SRB-2568-000001", env=APPROVER)

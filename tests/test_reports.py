@@ -98,8 +98,16 @@ def test_hard_bounce_holds_later_mail_visibly_until_the_block_expires(deploy: En
     assert "bounce_recorded" in events and "address_blocked" in events
 
     # The clerk asks for a document: the notice is not sent, and says why.
-    result = deploy.run("triage", "request-info", tid, "--reason", "แบบฟอร์มไม่ครบ / form incomplete",
-                        "--now", "2025-12-09T11:00:00+07:00", env=CLERK)
+    result = deploy.run(
+        "triage",
+        "request-info",
+        tid,
+        "--reason",
+        "แบบฟอร์มไม่ครบ / form incomplete",
+        "--now",
+        "2025-12-09T11:00:00+07:00",
+        env=CLERK,
+    )
     assert "not sent yet" in result.stderr
     assert len(deploy.smtp.received) == 1
     blocked = deploy.json("outbox", "list", "--status", "blocked")
@@ -159,9 +167,18 @@ def test_a_delay_does_not_hand_a_permit_back_to_the_clerk(deploy: Env) -> None:
     deploy.run("permit", "issue", tid, "--now", "2025-12-09T11:00:00+07:00", env=APPROVER)
     pdf_mail = deploy.smtp.messages()[-2]
     assert deploy.json("permit", "list")[0]["status"] == "delivered"
-    deliver(deploy, sample("mail-report_422.eml", {
-        "15655788.13.1200472642578.JavaMail.Administrator@mail.ttttt.com.au": inner(pdf_mail["Message-ID"]),
-        "fraser@oooooooo.com.au": CITIZEN}), "2025-12-09 11:10", "2025-12-09T11:15:00+07:00")
+    deliver(
+        deploy,
+        sample(
+            "mail-report_422.eml",
+            {
+                "15655788.13.1200472642578.JavaMail.Administrator@mail.ttttt.com.au": inner(pdf_mail["Message-ID"]),
+                "fraser@oooooooo.com.au": CITIZEN,
+            },
+        ),
+        "2025-12-09 11:10",
+        "2025-12-09T11:15:00+07:00",
+    )
     assert deploy.json("permit", "list")[0]["status"] == "delivered"
     app = deploy.json("triage", "show", tid)
     assert app["status"] == "delivered"
@@ -189,15 +206,19 @@ def test_robot_mail_is_recorded_and_never_answered(deploy: Env) -> None:
     real = [sample("flanker-complaint-yahoo.eml"), sample("flanker-list-mail.eml")]
     # Answers from systems that do not set Auto-Submitted, as Outlook, Exchange
     # 2003, Lotus Notes and vacation(1) word them.
-    old = [mail("Automatic reply: ขออนุญาตจัดงาน", sender="somsri@example.co.th"),
-           mail("Out of Office AutoReply: คำขอ", sender="office@example.go.th"),
-           mail("Auto Reply: Your application", sender="a@example.net"),
-           mail("Somchai Jaidee is out of the office.", sender="somchai@notes.example.com"),
-           mail("away from my mail", body="I will not be reading my mail for a while.\n", sender="b@example.org")]
-    tls = (b"From: noreply-smtp-tls-reporting@example.com\r\nTo: saraban@banmai.go.th\r\nSubject: Report Domain: banmai.go.th\r\n"
-           b"Message-ID: <tls-1@example.com>\r\nMIME-Version: 1.0\r\n"
-           b'Content-Type: multipart/report; report-type="tlsrpt"; boundary="B"\r\n\r\n'
-           b"--B\r\nContent-Type: text/plain\r\n\r\nTLS report\r\n--B--\r\n")
+    old = [
+        mail("Automatic reply: ขออนุญาตจัดงาน", sender="somsri@example.co.th"),
+        mail("Out of Office AutoReply: คำขอ", sender="office@example.go.th"),
+        mail("Auto Reply: Your application", sender="a@example.net"),
+        mail("Somchai Jaidee is out of the office.", sender="somchai@notes.example.com"),
+        mail("away from my mail", body="I will not be reading my mail for a while.\n", sender="b@example.org"),
+    ]
+    tls = (
+        b"From: noreply-smtp-tls-reporting@example.com\r\nTo: saraban@banmai.go.th\r\nSubject: Report Domain: banmai.go.th\r\n"
+        b"Message-ID: <tls-1@example.com>\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/report; report-type="tlsrpt"; boundary="B"\r\n\r\n'
+        b"--B\r\nContent-Type: text/plain\r\n\r\nTLS report\r\n--B--\r\n"
+    )
     for raw in real + [m.as_bytes() for m in old] + [tls]:
         deploy.mailbox.append(raw, at("2025-12-09 10:00"))
     deploy.run("sweep", "--now", "2025-12-09T10:30:00+07:00")
@@ -229,8 +250,7 @@ def test_a_bounce_without_a_report_part_from_a_daemon_with_a_raw_thai_name_is_re
 
     raw = (Path(__file__).parent / "data" / "corpus" / "flufl-bounce" / "qmail_01.txt").read_bytes()
     assert b"\nFrom: MAILER-DAEMON@gate0.n-h.net\n" in raw
-    raw = raw.replace(b"\nFrom: MAILER-DAEMON@gate0.n-h.net\n",
-                      "\nFrom: ระบบจดหมาย <MAILER-DAEMON@gate0.n-h.net>\n".encode(), 1)
+    raw = raw.replace(b"\nFrom: MAILER-DAEMON@gate0.n-h.net\n", "\nFrom: ระบบจดหมาย <MAILER-DAEMON@gate0.n-h.net>\n".encode(), 1)
     report = parse_report(email.message_from_bytes(raw, policy=compat32))
     assert report is not None and report.kind == "bounce" and report.failed
     assert [r.address for r in report.recipients] == ["psadisc@wwwmail.n-h.de"]

@@ -10,12 +10,12 @@ import pytest
 from conftest import Env
 from mails import at, mail
 
-USERS = '''
+USERS = """
 [users]
 somchai = ["clerk"]
 malee = { roles = ["approver"], name = "นางมาลี ใจงาม", position = "ปลัดเทศบาล" }
 root = ["admin"]
-'''
+"""
 
 
 @pytest.fixture
@@ -41,13 +41,19 @@ def test_clerk_takes_notes_and_the_events_say_who(office: Env) -> None:
     assert office.smtp is not None and len(office.smtp.received) == 1
 
 
-@pytest.mark.parametrize("user,args,message", [
-    ("malee", ("triage", "take", "SRB-2568-000001"), "Error: this needs the clerk role; malee has approver"),
-    ("stranger", ("triage", "note", "SRB-2568-000001", "x"),
-     "Error: this needs the clerk or approver or finance or admin role; stranger is not a declared user"),
-    ("somchai", ("audit", "list"), "Error: this needs the admin role; somchai has clerk"),
-    ("somchai", ("triage", "assign", "SRB-2568-000001", "nobody"), "Error: no user nobody in [users]"),
-])
+@pytest.mark.parametrize(
+    "user,args,message",
+    [
+        ("malee", ("triage", "take", "SRB-2568-000001"), "Error: this needs the clerk role; malee has approver"),
+        (
+            "stranger",
+            ("triage", "note", "SRB-2568-000001", "x"),
+            "Error: this needs the clerk or approver or finance or admin role; stranger is not a declared user",
+        ),
+        ("somchai", ("audit", "list"), "Error: this needs the admin role; somchai has clerk"),
+        ("somchai", ("triage", "assign", "SRB-2568-000001", "nobody"), "Error: no user nobody in [users]"),
+    ],
+)
 def test_refusals_are_one_line_exit_1(office: Env, user: str, args: tuple[str, ...], message: str) -> None:
     r = office.run(*args, ok=False, env={"MAILINTAKE_USER": user})
     assert r.exit_code == 1

@@ -64,17 +64,26 @@ def test_rule_r9_has_one_copy_for_registration_and_the_clerk() -> None:
 def test_every_error_is_reported_with_file_and_key(tmp_path: Path) -> None:
     d = tmp_path / "rules" / "services"
     d.mkdir(parents=True)
-    (d / "bad.toml").write_text('id = "Bad Id"\ncode = "x"\nname_th = ""\nrisk = "extreme"\nfee = -5\ncolour = 1\n'
-                                '[[documents]]\nname_th = "a"\nname_en = "b"\ntypes = ["exe"]\n')
+    (d / "bad.toml").write_text(
+        'id = "Bad Id"\ncode = "x"\nname_th = ""\nrisk = "extreme"\nfee = -5\ncolour = 1\n'
+        '[[documents]]\nname_th = "a"\nname_en = "b"\ntypes = ["exe"]\n'
+    )
     (d / "broken.toml").write_text("id = \n")
     with pytest.raises(ServicesError) as exc:
         load_services([tmp_path / "rules"])
     errors = exc.value.errors
-    for expected in ("bad.toml: colour: unknown key", "bad.toml: id: use lower-case letters",
-                     "bad.toml: code: use 2 to 10 capital letters", "bad.toml: name_th: expected non-empty text",
-                     "bad.toml: name_en: missing", "bad.toml: risk: expected one of low, medium, high",
-                     "bad.toml: fee: expected an amount in baht", "bad.toml: time_limit_days: missing",
-                     "bad.toml: documents[1].types: expected a list of", "broken.toml: not valid TOML"):
+    for expected in (
+        "bad.toml: colour: unknown key",
+        "bad.toml: id: use lower-case letters",
+        "bad.toml: code: use 2 to 10 capital letters",
+        "bad.toml: name_th: expected non-empty text",
+        "bad.toml: name_en: missing",
+        "bad.toml: risk: expected one of low, medium, high",
+        "bad.toml: fee: expected an amount in baht",
+        "bad.toml: time_limit_days: missing",
+        "bad.toml: documents[1].types: expected a list of",
+        "broken.toml: not valid TOML",
+    ):
         assert any(e.startswith(expected) for e in errors), expected
     cfg = tmp_path / "config.toml"
     cfg.write_text(f'[agency]\nrules_dir = "{tmp_path / "rules"}"\n[storage]\npath = "{tmp_path}/var"\n')
@@ -87,14 +96,15 @@ def test_every_error_is_reported_with_file_and_key(tmp_path: Path) -> None:
 
 def test_application_gets_its_service_and_a_question_is_an_inquiry(deploy: Env) -> None:
     assert deploy.mailbox is not None and deploy.smtp is not None
-    deploy.mailbox.append(mail("[EVT] งานวัด", attachments=[("form.pdf", scanned_pdf(2480, 3508), "application/pdf")]).as_bytes(),
-                          at("2025-12-09 09:00"))
+    deploy.mailbox.append(
+        mail("[EVT] งานวัด", attachments=[("form.pdf", scanned_pdf(2480, 3508), "application/pdf")]).as_bytes(),
+        at("2025-12-09 09:00"),
+    )
     deploy.mailbox.append(mail("สอบถามเวลาเปิดทำการ", body="สำนักงานเปิดวันเสาร์หรือไม่คะ").as_bytes(), at("2025-12-09 09:05"))
     deploy.mailbox.append(mail("INFO fees for TM30?", body="How much is it?").as_bytes(), at("2025-12-09 09:10"))
     deploy.run("sweep", "--now", "2025-12-09T09:30:00+07:00")
     apps = deploy.json("triage", "list")
-    assert [(a["kind"], a["service"]) for a in apps] == [("application", "event-permit"), ("inquiry", None),
-                                                         ("inquiry", "tm30")]
+    assert [(a["kind"], a["service"]) for a in apps] == [("application", "event-permit"), ("inquiry", None), ("inquiry", "tm30")]
     acks = deploy.smtp.messages()
     assert len(acks) == 3
     body = acks[0].get_payload()[0].get_payload(decode=True).decode()

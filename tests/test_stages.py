@@ -37,8 +37,9 @@ OUR_ACK = "<srb-2568-000009.ack.1122334455667788@banmai.go.th>"
 class Lookup:
     """What classify may ask the registry, answered from what a test says exists."""
 
-    def __init__(self, transactions: Iterable[str] = (), sent: dict[str, str] | None = None,
-                 stored: dict[str, bytes] | None = None):
+    def __init__(
+        self, transactions: Iterable[str] = (), sent: dict[str, str] | None = None, stored: dict[str, bytes] | None = None
+    ):
         self.transactions, self.sent, self.stored = set(transactions), sent or {}, stored or {}
 
     def transaction_exists(self, tid: str) -> bool:
@@ -150,8 +151,7 @@ def checked(dep: Deployment, tmp_path: Path, name: str) -> tuple[list[tuple[str,
         return check_file(data, file_name, declared, dep.cfg.checks, dep.wording, dep.cfg.limits)
 
     _raw, msg = eml(name)
-    return check_attachments(msg.attachments, Store(tmp_path), dep.cfg.checks, dep.cfg.limits, dep.wording,
-                             in_process), sandboxed
+    return check_attachments(msg.attachments, Store(tmp_path), dep.cfg.checks, dep.cfg.limits, dep.wording, in_process), sandboxed
 
 
 def test_a_text_pdf_form_is_accepted_and_kept(dep: Deployment, tmp_path: Path) -> None:
@@ -166,13 +166,16 @@ def test_winmail_dat_is_refused_with_the_tnef_problem_and_never_sandboxed(dep: D
     checks, sandboxed = checked(dep, tmp_path, "juristic-webmail-no-poa.eml")
     assert sandboxed == ["หนังสือรับรองบริษัท.pdf"]
     assert [(fc.name, fc.kind, fc.accepted, fc.problem) for _d, fc in checks] == [
-        ("หนังสือรับรองบริษัท.pdf", "pdf", True, None), ("winmail.dat", "tnef", False, "tnef")]
+        ("หนังสือรับรองบริษัท.pdf", "pdf", True, None),
+        ("winmail.dat", "tnef", False, "tnef"),
+    ]
     assert "winmail.dat" in checks[1][1].problems[0].th
 
 
 # --- register and respond ----------------------------------------------------------------------
-def registered(dep: Deployment, name: str, verdict: Verdict, checks: list[tuple[str, FileCheck]] | None = None,
-               when: datetime = NOW) -> tuple[Letter, list[OutgoingMail]]:
+def registered(
+    dep: Deployment, name: str, verdict: Verdict, checks: list[tuple[str, FileCheck]] | None = None, when: datetime = NOW
+) -> tuple[Letter, list[OutgoingMail]]:
     """Run the register and respond stages on one message, in one transaction,
     as the road does; the mail they queued."""
     raw, msg = eml(name)
@@ -219,8 +222,10 @@ def test_a_company_is_told_what_r9_needs_and_to_resend_winmail_dat(dep: Deployme
     assert "หมายเหตุ: คำขอในนามนิติบุคคลต้องส่งจากอีเมลโดเมนของบริษัท ไม่ใช่อีเมลฟรี (gmail.com)" in body
     assert "หมายเหตุ: คำขอในนามนิติบุคคลต้องแนบหนังสือมอบอำนาจ" in body
     assert "2. winmail.dat - " in body and "กรุณาส่งเอกสารที่ระบุข้างต้นใหม่" in body
-    app = dep.registry.one("SELECT juristic, problems FROM applications WHERE transaction_id = ?",
-                           (letter.outcome.transaction_id if letter.outcome else "",))
+    app = dep.registry.one(
+        "SELECT juristic, problems FROM applications WHERE transaction_id = ?",
+        (letter.outcome.transaction_id if letter.outcome else "",),
+    )
     assert app == {"juristic": 1, "problems": '["tnef", "juristic_webmail", "juristic_no_poa"]'}
 
 
@@ -250,8 +255,10 @@ def test_an_auto_reply_is_recorded_and_never_answered(dep: Deployment) -> None:
 def test_automatic_answers_to_one_sender_stop_at_the_hourly_limit(dep: Deployment) -> None:
     limit = dep.cfg.limits.acks_per_sender_per_hour
     verdict = verdict_of(dep, "inquiry-info.eml")
-    answered = [len(registered(dep, "inquiry-info.eml", verdict, when=datetime.fromisoformat("2025-12-10T10:00:00+07:00"))[1])
-                for _ in range(limit + 2)]
+    answered = [
+        len(registered(dep, "inquiry-info.eml", verdict, when=datetime.fromisoformat("2025-12-10T10:00:00+07:00"))[1])
+        for _ in range(limit + 2)
+    ]
     # Earlier tests answered this sender on another day: outside the hour.
     assert answered == [1] * limit + [0, 0]
     events = dep.registry.all("SELECT action FROM events WHERE action = 'ack_rate_limited'")

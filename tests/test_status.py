@@ -154,8 +154,13 @@ def sweep_process(env: Env, now: str, fault: str | None = None, mark: Path | Non
         environ["MAILINTAKE_FAULT"] = fault
     if mark:
         environ["MAILINTAKE_FAULT_MARK"] = str(mark)
-    return subprocess.Popen([sys.executable, "-m", "mailintake", "--config", str(env.config), "sweep", "--now", now],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environ)
+    return subprocess.Popen(
+        [sys.executable, "-m", "mailintake", "--config", str(env.config), "sweep", "--now", now],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environ,
+    )
 
 
 def test_a_running_sweep_then_killed_shows_running_then_did_not_finish(deploy: Env) -> None:
@@ -188,8 +193,7 @@ def clock(iso: str):  # type: ignore[no-untyped-def]
     return lambda: moment
 
 
-def test_the_daemon_logs_a_failed_sweep_at_error_and_a_busy_one_at_info(deploy: Env,
-                                                                        caplog: pytest.LogCaptureFixture) -> None:
+def test_the_daemon_logs_a_failed_sweep_at_error_and_a_busy_one_at_info(deploy: Env, caplog: pytest.LogCaptureFixture) -> None:
     cfg = load(deploy.config)
     daemon = Daemon(cfg, clock=clock("2025-12-09T09:00:00+07:00"))
     with caplog.at_level(logging.INFO, logger="mailintake.ops.daemon"):
@@ -210,8 +214,9 @@ def test_the_daemon_logs_a_failed_sweep_at_error_and_a_busy_one_at_info(deploy: 
     reg.close()
 
 
-def test_the_daemon_records_a_sweep_killed_under_it(deploy: Env, caplog: pytest.LogCaptureFixture,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_daemon_records_a_sweep_killed_under_it(
+    deploy: Env, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert deploy.mailbox is not None
     deploy.mailbox.append(mail("คำขอ").as_bytes(), at("2025-12-09 09:00"))
     monkeypatch.setenv("MAILINTAKE_FAULT", "after_fetch:1")  # the child sweep dies by SIGKILL there
@@ -281,8 +286,9 @@ def test_failed_sweeps_in_a_row_email_the_admin_once_and_again_on_recovery(deplo
 
 def test_the_streak_survives_a_restart_and_counts_cli_sweeps(deploy: Env) -> None:
     assert deploy.smtp is not None
-    deploy.config.write_text(deploy.config.read_text() + '\n[daemon]\nadmin_email = "admin@banmai.go.th"\n'
-                             "alert_after_failed_sweeps = 2\n")
+    deploy.config.write_text(
+        deploy.config.read_text() + '\n[daemon]\nadmin_email = "admin@banmai.go.th"\nalert_after_failed_sweeps = 2\n'
+    )
     unreachable(deploy)
     deploy.run("sweep", "--now", "2025-12-09T09:00:00+07:00", ok=False)  # by hand, no daemon running
     Daemon(load(deploy.config), clock=clock("2025-12-09T09:05:00+07:00")).poll()  # a new daemon process

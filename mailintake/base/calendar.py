@@ -116,8 +116,11 @@ class WorkCalendar:
             while d < first:
                 name = self.holiday_name(d)
                 if name is not None:
-                    notes.append(f"{d.day} {d:%b} is a public holiday ({short_holiday_name(name)})"
-                                 if d not in h.extra_holidays else f"{d.day} {d:%b} is an agency holiday ({name})")
+                    notes.append(
+                        f"{d.day} {d:%b} is a public holiday ({short_holiday_name(name)})"
+                        if d not in h.extra_holidays
+                        else f"{d.day} {d:%b} is an agency holiday ({name})"
+                    )
                 d += timedelta(days=1)
         deemed = self.at(first, h.open)
         due = self.at(first, max(h.ack_by, h.open))

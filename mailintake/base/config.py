@@ -355,8 +355,11 @@ def load(path: str | os.PathLike[str] | None = None, environ: dict[str, str] | N
 def build(data: dict[str, Any], base: Path, source: Path | None, where: str) -> Config:
     """The configuration from merged TOML ``data``: every section dataclass
     field of ``Config`` built from the table of the same name."""
-    sections = {name: build_section(hint, Reader(where, name, data.get(name, {}), base))
-                for name, hint in typing.get_type_hints(Config).items() if is_section(hint)}
+    sections = {
+        name: build_section(hint, Reader(where, name, data.get(name, {}), base))
+        for name, hint in typing.get_type_hints(Config).items()
+        if is_section(hint)
+    }
     return Config(source=source, base_dir=base, users=_users(where, data.get("users", {})), raw=data, **sections)
 
 
@@ -365,7 +368,9 @@ def _users(where: str, table: dict[str, Any]) -> dict[str, User]:
     for login, value in table.items():
         spec = {"roles": value} if isinstance(value, list) else value
         if not isinstance(spec, dict) or set(spec) - {"roles", "name", "position"}:
-            raise ConfigError(f"{where}: [users] {login}: expected a list of roles or {{ roles = [...], name = ..., position = ... }}")
+            raise ConfigError(
+                f"{where}: [users] {login}: expected a list of roles or {{ roles = [...], name = ..., position = ... }}"
+            )
         roles = spec.get("roles")
         if not isinstance(roles, list) or not roles or any(r not in ROLES for r in roles):
             raise ConfigError(f"{where}: [users] {login}: roles must be a list of {', '.join(ROLES)}, got {roles!r}")

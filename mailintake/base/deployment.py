@@ -37,9 +37,17 @@ class Deployment:
         rules = load_rules(cfg.find("rules", "mail.toml"))
         wording = Wording(cfg.find("templates", "problems.toml"))
         registry = Registry(cfg.db_path, cfg.busy_timeout_seconds)
-        return cls(cfg=cfg, registry=registry, store=Store(cfg.store_path), calendar=WorkCalendar(cfg.hours),
-                   renderer=Renderer(cfg), wording=wording, rules=rules, services=services,
-                   _by_id={s.id: s for s in services})
+        return cls(
+            cfg=cfg,
+            registry=registry,
+            store=Store(cfg.store_path),
+            calendar=WorkCalendar(cfg.hours),
+            renderer=Renderer(cfg),
+            wording=wording,
+            rules=rules,
+            services=services,
+            _by_id={s.id: s for s in services},
+        )
 
     def service(self, service_id: str | None) -> Service | None:
         return self._by_id.get(service_id) if service_id else None

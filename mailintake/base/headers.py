@@ -34,12 +34,26 @@ _RUN = re.compile(r"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=(?:[ \t]*(?:\r?\n)?[ \t]*=\?[^
 # Encoding Standard does): it reads the narrow charset's bytes the same way,
 # and the extras (Windows-874's dashes and quotes, GBK's characters) too.
 SUPERSETS = {
-    "gb2312": "gb18030", "gbk": "gb18030", "x-gbk": "gb18030", "euc-cn": "gb18030",
-    "tis-620": "cp874", "tis620": "cp874", "iso-8859-11": "cp874", "windows-874": "cp874",
-    "ks_c_5601-1987": "cp949", "euc-kr": "cp949", "ks_c_5601": "cp949",
-    "shift_jis": "cp932", "shift-jis": "cp932", "sjis": "cp932",
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+    "x-gbk": "gb18030",
+    "euc-cn": "gb18030",
+    "tis-620": "cp874",
+    "tis620": "cp874",
+    "iso-8859-11": "cp874",
+    "windows-874": "cp874",
+    "ks_c_5601-1987": "cp949",
+    "euc-kr": "cp949",
+    "ks_c_5601": "cp949",
+    "shift_jis": "cp932",
+    "shift-jis": "cp932",
+    "sjis": "cp932",
     "big5": "big5hkscs",
-    "iso-8859-1": "cp1252", "latin1": "cp1252", "latin-1": "cp1252", "us-ascii": "utf-8", "ascii": "utf-8",
+    "iso-8859-1": "cp1252",
+    "latin1": "cp1252",
+    "latin-1": "cp1252",
+    "us-ascii": "utf-8",
+    "ascii": "utf-8",
 }
 
 
@@ -143,7 +157,9 @@ def unescape(text: str) -> str:
 
 # An address we are willing to send to: no quotes, spaces, brackets or
 # comments, a dotted domain. Anything else is not answered (CVE-2023-27043 class).
-_ADDR = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@(?=.{4,253}$)([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$")
+_ADDR = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@(?=.{4,253}$)([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
+)
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\u2028\u2029]")
 _BIDI = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 

@@ -42,10 +42,20 @@ def new_message_id(cfg: Config, tid: str | None, kind: str) -> str:
     return f"<{local}@{domain}>"
 
 
-def compose(cfg: Config, renderer: Renderer, *, template: str, recipient: str, context: dict[str, Any],
-            now: datetime, tid: str | None, in_reply_to: str | None = None,
-            references: tuple[str, ...] = (), auto: bool = True,
-            attachments: tuple[tuple[str, bytes, str], ...] = ()) -> Composed:
+def compose(
+    cfg: Config,
+    renderer: Renderer,
+    *,
+    template: str,
+    recipient: str,
+    context: dict[str, Any],
+    now: datetime,
+    tid: str | None,
+    in_reply_to: str | None = None,
+    references: tuple[str, ...] = (),
+    auto: bool = True,
+    attachments: tuple[tuple[str, bytes, str], ...] = (),
+) -> Composed:
     """Render ``template`` (.subject.j2, .txt.j2 and, when present, .html.j2).
 
     Headers are built with ``email.header.Header`` (RFC 2047, folded at 78),
@@ -105,5 +115,14 @@ def as_bytes(msg: Message) -> bytes:
 
 def queue(cfg: Config, reg: Registry, composed: Composed, *, kind: str, tid: str | None, now: datetime) -> int:
     """Put composed mail in the outbox (call inside the caller's transaction)."""
-    return outbox.add(reg, message_id=composed.message_id, tid=tid, kind=kind, recipient=composed.recipient,
-                      sender=cfg.agency.mailbox_address, subject=composed.subject, raw=as_bytes(composed.message), now=now)
+    return outbox.add(
+        reg,
+        message_id=composed.message_id,
+        tid=tid,
+        kind=kind,
+        recipient=composed.recipient,
+        sender=cfg.agency.mailbox_address,
+        subject=composed.subject,
+        raw=as_bytes(composed.message),
+        now=now,
+    )

@@ -28,10 +28,21 @@ KNOWN_TYPES: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 RISKS = ("low", "medium", "high")
-KEYS = {"id", "code", "name_th", "name_en", "keywords_th", "keywords_en", "risk", "juristic_allowed", "fee",
-        "time_limit_days", "result_within_days", "documents"}
+KEYS = {
+    "id",
+    "code",
+    "name_th",
+    "name_en",
+    "keywords_th",
+    "keywords_en",
+    "risk",
+    "juristic_allowed",
+    "fee",
+    "time_limit_days",
+    "result_within_days",
+    "documents",
+}
 DOCUMENT_KEYS = {"name_th", "name_en", "types"}
-
 
 
 class ServicesError(ConfigError):
@@ -156,8 +167,21 @@ def load_service(path: Path) -> tuple[Service | None, list[str]]:
         documents.append(Document(_text(doc, "name_th", err, where), _text(doc, "name_en", err, where), tuple(types)))
     if err.items:
         return None, err.items
-    return Service(sid, code, name_th, name_en, _words(data, "keywords_th", err), _words(data, "keywords_en", err),
-                   str(risk), bool(juristic), fee, int(limit or 0), within, tuple(documents), path), []
+    return Service(
+        sid,
+        code,
+        name_th,
+        name_en,
+        _words(data, "keywords_th", err),
+        _words(data, "keywords_en", err),
+        str(risk),
+        bool(juristic),
+        fee,
+        int(limit or 0),
+        within,
+        tuple(documents),
+        path,
+    ), []
 
 
 def load_services(dirs: list[Path]) -> list[Service]:
@@ -216,7 +240,6 @@ class MailRules:
     webmail_domains: frozenset[str]
     poa_keywords: tuple[str, ...] = ()
     delay_subject: re.Pattern[str] | None = None
-
 
 
 def _regex(where: str, value: Any) -> re.Pattern[str] | None:

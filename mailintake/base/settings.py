@@ -26,9 +26,17 @@ SECRET_KEYS = frozenset({"password"})  # never shown in a message (nor a field d
 T = typing.TypeVar("T")
 
 
-def setting(*, low: float | None = None, high: int | None = None, choices: tuple[str, ...] = (),
-            required: bool | tuple[str, str] = False, unit: int | None = None, key: str | None = None,
-            read: Callable[[Reader, str], Any] | None = None, secret: bool = False) -> Any:
+def setting(
+    *,
+    low: float | None = None,
+    high: int | None = None,
+    choices: tuple[str, ...] = (),
+    required: bool | tuple[str, str] = False,
+    unit: int | None = None,
+    key: str | None = None,
+    read: Callable[[Reader, str], Any] | None = None,
+    secret: bool = False,
+) -> Any:
     """Declare how one key is read. ``low``/``high``: bounds of a number;
     ``choices``: the allowed texts (of a text, or of each item of a list);
     ``required``: text that must not be empty (or only when another key has a

@@ -57,8 +57,7 @@ class Renderer:
         entry = self._notices.get(key)
         if entry is None:
             raise KeyError(f"templates/notices.toml has no [{key}]")
-        return {k: self.env.from_string(str(v)).render(agency=self.cfg.agency, **context).strip()
-                for k, v in entry.items()}
+        return {k: self.env.from_string(str(v)).render(agency=self.cfg.agency, **context).strip() for k, v in entry.items()}
 
     def has(self, name: str) -> bool:
         try:

@@ -75,7 +75,10 @@ def sniff(data: bytes) -> tuple[str, str | None]:
                     return _MIME_KIND_REVERSE["docx"], "docx"
         except zipfile.BadZipFile:
             pass
-    if mime in ("application/CDFV2", "application/x-ole-storage", "application/vnd.ms-office") and b"W\x00o\x00r\x00d\x00D\x00o\x00c" in data[:1 << 20]:
+    if (
+        mime in ("application/CDFV2", "application/x-ole-storage", "application/vnd.ms-office")
+        and b"W\x00o\x00r\x00d\x00D\x00o\x00c" in data[: 1 << 20]
+    ):
         return "application/msword", "doc"
     if mime.startswith("text/") and mime != "text/plain" and mime not in ("text/html", "text/xml", "text/rtf"):
         mime = "text/plain"
@@ -115,8 +118,7 @@ def jpeg_resolution(data: bytes, cfg: Checks) -> tuple[float, dict[str, Any]]:
 def _mul(m: list[float], n: list[float]) -> list[float]:
     a, b, c, d, e, f = m
     a2, b2, c2, d2, e2, f2 = n
-    return [a * a2 + b * c2, a * b2 + b * d2, c * a2 + d * c2, c * b2 + d * d2,
-            e * a2 + f * c2 + e2, e * b2 + f * d2 + f2]
+    return [a * a2 + b * c2, a * b2 + b * d2, c * a2 + d * c2, c * b2 + d * d2, e * a2 + f * c2 + e2, e * b2 + f * d2 + f2]
 
 
 # A content stream walk stops after this many operations for the whole PDF
@@ -155,8 +157,9 @@ class _PageWalker:
                 return
             if isinstance(instr, pikepdf.ContentStreamInlineImage):
                 iimg = instr.iimage
-                self.measure(int(iimg.obj.get("/W", iimg.obj.get("/Width", 0))),
-                             int(iimg.obj.get("/H", iimg.obj.get("/Height", 0))), cur)
+                self.measure(
+                    int(iimg.obj.get("/W", iimg.obj.get("/Width", 0))), int(iimg.obj.get("/H", iimg.obj.get("/Height", 0))), cur
+                )
                 continue
             o, operands = str(instr.operator), instr.operands
             if o == "q":
@@ -228,8 +231,10 @@ def _has_macros(data: bytes, kind: str | None) -> bool:
             return any(n.endswith("vbaproject.bin") or "vbadata" in n for n in names)
         return False
     if kind == "doc":
-        return any(marker in data for marker in (b"_\x00V\x00B\x00A\x00_\x00P\x00R\x00O\x00J\x00E\x00C\x00T",
-                                                 b"M\x00a\x00c\x00r\x00o\x00s"))
+        return any(
+            marker in data
+            for marker in (b"_\x00V\x00B\x00A\x00_\x00P\x00R\x00O\x00J\x00E\x00C\x00T", b"M\x00a\x00c\x00r\x00o\x00s")
+        )
     return False
 
 
@@ -244,8 +249,7 @@ def _text_readable(data: bytes) -> bool:
     return False
 
 
-def check_file(data: bytes, name: str, declared: str, cfg: Checks, wording: Wording,
-               limits: Limits | None = None) -> FileCheck:
+def check_file(data: bytes, name: str, declared: str, cfg: Checks, wording: Wording, limits: Limits | None = None) -> FileCheck:
     """Check one attachment. Never raises on bad content."""
     allowed_label = ", ".join(KNOWN_TYPES[k][0] for k in cfg.allowed_types)
     problems: list[Problem] = []
@@ -324,8 +328,9 @@ def _pdf(data: bytes) -> tuple[float | None, dict[str, Any]]:
 def unreadable(data: bytes, name: str, declared: str, wording: Wording, why: str) -> FileCheck:
     """A file the checks could not finish (out of time or memory), refused with the reason."""
     mime, kind = sniff(data)
-    return FileCheck(name, len(data), declared, mime, kind, False, None, (wording.problem("unreadable", name=name),),
-                     {"error": why})
+    return FileCheck(
+        name, len(data), declared, mime, kind, False, None, (wording.problem("unreadable", name=name),), {"error": why}
+    )
 
 
 def is_tnef(name: str, declared: str) -> bool:
@@ -334,16 +339,26 @@ def is_tnef(name: str, declared: str) -> bool:
 
 
 def as_tnef(fc: FileCheck, wording: Wording) -> FileCheck:
-    return FileCheck(fc.name, fc.size, fc.declared_type, "application/ms-tnef", "tnef", False, None,
-                     (wording.problem("tnef", name=fc.name),), fc.details)
+    return FileCheck(
+        fc.name,
+        fc.size,
+        fc.declared_type,
+        "application/ms-tnef",
+        "tnef",
+        False,
+        None,
+        (wording.problem("tnef", name=fc.name),),
+        fc.details,
+    )
 
 
 # A file checked in the sandboxed worker: (data, name, declared type) -> its check.
 Sandboxed = Callable[[bytes, str, str], FileCheck]
 
 
-def check_attachments(attachments: Iterable[Attachment], store: Store, checks: Checks, limits: Limits,
-                      wording: Wording, sandboxed: Sandboxed) -> list[tuple[str, FileCheck]]:
+def check_attachments(
+    attachments: Iterable[Attachment], store: Store, checks: Checks, limits: Limits, wording: Wording, sandboxed: Sandboxed
+) -> list[tuple[str, FileCheck]]:
     """Keep and check every attachment: (its digest in the store, its check).
 
     PDFs and images no larger than the attachment limit go to ``sandboxed``

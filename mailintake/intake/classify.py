@@ -132,8 +132,15 @@ def transaction_pattern(id_format: str, prefix: str) -> re.Pattern[str]:
     return re.compile(rf"(?<![\w-])({out})(?![\w])", re.IGNORECASE)
 
 
-def classify(rules: MailRules, msg: Incoming, lookup: Lookup, tid_pattern: re.Pattern[str],
-             services: Sequence[Service] = (), received: datetime | None = None, skew_hours: float = 24) -> Verdict:
+def classify(
+    rules: MailRules,
+    msg: Incoming,
+    lookup: Lookup,
+    tid_pattern: re.Pattern[str],
+    services: Sequence[Service] = (),
+    received: datetime | None = None,
+    skew_hours: float = 24,
+) -> Verdict:
     """What ``msg`` is, and why. A new message's verdict also says what it is
     registered as (``new_verdict``): ``services`` are matched against it, and a
     Date header more than ``skew_hours`` from ``received`` is flagged."""
@@ -170,8 +177,9 @@ def classify(rules: MailRules, msg: Incoming, lookup: Lookup, tid_pattern: re.Pa
     return new_verdict(rules, services, msg, received, skew_hours)
 
 
-def new_verdict(rules: MailRules, services: Sequence[Service], msg: Incoming, received: datetime | None,
-                skew_hours: float) -> Verdict:
+def new_verdict(
+    rules: MailRules, services: Sequence[Service], msg: Incoming, received: datetime | None, skew_hours: float
+) -> Verdict:
     """A new message: a question (code INFO, or no files and no service
     recognised: process 1) or an application, its service, and for a juristic
     person (a registration number in the subject or text) rule R9's problems."""
@@ -182,10 +190,18 @@ def new_verdict(rules: MailRules, services: Sequence[Service], msg: Incoming, re
     if juristic:
         domain = (msg.from_addr or "").rpartition("@")[2]
         problems += juristic_problems(rules, service, domain, [a.name for a in msg.attachments])
-    skewed = (msg.date_header is not None and received is not None
-              and abs(msg.date_header - received) > timedelta(hours=skew_hours))
-    return Verdict(NEW, "new inquiry" if inquiry else "new application", application_kind=INQUIRY if inquiry else APPLICATION,
-                   service=service, juristic=juristic, problems=tuple(problems), flags=("date_skew",) if skewed else ())
+    skewed = (
+        msg.date_header is not None and received is not None and abs(msg.date_header - received) > timedelta(hours=skew_hours)
+    )
+    return Verdict(
+        NEW,
+        "new inquiry" if inquiry else "new application",
+        application_kind=INQUIRY if inquiry else APPLICATION,
+        service=service,
+        juristic=juristic,
+        problems=tuple(problems),
+        flags=("date_skew",) if skewed else (),
+    )
 
 
 def _read(msg: Incoming, lookup: Lookup) -> Report | None:
@@ -212,6 +228,7 @@ def report_verdict(rules: MailRules, msg: Incoming, lookup: Lookup, sender_robot
     """Delivery reports, read receipts and bounces without a report part;
     other reports (abuse feedback, TLS reports) are robot mail. None when the
     message reports nothing (a robot's other mail is judged by the autoreply rules)."""
+
     def get(name: str) -> tuple[str, ...]:
         return msg.headers.get(name.lower(), ())
 
@@ -232,10 +249,17 @@ def report_verdict(rules: MailRules, msg: Incoming, lookup: Lookup, sender_robot
     if is_report and rtype in _MDN_TYPES:
         return Verdict(READ_RECEIPT, "read receipt without a disposition", outbox_message_id=_link(msg, None, lookup))
     if delay_subject and (robot or is_report):
-        return Verdict(DELIVERY_NOTE, f"delay warning without per-recipient fields: {msg.subject[:80]}",
-                       outbox_message_id=_link(msg, None, lookup))
+        return Verdict(
+            DELIVERY_NOTE,
+            f"delay warning without per-recipient fields: {msg.subject[:80]}",
+            outbox_message_id=_link(msg, None, lookup),
+        )
     if (is_report and rtype in _DSN_TYPES) or hit or (bounce_subject and robot):
-        reason = "delivery-status report without per-recipient fields" if is_report else (hit or f"bounce subject from {msg.from_addr}")
+        reason = (
+            "delivery-status report without per-recipient fields"
+            if is_report
+            else (hit or f"bounce subject from {msg.from_addr}")
+        )
         return Verdict(BOUNCE, reason, outbox_message_id=_link(msg, None, lookup))
     if is_report:
         return Verdict(AUTOREPLY, f"report-type={rtype}: a robot's report, recorded and not answered")

@@ -124,8 +124,14 @@ def _dsn_recipient(block: Message) -> Recipient | None:
     # in Diagnostic-Code.
     found = _STATUS_IN_TEXT.search(diagnostic)
     status = status_code(block.get("Status")) or (".".join(found.groups()) if found else None)
-    return Recipient(address=final or original or "", original=original, action=action, status=status,
-                     diagnostic=diagnostic, permanent=action == FAILED and (status or "").startswith("5"))
+    return Recipient(
+        address=final or original or "",
+        original=original,
+        action=action,
+        status=status,
+        diagnostic=diagnostic,
+        permanent=action == FAILED and (status or "").startswith("5"),
+    )
 
 
 def _mdn(part: Message) -> Report:

@@ -60,12 +60,31 @@ def quota_warning(quota: dict[str, Any] | None) -> str | None:
 
 
 # --- what a run was --------------------------------------------------------------------------
-def run_record(*, sweep_id: int | None, full: bool | None, result: str, reason: str | None, clock: datetime | str | None,
-               started_at: str | None, finished_at: str | None, counts: dict[str, int] | None = None,
-               folders: dict[str, int] | None = None, errors: int = 0) -> SweepRun:
-    return SweepRun(id=sweep_id, full=full, result=result, reason=reason,
-                    clock=to_iso(clock) if isinstance(clock, datetime) else clock, started_at=started_at,
-                    finished_at=finished_at, counts=counts or {}, folders=folders or {}, errors=errors)
+def run_record(
+    *,
+    sweep_id: int | None,
+    full: bool | None,
+    result: str,
+    reason: str | None,
+    clock: datetime | str | None,
+    started_at: str | None,
+    finished_at: str | None,
+    counts: dict[str, int] | None = None,
+    folders: dict[str, int] | None = None,
+    errors: int = 0,
+) -> SweepRun:
+    return SweepRun(
+        id=sweep_id,
+        full=full,
+        result=result,
+        reason=reason,
+        clock=to_iso(clock) if isinstance(clock, datetime) else clock,
+        started_at=started_at,
+        finished_at=finished_at,
+        counts=counts or {},
+        folders=folders or {},
+        errors=errors,
+    )
 
 
 def last_run(reg: Registry, storage: Path) -> SweepRun | None:
@@ -78,13 +97,28 @@ def last_run(reg: Registry, storage: Path) -> SweepRun | None:
         return recorded
     if row.finished_at is None:
         running = sweep_running(storage)
-        return run_record(sweep_id=row.id, full=None, result=RUNNING if running else UNFINISHED,
-                          reason=None if running else "stopped before it finished (killed, timed out or out of memory)",
-                          clock=row.clock, started_at=row.started_at, finished_at=None)
+        return run_record(
+            sweep_id=row.id,
+            full=None,
+            result=RUNNING if running else UNFINISHED,
+            reason=None if running else "stopped before it finished (killed, timed out or out of memory)",
+            clock=row.clock,
+            started_at=row.started_at,
+            finished_at=None,
+        )
     # Finished before results were recorded (a registry from an older version).
-    return run_record(sweep_id=row.id, full=None, result=OK, reason=None, clock=row.clock,
-                      started_at=row.started_at, finished_at=row.finished_at, counts=dict(row.counts),
-                      folders=dict(row.folders), errors=len(row.errors))
+    return run_record(
+        sweep_id=row.id,
+        full=None,
+        result=OK,
+        reason=None,
+        clock=row.clock,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        counts=dict(row.counts),
+        folders=dict(row.folders),
+        errors=len(row.errors),
+    )
 
 
 def status(reg: Registry, storage: Path) -> dict[str, Any]:
@@ -98,8 +132,13 @@ def status(reg: Registry, storage: Path) -> dict[str, Any]:
     if latest is not None and latest.result in (FAILED, UNFINISHED):
         warnings.append(f"the last sweep {latest.result}: {latest.reason}" + (f" ({failed} in a row)" if failed > 1 else ""))
     full, poll = sweeps.get_run(reg, "last_sweep"), sweeps.get_run(reg, "last_poll")
-    return {"last_sweep": latest and latest.as_dict(), "last_full_sweep": full and full.as_dict(),
-            "last_poll": poll and poll.as_dict(), "failed_in_row": failed, "sweep_warnings": warnings}
+    return {
+        "last_sweep": latest and latest.as_dict(),
+        "last_full_sweep": full and full.as_dict(),
+        "last_poll": poll and poll.as_dict(),
+        "failed_in_row": failed,
+        "sweep_warnings": warnings,
+    }
 
 
 def describe(run: SweepRun | Mapping[str, Any] | None) -> str:
@@ -143,8 +182,15 @@ def record(cfg: Config, reg: Registry, run: SweepRun, now: datetime) -> None:
 def record_failure(cfg: Config, reg: Registry, reason: str, now: datetime, *, full: bool) -> None:
     """A run that could not record its own end (killed, timed out, the registry
     unavailable): the daemon records it for it."""
-    run = run_record(sweep_id=sweeps.latest_id(reg), full=full, result=FAILED, reason=reason, clock=now,
-                     started_at=None, finished_at=to_iso(datetime.now().astimezone()))
+    run = run_record(
+        sweep_id=sweeps.latest_id(reg),
+        full=full,
+        result=FAILED,
+        reason=reason,
+        clock=now,
+        started_at=None,
+        finished_at=to_iso(datetime.now().astimezone()),
+    )
     with reg.transaction():
         record(cfg, reg, run, now)
 
@@ -155,18 +201,28 @@ def alerts_queued(reg: Registry) -> int:
 
 
 def _alert(cfg: Config, reg: Registry, now: datetime, state: dict[str, Any], *, recovered: bool) -> None:
-    what = (f"sweeps work again after {state.get('failed_in_row', 0)} failed" if recovered else
-            f"{state['failed_in_row']} sweeps failed in a row since {state.get('first_failed_at')}: {state.get('last_reason')}")
+    what = (
+        f"sweeps work again after {state.get('failed_in_row', 0)} failed"
+        if recovered
+        else f"{state['failed_in_row']} sweeps failed in a row since {state.get('first_failed_at')}: {state.get('last_reason')}"
+    )
     (log.warning if recovered else log.error)("%s", what)
     if not cfg.daemon.admin_email:
         return
     from mailintake.base.outgoing import compose, queue
     from mailintake.base.wording import Renderer
 
-    context = {"recovered": recovered, "failed": state.get("failed_in_row", 0), "since": state.get("first_failed_at"),
-               "reason": state.get("last_reason"), "mailbox": cfg.agency.mailbox_address, "at": to_iso(now)}
-    composed = compose(cfg, Renderer(cfg), template="admin_alert", recipient=cfg.daemon.admin_email, context=context,
-                       now=now, tid=None)
+    context = {
+        "recovered": recovered,
+        "failed": state.get("failed_in_row", 0),
+        "since": state.get("first_failed_at"),
+        "reason": state.get("last_reason"),
+        "mailbox": cfg.agency.mailbox_address,
+        "at": to_iso(now),
+    }
+    composed = compose(
+        cfg, Renderer(cfg), template="admin_alert", recipient=cfg.daemon.admin_email, context=context, now=now, tid=None
+    )
     queue(cfg, reg, composed, kind="admin_alert", tid=None, now=now)
     state["alerts"] = state.get("alerts", 0) + 1
 

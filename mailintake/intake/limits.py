@@ -19,7 +19,7 @@ def split_header_body(raw: bytes) -> tuple[bytes, bytes]:
     for sep in (b"\r\n\r\n", b"\n\n"):
         pos = raw.find(sep)
         if pos >= 0:
-            return raw[:pos], raw[pos + len(sep):]
+            return raw[:pos], raw[pos + len(sep) :]
     return raw, b""
 
 
@@ -45,11 +45,11 @@ def lighten(raw: bytes) -> tuple[bytes, dict[bytes, tuple[int, int]]]:
         start, end = m.start() + 1, m.end()
         if raw.count(b"\n", start, end) < _BLOB_LINES:
             continue
-        head = raw[max(0, start - 4096):start]
+        head = raw[max(0, start - 4096) : start]
         # Only a whole part body: right after the part's headers, declared
         # base64, and followed by a boundary or a blank line.
-        after = raw[end:end + 2]
-        if not (head.endswith(b"\n\n") or head.endswith(b"\r\n\r\n")) or not _CTE_B64.search(head[head.rfind(b"--"):]):
+        after = raw[end : end + 2]
+        if not (head.endswith(b"\n\n") or head.endswith(b"\r\n\r\n")) or not _CTE_B64.search(head[head.rfind(b"--") :]):
             continue
         if after not in (b"", b"--", b"\r\n") and not after.startswith(b"\n"):
             continue
@@ -86,7 +86,7 @@ def count_parts(raw: bytes, low: bytes | None = None) -> int:
     boundaries = set()
     for m in _BOUNDARY.finditer(low):
         which = 1 if m.group(1) is not None else 2
-        boundaries.add(text[m.start(which):m.end(which)].strip())
+        boundaries.add(text[m.start(which) : m.end(which)].strip())
     if not boundaries:
         return 0
     return sum(1 for m in _DELIMITER.finditer(text) if m.group(1).rstrip() in boundaries)
@@ -110,8 +110,9 @@ def precheck(raw: bytes, limits: Limits) -> None:
     # Headers of MIME parts: a run of folded lines (20,000 RFC 2231 parameters).
     for m in _FOLDED_RUN.finditer(text):
         if m.end() - m.start() > limits.max_header_line_bytes and m.group().count(b"\n") > 100:
-            raise TooComplex(f"a part header of {(m.end() - m.start()) // 1024} KB is over the "
-                             f"{limits.max_header_line_bytes // 1024} KB limit")
+            raise TooComplex(
+                f"a part header of {(m.end() - m.start()) // 1024} KB is over the {limits.max_header_line_bytes // 1024} KB limit"
+            )
     low = text.lower()
     multiparts = len(_MULTIPART.findall(low))
     if multiparts > limits.max_multiparts:

@@ -59,10 +59,14 @@ Attempt = tuple[OutgoingMail, Exception | None]
 async def _send_all(cfg: Config, mails: list[OutgoingMail]) -> list[Attempt]:
     s = cfg.smtp
     port = s.port or {"ssl": 465, "starttls": 587, "none": 25}[s.security]
-    client = aiosmtplib.SMTP(hostname=s.host, port=port, timeout=s.timeout_seconds,
-                             use_tls=s.security == "ssl", start_tls=s.security == "starttls",
-                             tls_context=ssl.create_default_context(cafile=str(s.ca_file) if s.ca_file else None)
-                             if s.security != "none" else None)
+    client = aiosmtplib.SMTP(
+        hostname=s.host,
+        port=port,
+        timeout=s.timeout_seconds,
+        use_tls=s.security == "ssl",
+        start_tls=s.security == "starttls",
+        tls_context=ssl.create_default_context(cafile=str(s.ca_file) if s.ca_file else None) if s.security != "none" else None,
+    )
     results: list[Attempt] = []
     try:
         await client.connect()
@@ -160,16 +164,26 @@ def _record(cfg: Config, reg: Registry, sent: list[Attempt], now: datetime, resu
             if mail.transaction_id:
                 if mail.kind == "ack":
                     table.mark_acknowledged(reg, mail.transaction_id, now)
-                reg.add_event(at=now, actor="system", action=f"{mail.kind}_sent", transaction_id=mail.transaction_id,
-                              detail={"to": mail.recipient, "message_id": mail.message_id})
+                reg.add_event(
+                    at=now,
+                    actor="system",
+                    action=f"{mail.kind}_sent",
+                    transaction_id=mail.transaction_id,
+                    detail={"to": mail.recipient, "message_id": mail.message_id},
+                )
             result.sent += 1
             continue
         give_up = now - datetime.fromisoformat(mail.created_at) >= timedelta(hours=cfg.smtp.give_up_hours)
         if isinstance(err, _Permanent) or give_up:
             reason = str(err) if isinstance(err, _Permanent) else f"gave up after {cfg.smtp.give_up_hours:g} h: {err}"
             table.mark_failed(reg, mail, reason)
-            reg.add_event(at=now, actor="system", action=f"{mail.kind}_failed", transaction_id=mail.transaction_id,
-                          detail={"to": mail.recipient, "error": reason[:300]})
+            reg.add_event(
+                at=now,
+                actor="system",
+                action=f"{mail.kind}_failed",
+                transaction_id=mail.transaction_id,
+                detail={"to": mail.recipient, "error": reason[:300]},
+            )
             result.failed += 1
         else:
             table.mark_retry(reg, mail, str(err), now + _backoff(cfg, mail.attempts + 1))
@@ -183,7 +197,7 @@ def _copy_to_sent(reg: Registry, source: Source | None, now: datetime) -> None:
         return
     mails = table.not_copied_to_sent(reg)
     for i in range(0, len(mails), 50):
-        batch = mails[i:i + 50]
+        batch = mails[i : i + 50]
         try:
             source.append_sent_many([(m.raw, datetime.fromisoformat(m.sent_at) if m.sent_at else now) for m in batch])
         except Exception as exc:  # noqa: BLE001 - a copy failure must not stop sending; retried next time
@@ -205,8 +219,17 @@ def _hold_blocked(reg: Registry, mails: list[OutgoingMail], now: datetime, resul
         reason = f"not sent: {mail.recipient} hard-bounced ({block['reason']}); blocked until {block['until']}"
         with reg.transaction():
             table.mark_blocked(reg, mail, reason)
-            reg.add_event(at=now, actor="system", action=f"{mail.kind}_blocked", transaction_id=mail.transaction_id,
-                          detail={"to": mail.recipient, "message_id": mail.message_id, "until": block["until"],
-                                  "reason": block["reason"][:300]})
+            reg.add_event(
+                at=now,
+                actor="system",
+                action=f"{mail.kind}_blocked",
+                transaction_id=mail.transaction_id,
+                detail={
+                    "to": mail.recipient,
+                    "message_id": mail.message_id,
+                    "until": block["until"],
+                    "reason": block["reason"][:300],
+                },
+            )
         result.blocked += 1
     return out

@@ -150,8 +150,9 @@ def _angle_addresses(value: str) -> list[tuple[str, str]]:
     return out
 
 
-def _single_address(raw_value: str | None, defects: list[str], name: str,
-                    fallback_charset: str | None = None) -> tuple[str, str | None]:
+def _single_address(
+    raw_value: str | None, defects: list[str], name: str, fallback_charset: str | None = None
+) -> tuple[str, str | None]:
     if raw_value is None:
         return "", None
     found = parse_addresses(raw_value, fallback_charset)
@@ -270,8 +271,9 @@ def parse_headers_only(raw_header: bytes) -> Message:
     return email.message_from_bytes(raw_header + b"\n\n", policy=email.policy.compat32)
 
 
-def parse(raw: bytes, lightened: tuple[bytes, dict[bytes, tuple[int, int]]] | None = None, *,
-          max_parts: int | None = None) -> Incoming:
+def parse(
+    raw: bytes, lightened: tuple[bytes, dict[bytes, tuple[int, int]]] | None = None, *, max_parts: int | None = None
+) -> Incoming:
     """Parse a whole message; never raises on bad mail, but raises
     ``TooComplex`` when the parsed tree has more than ``max_parts`` parts."""
     defects: list[str] = []
@@ -298,8 +300,9 @@ def parse(raw: bytes, lightened: tuple[bytes, dict[bytes, tuple[int, int]]] | No
         return v[0] if v else None
 
     from_name, from_addr = _single_address(raw_header(msg, "From"), defects, "From", charset)
-    _rn, reply_to = (_single_address(raw_header(msg, "Reply-To"), defects, "Reply-To", charset) if raw_header(msg, "Reply-To")
-                     else ("", None))
+    _rn, reply_to = (
+        _single_address(raw_header(msg, "Reply-To"), defects, "Reply-To", charset) if raw_header(msg, "Reply-To") else ("", None)
+    )
     to_addrs = tuple(a for _, a in parse_addresses(raw_header(msg, "To"), charset))[:50]
     if "\ufffd" in from_name:
         defects.append("From: undecodable bytes in the name")
@@ -381,8 +384,7 @@ def parse(raw: bytes, lightened: tuple[bytes, dict[bytes, tuple[int, int]]] | No
     quoted: tuple[str, ...] = ()
     content_type = (msg.get_content_type() or "text/plain").lower()
     if content_type == "multipart/report" or b"rfc822" in body_bytes[:4_000_000]:
-        quoted = tuple(dict.fromkeys(m.decode("ascii", "replace") for m in
-                                     _QUOTED_ID.findall(body_bytes[:4_000_000])))
+        quoted = tuple(dict.fromkeys(m.decode("ascii", "replace") for m in _QUOTED_ID.findall(body_bytes[:4_000_000])))
     mid = first("message-id")
     ids = _ids(mid)
     return Incoming(

@@ -95,15 +95,27 @@ def dedupe_stage(road: Road, letter: Letter) -> None:
 
 def classify_stage(road: Road, letter: Letter) -> None:
     if not letter.duplicate:
-        letter.verdict = classify.classify(road.dep.rules, letter.parsed, road.lookup, road.tid_pattern,
-                                           road.dep.services, letter.received, road.cfg.hours.date_skew_hours)
+        letter.verdict = classify.classify(
+            road.dep.rules,
+            letter.parsed,
+            road.lookup,
+            road.tid_pattern,
+            road.dep.services,
+            letter.received,
+            road.cfg.hours.date_skew_hours,
+        )
 
 
 def check_stage(road: Road, letter: Letter) -> None:
     if letter.verdict is not None and letter.verdict.kind in (NEW, REPLY):
         letter.checks = check.check_attachments(
-            letter.parsed.attachments, road.dep.store, road.cfg.checks, road.cfg.limits, road.dep.wording,
-            lambda data, name, declared: road.sandboxed(data, name, declared, letter.budget))
+            letter.parsed.attachments,
+            road.dep.store,
+            road.cfg.checks,
+            road.cfg.limits,
+            road.dep.wording,
+            lambda data, name, declared: road.sandboxed(data, name, declared, letter.budget),
+        )
 
 
 def register_stage(road: Road, letter: Letter) -> None:
@@ -131,8 +143,9 @@ def respond_stage(road: Road, letter: Letter) -> None:
     if verdict is None or outcome is None:
         return
     if outcome.kind == "application" and outcome.transaction_id and letter.deadline is not None:
-        out.acknowledge(msg, verdict, outcome.transaction_id, letter.checks, letter.now, letter.received,
-                        letter.deadline.deemed_received_at)
+        out.acknowledge(
+            msg, verdict, outcome.transaction_id, letter.checks, letter.now, letter.received, letter.deadline.deemed_received_at
+        )
     elif outcome.kind == "reply" and outcome.transaction_id:
         out.on_reply(msg, outcome.transaction_id, letter.checks, letter.now, letter.received)
     elif outcome.kind == "verify" and verdict.permit:
@@ -181,8 +194,9 @@ class Road:
     @property
     def worker(self) -> CheckWorker:
         if self._worker is None:
-            self._worker = CheckWorker(self.cfg.checks, self.cfg.limits, self.dep.wording,
-                                       str(self.cfg.find("templates", "problems.toml")))
+            self._worker = CheckWorker(
+                self.cfg.checks, self.cfg.limits, self.dep.wording, str(self.cfg.find("templates", "problems.toml"))
+            )
         return self._worker
 
     def end_checks(self) -> int | None:
@@ -198,8 +212,7 @@ class Road:
         lim = self.cfg.limits
         seconds = lim.check_seconds if budget is None else min(lim.check_seconds, budget.left())
         try:
-            return self.worker.check(data, name, declared, max(seconds, 0.0),
-                                     lim.sweep_memory_bytes - memory_of("self", "VmRSS"))
+            return self.worker.check(data, name, declared, max(seconds, 0.0), lim.sweep_memory_bytes - memory_of("self", "VmRSS"))
         except CheckTimeout as exc:
             if budget is not None and seconds < lim.check_seconds:
                 raise budget.over("check") from None
@@ -213,19 +226,20 @@ class Road:
             yield
 
     # --- one message down the road ----------------------------------------------------------
-    def process(self, env: Envelope | None, raw: bytes, now: datetime, *, retry_row: int | None = None,
-                received: datetime | None = None) -> Outcome:
+    def process(
+        self, env: Envelope | None, raw: bytes, now: datetime, *, retry_row: int | None = None, received: datetime | None = None
+    ) -> Outcome:
         """Run ``STAGES``; quarantine the message at the stage that failed."""
-        letter = Letter(env, raw, now, received or (env.internaldate if env else now),
-                        Budget(self.cfg.limits.message_seconds), retry_row)
+        letter = Letter(
+            env, raw, now, received or (env.internaldate if env else now), Budget(self.cfg.limits.message_seconds), retry_row
+        )
         stage = STAGES[0].name
         try:
             with self.memory_bound():
                 for s in STAGES:
                     if s.timed:
                         stage = s.name
-                        with letter.budget.stage(s.name, cap=getattr(self.cfg.limits, s.cap) if s.cap else None,
-                                                 what=s.what):
+                        with letter.budget.stage(s.name, cap=getattr(self.cfg.limits, s.cap) if s.cap else None, what=s.what):
                             s.run(self, letter)
             with self.dep.registry.transaction():
                 for s in STAGES:
@@ -237,8 +251,10 @@ class Road:
         except OverBudget as exc:
             return self._quarantine(letter, stage, f"OverBudget: {exc}")
         except MemoryError:
-            why = (f"the message needs more memory than the sweep's ceiling "
-                   f"({self.cfg.limits.sweep_memory_bytes // (1024 * 1024)} MB) allows")
+            why = (
+                f"the message needs more memory than the sweep's ceiling "
+                f"({self.cfg.limits.sweep_memory_bytes // (1024 * 1024)} MB) allows"
+            )
             return self._quarantine(letter, stage, f"MemoryError: {why}")
         except (sqlite3.OperationalError, OSError) as exc:
             raise Retryable(f"{stage}: {type(exc).__name__}: {exc}") from exc
@@ -251,8 +267,13 @@ class Road:
 
     def crashed(self, env: Envelope, raw: bytes, times: int, now: datetime) -> Outcome:
         """A message its sweep died on ``times`` times is not tried again."""
-        return self.recorder.quarantine(env, raw, "crash", f"the sweep stopped {times} times while processing this "
-                                        "message (killed, out of time or out of memory)", now)
+        return self.recorder.quarantine(
+            env,
+            raw,
+            "crash",
+            f"the sweep stopped {times} times while processing this message (killed, out of time or out of memory)",
+            now,
+        )
 
     # --- decided from the headers alone -------------------------------------------------------
     def spam(self, env: Envelope, headers: Message, now: datetime) -> Outcome | None:
@@ -334,4 +355,3 @@ def time_limit(seconds: float, why: str) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
     if expired:
         raise OverBudget(why)
-

@@ -33,8 +33,13 @@ from mailintake.intake.source import Envelope
 
 SYSTEM = "system"
 Checked = Sequence[tuple[str, FileCheck]]
-_REPORT_ACTIONS = {AUTOREPLY: "autoreply_recorded", BOUNCE: "bounce_recorded", OWN: "own_mail_recorded",
-                   DELIVERY_NOTE: "delivery_note_recorded", READ_RECEIPT: "read_receipt_recorded"}
+_REPORT_ACTIONS = {
+    AUTOREPLY: "autoreply_recorded",
+    BOUNCE: "bounce_recorded",
+    OWN: "own_mail_recorded",
+    DELIVERY_NOTE: "delivery_note_recorded",
+    READ_RECEIPT: "read_receipt_recorded",
+}
 
 
 @dataclass(frozen=True)
@@ -65,31 +70,70 @@ class Recorder:
         self.dep, self.reg, self.cal, self.cfg = dep, dep.registry, dep.calendar, dep.cfg
 
     # --- rows ---------------------------------------------------------------------------
-    def message(self, env: Envelope | None, msg: Incoming, kind: str, now: datetime, *, tid: str | None = None,
-                flags: Sequence[str] = (), headers: bool = False, outbox_id: int | None = None,
-                received: datetime | None = None) -> int:
+    def message(
+        self,
+        env: Envelope | None,
+        msg: Incoming,
+        kind: str,
+        now: datetime,
+        *,
+        tid: str | None = None,
+        flags: Sequence[str] = (),
+        headers: bool = False,
+        outbox_id: int | None = None,
+        received: datetime | None = None,
+    ) -> int:
         when = received or (env.internaldate if env else now)
-        return messages.add(self.reg, {
-            "sha256": msg.sha256, "body_sha256": msg.body_sha256, "message_id": msg.message_id, "kind": kind,
-            "transaction_id": tid, "folder": env.folder if env else None,
-            "uidvalidity": env.uidvalidity if env else None, "uid": env.uid if env else None,
-            "received_at": to_iso(self.cal.local(when)), "internaldate": to_iso(when),
-            "date_header": to_iso(msg.date_header), "received_chain": _j(list(msg.received_chain[:20])),
-            "fetched_at": to_iso(now), "size": msg.size, "from_addr": msg.from_addr or (msg.header("from") or "")[:300],
-            "reply_to": msg.reply_to, "to_addrs": _j(list(msg.to_addrs)), "subject": msg.subject,
-            "defects": _j(list(msg.defects)), "flags": _j(list(flags)),
-            "headers": _j({k: list(v) for k, v in msg.headers.items()}) if headers else None,
-            "stored": 1, "outbox_id": outbox_id, "created_at": to_iso(now),
-        }, place_of(env))
+        return messages.add(
+            self.reg,
+            {
+                "sha256": msg.sha256,
+                "body_sha256": msg.body_sha256,
+                "message_id": msg.message_id,
+                "kind": kind,
+                "transaction_id": tid,
+                "folder": env.folder if env else None,
+                "uidvalidity": env.uidvalidity if env else None,
+                "uid": env.uid if env else None,
+                "received_at": to_iso(self.cal.local(when)),
+                "internaldate": to_iso(when),
+                "date_header": to_iso(msg.date_header),
+                "received_chain": _j(list(msg.received_chain[:20])),
+                "fetched_at": to_iso(now),
+                "size": msg.size,
+                "from_addr": msg.from_addr or (msg.header("from") or "")[:300],
+                "reply_to": msg.reply_to,
+                "to_addrs": _j(list(msg.to_addrs)),
+                "subject": msg.subject,
+                "defects": _j(list(msg.defects)),
+                "flags": _j(list(flags)),
+                "headers": _j({k: list(v) for k, v in msg.headers.items()}) if headers else None,
+                "stored": 1,
+                "outbox_id": outbox_id,
+                "created_at": to_iso(now),
+            },
+            place_of(env),
+        )
 
     def files(self, message_row: int, tid: str | None, checks: Checked) -> None:
         for digest, fc in checks:
             messages.add_file(
-                self.reg, message_row=message_row, tid=tid, sha256=digest, name=fc.name, size=fc.size,
-                declared_type=fc.declared_type, content_type=fc.content_type, kind=fc.kind, accepted=fc.accepted,
-                dpi=fc.dpi, problem=fc.problem, problem_th="; ".join(p.th for p in fc.problems) or None,
+                self.reg,
+                message_row=message_row,
+                tid=tid,
+                sha256=digest,
+                name=fc.name,
+                size=fc.size,
+                declared_type=fc.declared_type,
+                content_type=fc.content_type,
+                kind=fc.kind,
+                accepted=fc.accepted,
+                dpi=fc.dpi,
+                problem=fc.problem,
+                problem_th="; ".join(p.th for p in fc.problems) or None,
                 problem_en="; ".join(p.en for p in fc.problems) or None,
-                details={"problems": [p.code for p in fc.problems], **fc.details})
+                details={"problems": [p.code for p in fc.problems], **fc.details},
+            )
 
     def new_transaction_id(self, received: datetime) -> str:
         year = self.cal.local(received).year
@@ -107,33 +151,62 @@ class Recorder:
     def spam(self, env: Envelope, headers: Message, raw_header: bytes, reason: str, now: datetime) -> Outcome:
         """Spam is recorded by its headers only; its body is never parsed (R22)."""
         with self.reg.transaction():
-            row = messages.add(self.reg, {
-                "sha256": sha256(raw_header), "message_id": str(headers.get("Message-ID", ""))[:300] or None,
-                "kind": "spam", "folder": env.folder, "uidvalidity": env.uidvalidity, "uid": env.uid,
-                "received_at": to_iso(self.cal.local(env.internaldate)), "internaldate": to_iso(env.internaldate),
-                "fetched_at": to_iso(now), "size": env.size, "from_addr": header_text(headers, "From", 300),
-                "subject": header_text(headers, "Subject", 300), "headers": kept_headers(headers),
-                "flags": _j([reason]), "stored": 0, "created_at": to_iso(now),
-            }, place_of(env))
+            row = messages.add(
+                self.reg,
+                {
+                    "sha256": sha256(raw_header),
+                    "message_id": str(headers.get("Message-ID", ""))[:300] or None,
+                    "kind": "spam",
+                    "folder": env.folder,
+                    "uidvalidity": env.uidvalidity,
+                    "uid": env.uid,
+                    "received_at": to_iso(self.cal.local(env.internaldate)),
+                    "internaldate": to_iso(env.internaldate),
+                    "fetched_at": to_iso(now),
+                    "size": env.size,
+                    "from_addr": header_text(headers, "From", 300),
+                    "subject": header_text(headers, "Subject", 300),
+                    "headers": kept_headers(headers),
+                    "flags": _j([reason]),
+                    "stored": 0,
+                    "created_at": to_iso(now),
+                },
+                place_of(env),
+            )
             self.reg.add_event(at=now, actor=SYSTEM, action="spam_deleted", detail={"reason": reason, "message": row})
         return Outcome("spam", row)
 
     def oversized(self, env: Envelope, headers: Message, recipient: str | None, now: datetime) -> Outcome:
         """Too large to fetch: recorded by its headers (the caller's
         transaction, where the respond stage tells the sender)."""
-        row = messages.add(self.reg, {
-            "sha256": sha256(env.header), "message_id": str(headers.get("Message-ID", ""))[:300] or None,
-            "kind": "oversized", "folder": env.folder, "uidvalidity": env.uidvalidity, "uid": env.uid,
-            "received_at": to_iso(self.cal.local(env.internaldate)), "internaldate": to_iso(env.internaldate),
-            "fetched_at": to_iso(now), "size": env.size, "from_addr": recipient or header_text(headers, "From", 300),
-            "subject": header_text(headers, "Subject", 300), "headers": kept_headers(headers),
-            "flags": _j([f"{env.size} bytes"]), "stored": 0, "created_at": to_iso(now),
-        }, place_of(env))
+        row = messages.add(
+            self.reg,
+            {
+                "sha256": sha256(env.header),
+                "message_id": str(headers.get("Message-ID", ""))[:300] or None,
+                "kind": "oversized",
+                "folder": env.folder,
+                "uidvalidity": env.uidvalidity,
+                "uid": env.uid,
+                "received_at": to_iso(self.cal.local(env.internaldate)),
+                "internaldate": to_iso(env.internaldate),
+                "fetched_at": to_iso(now),
+                "size": env.size,
+                "from_addr": recipient or header_text(headers, "From", 300),
+                "subject": header_text(headers, "Subject", 300),
+                "headers": kept_headers(headers),
+                "flags": _j([f"{env.size} bytes"]),
+                "stored": 0,
+                "created_at": to_iso(now),
+            },
+            place_of(env),
+        )
         self.reg.add_event(at=now, actor=SYSTEM, action="oversized", detail={"message": row, "size": env.size})
         return Outcome("oversized", row)
 
-    def quarantine(self, env: Envelope | None, raw: bytes, stage: str, error: str, now: datetime,
-                   existing: int | None = None) -> Outcome:
+    def quarantine(
+        self, env: Envelope | None, raw: bytes, stage: str, error: str, now: datetime, existing: int | None = None
+    ) -> Outcome:
         """Keep a message the road could not finish, naming the stage and the
         error (its own transaction)."""
         with self.reg.transaction():
@@ -142,26 +215,54 @@ class Recorder:
                 row = existing
             else:
                 when = env.internaldate if env else now
-                row = messages.add(self.reg, {
-                    "sha256": sha256(raw), "kind": "quarantined", "folder": env.folder if env else None,
-                    "uidvalidity": env.uidvalidity if env else None, "uid": env.uid if env else None,
-                    "received_at": to_iso(self.cal.local(when)), "internaldate": to_iso(when), "fetched_at": to_iso(now),
-                    "size": len(raw), "stored": 1, "stage": stage, "error": error[:1000], "attempts": 1,
-                    "created_at": to_iso(now),
-                }, place_of(env))
-            self.reg.add_event(at=now, actor=SYSTEM, action="quarantined",
-                               detail={"message": row, "stage": stage, "error": error[:300]})
+                row = messages.add(
+                    self.reg,
+                    {
+                        "sha256": sha256(raw),
+                        "kind": "quarantined",
+                        "folder": env.folder if env else None,
+                        "uidvalidity": env.uidvalidity if env else None,
+                        "uid": env.uid if env else None,
+                        "received_at": to_iso(self.cal.local(when)),
+                        "internaldate": to_iso(when),
+                        "fetched_at": to_iso(now),
+                        "size": len(raw),
+                        "stored": 1,
+                        "stage": stage,
+                        "error": error[:1000],
+                        "attempts": 1,
+                        "created_at": to_iso(now),
+                    },
+                    place_of(env),
+                )
+            self.reg.add_event(
+                at=now, actor=SYSTEM, action="quarantined", detail={"message": row, "stage": stage, "error": error[:300]}
+            )
         return Outcome("quarantined", row)
 
     # --- what the road decided --------------------------------------------------------------
     def duplicate(self, env: Envelope | None, msg: Incoming, original: MessageRow, now: datetime) -> Outcome:
         row = self.message(env, msg, "duplicate", now, tid=original.transaction_id)
-        self.reg.add_event(at=now, actor=SYSTEM, action="duplicate_ignored", transaction_id=original.transaction_id,
-                           detail={"message": row, "same_as": original.id})
+        self.reg.add_event(
+            at=now,
+            actor=SYSTEM,
+            action="duplicate_ignored",
+            transaction_id=original.transaction_id,
+            detail={"message": row, "same_as": original.id},
+        )
         return Outcome("duplicate", row, original.transaction_id)
 
-    def application(self, env: Envelope | None, msg: Incoming, verdict: Verdict, checks: Checked, now: datetime,
-                    received: datetime, deadline: Deadline, due_at: datetime | None) -> Outcome:
+    def application(
+        self,
+        env: Envelope | None,
+        msg: Incoming,
+        verdict: Verdict,
+        checks: Checked,
+        now: datetime,
+        received: datetime,
+        deadline: Deadline,
+        due_at: datetime | None,
+    ) -> Outcome:
         """A new application or inquiry, as classify found it, with its files,
         its deemed receipt and the day it must be decided by."""
         tid = self.new_transaction_id(received)
@@ -170,19 +271,42 @@ class Recorder:
         row = self.message(env, msg, "application", now, tid=tid, flags=verdict.flags, received=received)
         self.files(row, tid, checks)
         messages.add_application(
-            self.reg, tid=tid, kind=verdict.application_kind, service=service, juristic=verdict.juristic,
-            due_at=due_at, applicant_email=msg.reply_address or (msg.header("from") or "")[:300],
-            applicant_name=msg.from_name or None, subject=msg.subject, received_at=self.cal.local(received),
-            deemed_received_at=deadline.deemed_received_at, ack_due_at=deadline.ack_due_at, ack_reason=deadline.reason,
-            problems=problems, flags=list(verdict.flags), now=now)
-        self.reg.add_event(at=now, actor=SYSTEM, action="registered", transaction_id=tid, before=None, after="received",
-                           detail={"message": row, "files": len(checks), "kind": verdict.application_kind,
-                                   "service": service, "deemed": to_iso(deadline.deemed_received_at),
-                                   "reason": deadline.reason})
+            self.reg,
+            tid=tid,
+            kind=verdict.application_kind,
+            service=service,
+            juristic=verdict.juristic,
+            due_at=due_at,
+            applicant_email=msg.reply_address or (msg.header("from") or "")[:300],
+            applicant_name=msg.from_name or None,
+            subject=msg.subject,
+            received_at=self.cal.local(received),
+            deemed_received_at=deadline.deemed_received_at,
+            ack_due_at=deadline.ack_due_at,
+            ack_reason=deadline.reason,
+            problems=problems,
+            flags=list(verdict.flags),
+            now=now,
+        )
+        self.reg.add_event(
+            at=now,
+            actor=SYSTEM,
+            action="registered",
+            transaction_id=tid,
+            before=None,
+            after="received",
+            detail={
+                "message": row,
+                "files": len(checks),
+                "kind": verdict.application_kind,
+                "service": service,
+                "deemed": to_iso(deadline.deemed_received_at),
+                "reason": deadline.reason,
+            },
+        )
         return Outcome("application", row, tid)
 
-    def reply(self, env: Envelope | None, msg: Incoming, tid: str, checks: Checked, now: datetime,
-              received: datetime) -> Outcome:
+    def reply(self, env: Envelope | None, msg: Incoming, tid: str, checks: Checked, now: datetime, received: datetime) -> Outcome:
         """More mail on an application: its files, and the ``new_documents`` flag."""
         app = applications.get(self.reg, tid)
         assert app is not None
@@ -190,24 +314,46 @@ class Recorder:
         self.files(row, tid, checks)
         flags = app.flags + (("new_documents",) if checks and "new_documents" not in app.flags else ())
         applications.update(self.reg, tid, flags=flags, updated_at=to_iso(now))
-        self.reg.add_event(at=now, actor=SYSTEM, action="documents_added" if checks else "reply_recorded",
-                           transaction_id=tid, before=app.status, after=app.status,
-                           detail={"message": row, "files": len(checks)})
+        self.reg.add_event(
+            at=now,
+            actor=SYSTEM,
+            action="documents_added" if checks else "reply_recorded",
+            transaction_id=tid,
+            before=app.status,
+            after=app.status,
+            detail={"message": row, "files": len(checks)},
+        )
         return Outcome("reply", row, tid)
 
     def verify(self, env: Envelope | None, msg: Incoming, number: str, now: datetime, received: datetime) -> Outcome:
         return Outcome("verify", self.message(env, msg, "verify", now, flags=[number], received=received))
 
-    def report(self, env: Envelope | None, msg: Incoming, verdict: Verdict, now: datetime,
-               received: datetime) -> Outcome:
+    def report(self, env: Envelope | None, msg: Incoming, verdict: Verdict, now: datetime, received: datetime) -> Outcome:
         """Robot mail (auto-replies, our own mail back, delivery reports, read
         receipts), with its headers; a report is applied to the mail it is about."""
-        ob = (sent.by_message_id(self.reg, verdict.outbox_message_id)
-              if verdict.kind in REPORT_KINDS and verdict.outbox_message_id else None)
+        ob = (
+            sent.by_message_id(self.reg, verdict.outbox_message_id)
+            if verdict.kind in REPORT_KINDS and verdict.outbox_message_id
+            else None
+        )
         outbox_id, tid = (ob.id, ob.transaction_id) if ob else (None, None)
-        row = self.message(env, msg, verdict.kind, now, tid=tid, headers=True, outbox_id=outbox_id,
-                           flags=[verdict.reason[:500]], received=received)
+        row = self.message(
+            env,
+            msg,
+            verdict.kind,
+            now,
+            tid=tid,
+            headers=True,
+            outbox_id=outbox_id,
+            flags=[verdict.reason[:500]],
+            received=received,
+        )
         delivery = record_report(self.cfg, self.reg, ob, verdict, now, row) if ob else {}
-        self.reg.add_event(at=now, actor=SYSTEM, action=_REPORT_ACTIONS.get(verdict.kind, "recorded"),
-                           transaction_id=tid, detail={"message": row, "reason": verdict.reason[:500], **delivery})
+        self.reg.add_event(
+            at=now,
+            actor=SYSTEM,
+            action=_REPORT_ACTIONS.get(verdict.kind, "recorded"),
+            transaction_id=tid,
+            detail={"message": row, "reason": verdict.reason[:500], **delivery},
+        )
         return Outcome(verdict.kind, row, tid)

@@ -22,8 +22,9 @@ from mailintake.intake.classify import BOUNCE, READ_RECEIPT, Verdict
 from mailintake.intake.delivery import FAILED
 
 
-def record_report(cfg: Config, reg: Registry, row: OutgoingMail | Mapping[str, Any], verdict: Verdict, now: datetime,
-                  message_row: int) -> dict[str, Any]:
+def record_report(
+    cfg: Config, reg: Registry, row: OutgoingMail | Mapping[str, Any], verdict: Verdict, now: datetime, message_row: int
+) -> dict[str, Any]:
     """Apply a delivery report to the outgoing mail ``row`` it is about (inside
     the caller's transaction); returns what was done, for the audit event."""
     mail = row if isinstance(row, OutgoingMail) else OutgoingMail.from_row(row)
@@ -40,16 +41,17 @@ def record_report(cfg: Config, reg: Registry, row: OutgoingMail | Mapping[str, A
     return notes[-1] if notes else _note(reg, mail, "unknown", None, verdict.reason, now, message_row)
 
 
-def _note(reg: Registry, mail: OutgoingMail, action: str, status: str | None, diagnostic: str, now: datetime,
-          message_row: int) -> dict[str, Any]:
+def _note(
+    reg: Registry, mail: OutgoingMail, action: str, status: str | None, diagnostic: str, now: datetime, message_row: int
+) -> dict[str, Any]:
     """A delivery note on the outgoing mail (delayed, relayed, delivered, expanded)."""
-    table.add_delivery_note(reg, mail, {"at": to_iso(now), "action": action, "status": status,
-                                        "diagnostic": diagnostic[:200], "message": message_row})
+    table.add_delivery_note(
+        reg, mail, {"at": to_iso(now), "action": action, "status": status, "diagnostic": diagnostic[:200], "message": message_row}
+    )
     return {"outcome": "delivery_note", "action": action, "status": status, "message_id": mail.message_id}
 
 
-def _bounced(cfg: Config, reg: Registry, mail: OutgoingMail, verdict: Verdict, now: datetime,
-             message_row: int) -> dict[str, Any]:
+def _bounced(cfg: Config, reg: Registry, mail: OutgoingMail, verdict: Verdict, now: datetime, message_row: int) -> dict[str, Any]:
     """The mail did not arrive. A permanent failure (5.x.x) blocks the address;
     either way the acknowledgement no longer counts as given, and a permit's
     delivery goes back to the clerk."""
@@ -73,6 +75,11 @@ def _block(cfg: Config, reg: Registry, mail: OutgoingMail, reason: str, now: dat
     until = to_iso(now + timedelta(days=cfg.smtp.bounce_block_days)) or ""
     address = mail.recipient.strip().lower()
     table.block_address(reg, address, reason=reason, since=now, until=until, outbox_id=mail.id, message_row=message_row)
-    reg.add_event(at=now, actor="system", action="address_blocked", transaction_id=mail.transaction_id,
-                  detail={"address": address, "until": until, "reason": reason[:300], "message": message_row})
+    reg.add_event(
+        at=now,
+        actor="system",
+        action="address_blocked",
+        transaction_id=mail.transaction_id,
+        detail={"address": address, "until": until, "reason": reason[:300], "message": message_row},
+    )
     return until

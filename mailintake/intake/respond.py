@@ -51,29 +51,51 @@ class Responder:
         return sent.answers_since(self.reg, recipient, now - timedelta(hours=1)) < self.cfg.limits.acks_per_sender_per_hour
 
     # --- a new application or inquiry ---------------------------------------------------
-    def acknowledge(self, msg: Incoming, verdict: Verdict, tid: str, checks: Checked, now: datetime,
-                    received: datetime, deemed: datetime) -> None:
+    def acknowledge(
+        self, msg: Incoming, verdict: Verdict, tid: str, checks: Checked, now: datetime, received: datetime, deemed: datetime
+    ) -> None:
         recipient = msg.reply_address
         if recipient is None:
-            self.reg.add_event(at=now, actor=SYSTEM, action="ack_impossible", transaction_id=tid,
-                               detail="no valid From or Reply-To address")
+            self.reg.add_event(
+                at=now, actor=SYSTEM, action="ack_impossible", transaction_id=tid, detail="no valid From or Reply-To address"
+            )
             return
         if not self.may_answer(recipient, now):
-            self.reg.add_event(at=now, actor=SYSTEM, action="ack_rate_limited", transaction_id=tid,
-                               detail={"to": recipient, "limit_per_hour": self.cfg.limits.acks_per_sender_per_hour})
+            self.reg.add_event(
+                at=now,
+                actor=SYSTEM,
+                action="ack_rate_limited",
+                transaction_id=tid,
+                detail={"to": recipient, "limit_per_hour": self.cfg.limits.acks_per_sender_per_hour},
+            )
             return
         domain = (msg.from_addr or "").rpartition("@")[2]
         ctx = self.context(tid, msg, received, deemed, checks)
         ctx["inquiry"] = verdict.application_kind == "inquiry"
         ctx["service"] = verdict.service
-        ctx["app_problems"] = [self.dep.wording.problem(code, domain=domain)
-                               for code in verdict.problems if code in JURISTIC_PROBLEMS]
+        ctx["app_problems"] = [
+            self.dep.wording.problem(code, domain=domain) for code in verdict.problems if code in JURISTIC_PROBLEMS
+        ]
         ctx["identity_needed"] = verdict.service is not None and verdict.service.risk in ("medium", "high")
-        composed = compose(self.cfg, self.renderer, template="ack", recipient=recipient, context=ctx, now=now,
-                           tid=tid, in_reply_to=msg.message_id, references=msg.references)
+        composed = compose(
+            self.cfg,
+            self.renderer,
+            template="ack",
+            recipient=recipient,
+            context=ctx,
+            now=now,
+            tid=tid,
+            in_reply_to=msg.message_id,
+            references=msg.references,
+        )
         queue(self.cfg, self.reg, composed, kind="ack", tid=tid, now=now)
-        self.reg.add_event(at=now, actor=SYSTEM, action="ack_queued", transaction_id=tid,
-                           detail={"to": recipient, "message_id": composed.message_id})
+        self.reg.add_event(
+            at=now,
+            actor=SYSTEM,
+            action="ack_queued",
+            transaction_id=tid,
+            detail={"to": recipient, "message_id": composed.message_id},
+        )
 
     # --- a reply on an application ------------------------------------------------------
     def on_reply(self, msg: Incoming, tid: str, checks: Checked, now: datetime, received: datetime) -> None:
@@ -88,27 +110,50 @@ class Responder:
         recipient = msg.reply_address
         if checks and recipient is not None and not moved and self.may_answer(recipient, now):
             ctx = self.context(tid, msg, received, received, checks)
-            composed = compose(self.cfg, self.renderer, template="more", recipient=recipient, context=ctx, now=now,
-                               tid=tid, in_reply_to=msg.message_id, references=msg.references)
+            composed = compose(
+                self.cfg,
+                self.renderer,
+                template="more",
+                recipient=recipient,
+                context=ctx,
+                now=now,
+                tid=tid,
+                in_reply_to=msg.message_id,
+                references=msg.references,
+            )
             queue(self.cfg, self.reg, composed, kind="receipt", tid=tid, now=now)
 
     # --- a permit verification (R18) ----------------------------------------------------
     def verify(self, msg: Incoming, number: str, message_row: int, now: datetime, received: datetime) -> None:
         """Answer with the permit's status, at most ``verify_per_sender_per_day`` times."""
-        earlier = messages.verify_requests_since(self.reg, msg.from_addr or "", received - timedelta(hours=24),
-                                                 besides=message_row)
+        earlier = messages.verify_requests_since(
+            self.reg, msg.from_addr or "", received - timedelta(hours=24), besides=message_row
+        )
         recipient = msg.reply_address
         if earlier >= self.cfg.permits.verify_per_sender_per_day or recipient is None:
             why = "no valid address" if recipient is None else f"{earlier} checks in 24 h from this sender"
             self.reg.add_event(at=now, actor=SYSTEM, action="verify_not_answered", detail={"permit": number, "why": why})
             return
         result = status_of(self.reg, number, now)
-        composed = compose(self.cfg, self.renderer, template="verify", recipient=recipient,
-                           context={"number": number, "result": result}, now=now, tid=None,
-                           in_reply_to=msg.message_id, references=msg.references)
+        composed = compose(
+            self.cfg,
+            self.renderer,
+            template="verify",
+            recipient=recipient,
+            context={"number": number, "result": result},
+            now=now,
+            tid=None,
+            in_reply_to=msg.message_id,
+            references=msg.references,
+        )
         queue(self.cfg, self.reg, composed, kind="verify_answer", tid=None, now=now)
-        self.reg.add_event(at=now, actor=SYSTEM, action="verify_answered", transaction_id=result.get("transaction_id"),
-                           detail={"permit": number, "status": result["status"], "to": recipient})
+        self.reg.add_event(
+            at=now,
+            actor=SYSTEM,
+            action="verify_answered",
+            transaction_id=result.get("transaction_id"),
+            detail={"permit": number, "status": result["status"], "to": recipient},
+        )
 
     # --- mail too large to fetch ---------------------------------------------------------
     def oversized(self, headers: Message, size: int, sender_name: str, recipient: str | None, now: datetime) -> None:
@@ -116,22 +161,42 @@ class Responder:
         if recipient is None or is_automatic(self.dep.rules, headers) or not self.may_answer(recipient, now):
             return
         mb = self.cfg.limits.max_message_bytes / (1024 * 1024)
-        ctx = {"size_mb": f"{size / (1024 * 1024):.1f}", "limit_mb": f"{mb:g}", "applicant_name": sender_name or None,
-               "subject": one_line(str(headers.get("Subject", "")), 200)}
+        ctx = {
+            "size_mb": f"{size / (1024 * 1024):.1f}",
+            "limit_mb": f"{mb:g}",
+            "applicant_name": sender_name or None,
+            "subject": one_line(str(headers.get("Subject", "")), 200),
+        }
         mid = str(headers.get("Message-ID") or "").strip()
-        composed = compose(self.cfg, self.renderer, template="oversized", recipient=recipient, context=ctx, now=now,
-                           tid=None, in_reply_to=mid if _MSGID.match(mid) else None)
+        composed = compose(
+            self.cfg,
+            self.renderer,
+            template="oversized",
+            recipient=recipient,
+            context=ctx,
+            now=now,
+            tid=None,
+            in_reply_to=mid if _MSGID.match(mid) else None,
+        )
         queue(self.cfg, self.reg, composed, kind="oversized", tid=None, now=now)
 
     # --- what the answers say -------------------------------------------------------------
     def context(self, tid: str, msg: Incoming, received: datetime, deemed: datetime, checks: Checked) -> dict[str, Any]:
         local_received, local_deemed = self.cal.local(received), self.cal.local(deemed)
         return {
-            "tid": tid, "subject": msg.subject, "applicant_name": msg.from_name or None,
-            "received_th": thaitext.thai_date(local_received), "received_en": thaitext.english_date(local_received),
-            "deemed_th": thaitext.thai_date(local_deemed), "deemed_en": thaitext.english_date(local_deemed),
-            **self.listed_files([fc for _d, fc in checks]), "resend": any(not fc.accepted for _d, fc in checks),
-            "inquiry": False, "service": None, "app_problems": [], "identity_needed": False,
+            "tid": tid,
+            "subject": msg.subject,
+            "applicant_name": msg.from_name or None,
+            "received_th": thaitext.thai_date(local_received),
+            "received_en": thaitext.english_date(local_received),
+            "deemed_th": thaitext.thai_date(local_deemed),
+            "deemed_en": thaitext.english_date(local_deemed),
+            **self.listed_files([fc for _d, fc in checks]),
+            "resend": any(not fc.accepted for _d, fc in checks),
+            "inquiry": False,
+            "service": None,
+            "app_problems": [],
+            "identity_needed": False,
         }
 
     def listed_files(self, files: Sequence[FileCheck]) -> dict[str, Any]:

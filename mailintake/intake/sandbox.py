@@ -141,7 +141,10 @@ class CheckWorker:
         try:
             self._proc = subprocess.Popen(
                 [sys.executable, "-m", "mailintake.intake.sandbox", str(os.getpid()), str(jobs_r), str(answers_w)],
-                pass_fds=(jobs_r, answers_w), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+                pass_fds=(jobs_r, answers_w),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+            )
         finally:
             os.close(jobs_r)
             os.close(answers_w)
@@ -203,9 +206,12 @@ class CheckWorker:
             raise
         if result == "memory":
             self._reap(kill=True)
-            return self.refused(data, name, declared,
-                                f"the check needed more memory than the sweep's ceiling "
-                                f"({self.limits.sweep_memory_bytes // MB} MB) leaves")
+            return self.refused(
+                data,
+                name,
+                declared,
+                f"the check needed more memory than the sweep's ceiling ({self.limits.sweep_memory_bytes // MB} MB) leaves",
+            )
         assert isinstance(result, FileCheck)
         return result
 

@@ -140,8 +140,9 @@ class Intake:
         if self._owns:
             self.dep.close()
 
-    def process(self, env: Envelope | None, raw: bytes, now: datetime, *, retry_row: int | None = None,
-                received: datetime | None = None) -> Outcome:
+    def process(
+        self, env: Envelope | None, raw: bytes, now: datetime, *, retry_row: int | None = None, received: datetime | None = None
+    ) -> Outcome:
         """One message down the road (``pipeline.STAGES``)."""
         return self.road.process(env, raw, now, retry_row=retry_row, received=received)
 
@@ -214,8 +215,9 @@ class Intake:
             with self.reg.transaction():
                 sweep_id = sweeps.start(self.reg, started_at=datetime.now().astimezone(), clock=now)
         except sqlite3.OperationalError as exc:
-            raise RegistryUnavailable(f"the registry cannot be written ({exc}); nothing was taken from the mailbox: "
-                                      "try again later") from None
+            raise RegistryUnavailable(
+                f"the registry cannot be written ({exc}); nothing was taken from the mailbox: try again later"
+            ) from None
         try:
             folders = self.source.folders(full=full)
         except SourceError as exc:
@@ -282,12 +284,31 @@ class Intake:
         row = sweeps.get(self.reg, sweep_id)
         finished = to_iso(datetime.now().astimezone())
         with self.reg.transaction():
-            sweeps.finish(self.reg, sweep_id, finished_at=finished or "", counts=dict(report.counts),
-                          folders=report.folders, errors=report.errors)
-            health.record(self.cfg, self.reg, health.run_record(
-                sweep_id=sweep_id, full=full, result=report.result, reason=report.reason, clock=report.started_at,
-                started_at=row.started_at if row else None, finished_at=finished, counts=dict(report.counts),
-                folders=report.folders, errors=len(report.errors)), report.started_at)
+            sweeps.finish(
+                self.reg,
+                sweep_id,
+                finished_at=finished or "",
+                counts=dict(report.counts),
+                folders=report.folders,
+                errors=report.errors,
+            )
+            health.record(
+                self.cfg,
+                self.reg,
+                health.run_record(
+                    sweep_id=sweep_id,
+                    full=full,
+                    result=report.result,
+                    reason=report.reason,
+                    clock=report.started_at,
+                    started_at=row.started_at if row else None,
+                    finished_at=finished,
+                    counts=dict(report.counts),
+                    folders=report.folders,
+                    errors=len(report.errors),
+                ),
+                report.started_at,
+            )
             if quota is not None:
                 sweeps.set_json(self.reg, "quota", quota)
 
@@ -321,8 +342,14 @@ def run_sweep(cfg: Config, now: datetime, *, full: bool = True, wait: bool = Fal
 
 def as_json(report: SweepReport) -> dict[str, Any]:
     return {
-        "clock": to_iso(report.started_at), "result": report.result, "reason": report.reason,
-        "counts": dict(report.counts), "folders": report.folders, "errors": report.errors, "memory": report.memory,
-        "outbox": None if report.outbox is None else {"sent": report.outbox.sent, "retried": report.outbox.retried,
-                                                      "failed": report.outbox.failed},
+        "clock": to_iso(report.started_at),
+        "result": report.result,
+        "reason": report.reason,
+        "counts": dict(report.counts),
+        "folders": report.folders,
+        "errors": report.errors,
+        "memory": report.memory,
+        "outbox": None
+        if report.outbox is None
+        else {"sent": report.outbox.sent, "retried": report.outbox.retried, "failed": report.outbox.failed},
     }

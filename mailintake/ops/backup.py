@@ -44,8 +44,9 @@ class Made:
 
     def describe(self) -> str:
         v = self.verification
-        return (f"backup written to {self.path}: {v['files']} files, {v['counts']['applications']} applications; "
-                + ("verified" if v["ok"] else f"DOES NOT VERIFY: {'; '.join(v['problems'][:3])}"))
+        return f"backup written to {self.path}: {v['files']} files, {v['counts']['applications']} applications; " + (
+            "verified" if v["ok"] else f"DOES NOT VERIFY: {'; '.join(v['problems'][:3])}"
+        )
 
 
 def make(cfg: Config, now: datetime, out: Path | None = None) -> Made:
@@ -83,8 +84,9 @@ def create(cfg: Config, now: datetime, out: Path | None = None) -> Path:
         files["permit.key"] = _sha(tmp / "permit.key")
     files["mailintake.db"] = _sha(tmp / "mailintake.db")
     counts = count_rows(tmp / "mailintake.db", COUNTED)
-    (tmp / MANIFEST).write_text(json.dumps({"created_at": to_iso(now), "files": files, "counts": counts},
-                                           indent=2, sort_keys=True), encoding="utf-8")
+    (tmp / MANIFEST).write_text(
+        json.dumps({"created_at": to_iso(now), "files": files, "counts": counts}, indent=2, sort_keys=True), encoding="utf-8"
+    )
     tmp.rename(target)
     return target
 
@@ -111,8 +113,14 @@ def verify(path: Path) -> dict[str, Any]:
         reg.close()
         if not chain.ok:
             problems.append(f"audit chain broken at event {chain.broken_id}")
-    return {"path": str(path), "created_at": manifest["created_at"], "files": len(manifest["files"]),
-            "counts": manifest["counts"], "problems": problems, "ok": not problems}
+    return {
+        "path": str(path),
+        "created_at": manifest["created_at"],
+        "files": len(manifest["files"]),
+        "counts": manifest["counts"],
+        "problems": problems,
+        "ok": not problems,
+    }
 
 
 def restore(path: Path, storage: Path, *, force: bool = False) -> dict[str, Any]:

@@ -48,8 +48,9 @@ class Daemon:
     def __init__(self, cfg: Config, clock: Callable[[], datetime] | None = None):
         self.cfg = cfg
         self.cal = WorkCalendar(cfg.hours)
-        self.scheduler = BlockingScheduler(timezone=cfg.hours.timezone,
-                                           job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 600})
+        self.scheduler = BlockingScheduler(
+            timezone=cfg.hours.timezone, job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 600}
+        )
         self.stopping = threading.Event()
         self._clock = clock
 
@@ -182,19 +183,25 @@ class Daemon:
         self.scheduler.add_job(self.start_up, id="start", next_run_time=self.now())
         self.scheduler.add_job(self.poll, "interval", seconds=d.poll_seconds, id="poll")
         for t in d.sweep_times:
-            self.scheduler.add_job(self.full_sweep, CronTrigger(hour=t.hour, minute=t.minute, timezone=self.cfg.hours.timezone),
-                                   id=f"sweep-{t:%H%M}")
+            self.scheduler.add_job(
+                self.full_sweep, CronTrigger(hour=t.hour, minute=t.minute, timezone=self.cfg.hours.timezone), id=f"sweep-{t:%H%M}"
+            )
         self.scheduler.add_job(self.send_outbox, "interval", seconds=d.outbox_seconds, id="outbox")
         b = self.cfg.backup
-        self.scheduler.add_job(self.make_backup, CronTrigger(day_of_week=",".join(b.days), hour=b.time.hour,
-                                                             minute=b.time.minute, timezone=self.cfg.hours.timezone),
-                               id="backup")
+        self.scheduler.add_job(
+            self.make_backup,
+            CronTrigger(day_of_week=",".join(b.days), hour=b.time.hour, minute=b.time.minute, timezone=self.cfg.hours.timezone),
+            id="backup",
+        )
         if d.use_idle and self.cfg.mailbox.kind == "imap":
             threading.Thread(target=self._idle_loop, name="idle", daemon=True).start()
         signal.signal(signal.SIGTERM, self.stop)
         signal.signal(signal.SIGINT, self.stop)
-        log.info("mailintake daemon started: poll every %ss, full sweeps at %s on working days",
-                 d.poll_seconds, ", ".join(f"{t:%H:%M}" for t in d.sweep_times))
+        log.info(
+            "mailintake daemon started: poll every %ss, full sweeps at %s on working days",
+            d.poll_seconds,
+            ", ".join(f"{t:%H:%M}" for t in d.sweep_times),
+        )
         self.scheduler.start()
         log.info("stopped")
 
@@ -274,8 +281,9 @@ class _PipeHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         try:
             message = self.format(record)
-            record = logging.makeLogRecord({**record.__dict__, "msg": message, "args": None, "exc_info": None,
-                                            "exc_text": None, "stack_info": None})
+            record = logging.makeLogRecord(
+                {**record.__dict__, "msg": message, "args": None, "exc_info": None, "exc_text": None, "stack_info": None}
+            )
             self._send(("log", record))
         except Exception:  # noqa: BLE001 - the daemon has gone: nobody to tell
             self.handleError(record)

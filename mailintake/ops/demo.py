@@ -35,7 +35,7 @@ def _samples_dir(cfg: Config) -> Path:
 
 def run_demo(cfg: Config, *, fresh: bool, echo: Callable[[str], None] = print) -> None:
     if cfg.mailbox.kind != "maildir":
-        raise UserError("the demo uses the local Maildir: set [mailbox] kind = \"maildir\" (the default)")
+        raise UserError('the demo uses the local Maildir: set [mailbox] kind = "maildir" (the default)')
     if fresh:
         for p in (cfg.mailbox.path, cfg.smtp.outgoing_path, cfg.store_path):
             shutil.rmtree(p, ignore_errors=True)
@@ -62,10 +62,14 @@ def run_demo(cfg: Config, *, fresh: bool, echo: Callable[[str], None] = print) -
     for line in triage_table(apps):
         echo(line)
     out = Path(cfg.smtp.outgoing_path)
-    echo(f"\n{len(apps)} applications registered. Acknowledgements (Thai and English) are in the Maildir "
-               f"{out}/new/ ({len(list((out / 'new').glob('*')))} messages);")
-    echo(f"read one with:  mailintake triage show {apps[0]['transaction_id'] if apps else 'ID'}   "
-               f"or any mail reader, e.g.  mutt -f {out}")
+    echo(
+        f"\n{len(apps)} applications registered. Acknowledgements (Thai and English) are in the Maildir "
+        f"{out}/new/ ({len(list((out / 'new').glob('*')))} messages);"
+    )
+    echo(
+        f"read one with:  mailintake triage show {apps[0]['transaction_id'] if apps else 'ID'}   "
+        f"or any mail reader, e.g.  mutt -f {out}"
+    )
 
 
 def init_directory(target: Path) -> list[str]:

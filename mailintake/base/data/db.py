@@ -30,8 +30,9 @@ def to_iso(moment: datetime | None) -> str | None:
 
 def event_hash(prev: str, row: dict[str, Any]) -> str:
     """The hash that chains an event to the one before it."""
-    fields = [prev] + [str(row.get(k) or "") for k in
-                       ("at", "actor", "action", "transaction_id", "status_before", "status_after", "detail")]
+    fields = [prev] + [
+        str(row.get(k) or "") for k in ("at", "actor", "action", "transaction_id", "status_before", "status_after", "detail")
+    ]
     return hashlib.sha256("\x1f".join(fields).encode()).hexdigest()
 
 
@@ -127,13 +128,26 @@ class Registry:
         )
         return value
 
-    def add_event(self, *, at: datetime, actor: str, action: str, transaction_id: str | None = None,
-                  before: str | None = None, after: str | None = None, detail: str | dict[str, Any] | None = None) -> int:
+    def add_event(
+        self,
+        *,
+        at: datetime,
+        actor: str,
+        action: str,
+        transaction_id: str | None = None,
+        before: str | None = None,
+        after: str | None = None,
+        detail: str | dict[str, Any] | None = None,
+    ) -> int:
         last = self.one("SELECT hash FROM events ORDER BY id DESC LIMIT 1")
         prev = last["hash"] if last else GENESIS
         row: dict[str, Any] = {
-            "at": to_iso(at), "actor": actor, "action": action, "transaction_id": transaction_id,
-            "status_before": before, "status_after": after,
+            "at": to_iso(at),
+            "actor": actor,
+            "action": action,
+            "transaction_id": transaction_id,
+            "status_before": before,
+            "status_after": after,
             "detail": json.dumps(detail, ensure_ascii=False, sort_keys=True) if isinstance(detail, dict) else detail,
         }
         row["prev_hash"] = prev
@@ -153,8 +167,9 @@ class Registry:
 
     def set_kv(self, key: str, value: str) -> None:
         self._in_transaction()
-        self.conn.execute("INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                          (key, value))
+        self.conn.execute(
+            "INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value)
+        )
 
 
 # --- the registry file as a whole (backups) -------------------------------------------------

@@ -40,19 +40,25 @@ def get(reg: Registry, row: int) -> Message | None:
 def seen_at(reg: Registry, place: Place) -> Message | None:
     """The message registered from this place before (a crash or a failed flag
     left it on the server)."""
-    found = reg.one("SELECT m.* FROM seen s JOIN messages m ON m.id = s.message_row "
-                    "WHERE s.folder = ? AND s.uidvalidity = ? AND s.uid = ?", (place.folder, place.uidvalidity, place.uid))
+    found = reg.one(
+        "SELECT m.* FROM seen s JOIN messages m ON m.id = s.message_row WHERE s.folder = ? AND s.uidvalidity = ? AND s.uid = ?",
+        (place.folder, place.uidvalidity, place.uid),
+    )
     return None if found is None else Message.from_row(found)
 
 
 def known(reg: Registry, sha256: str, message_id: str | None, body_sha256: str) -> Message | None:
     """The message already registered with the same bytes, or with the same
     Message-ID and the same body (a redelivery with new Received lines)."""
-    found = reg.one("SELECT * FROM messages WHERE sha256 = ? AND kind != 'quarantined' "
-                    "AND kind != 'duplicate' ORDER BY id LIMIT 1", (sha256,))
+    found = reg.one(
+        "SELECT * FROM messages WHERE sha256 = ? AND kind != 'quarantined' AND kind != 'duplicate' ORDER BY id LIMIT 1", (sha256,)
+    )
     if found is None and message_id:
-        found = reg.one("SELECT * FROM messages WHERE message_id = ? AND body_sha256 = ? "
-                        "AND kind NOT IN ('quarantined', 'duplicate') ORDER BY id LIMIT 1", (message_id, body_sha256))
+        found = reg.one(
+            "SELECT * FROM messages WHERE message_id = ? AND body_sha256 = ? "
+            "AND kind NOT IN ('quarantined', 'duplicate') ORDER BY id LIMIT 1",
+            (message_id, body_sha256),
+        )
     return None if found is None else Message.from_row(found)
 
 
@@ -65,8 +71,7 @@ def quarantined(reg: Registry, row: int | None = None) -> list[Message]:
 def verify_requests_since(reg: Registry, from_addr: str, since: datetime, *, besides: int) -> int:
     """How many permit verifications ``from_addr`` asked after ``since``, the
     message ``besides`` left out."""
-    rows = reg.all("SELECT received_at FROM messages WHERE kind = 'verify' AND from_addr = ? AND id != ?",
-                   (from_addr, besides))
+    rows = reg.all("SELECT received_at FROM messages WHERE kind = 'verify' AND from_addr = ? AND id != ?", (from_addr, besides))
     return sum(1 for r in rows if datetime.fromisoformat(r["received_at"]) > since)
 
 
@@ -85,14 +90,15 @@ def add(reg: Registry, columns: Mapping[str, Any], place: Place | None) -> int:
 
 
 def mark_seen(reg: Registry, place: Place, row: int) -> None:
-    reg.conn.execute("INSERT OR REPLACE INTO seen (folder, uidvalidity, uid, message_row) VALUES (?, ?, ?, ?)",
-                     (place.folder, place.uidvalidity, place.uid, row))
+    reg.conn.execute(
+        "INSERT OR REPLACE INTO seen (folder, uidvalidity, uid, message_row) VALUES (?, ?, ?, ?)",
+        (place.folder, place.uidvalidity, place.uid, row),
+    )
 
 
 def quarantine_again(reg: Registry, row: int, stage: str, error: str) -> None:
     """A quarantined message failed again: the stage and error of this try."""
-    reg.conn.execute("UPDATE messages SET stage = ?, error = ?, attempts = attempts + 1 WHERE id = ?",
-                     (stage, error[:1000], row))
+    reg.conn.execute("UPDATE messages SET stage = ?, error = ?, attempts = attempts + 1 WHERE id = ?", (stage, error[:1000], row))
 
 
 def retire(reg: Registry, row: int) -> None:
@@ -102,28 +108,87 @@ def retire(reg: Registry, row: int) -> None:
     reg.conn.execute("UPDATE messages SET kind = 'retried' WHERE id = ?", (row,))
 
 
-def add_file(reg: Registry, *, message_row: int, tid: str | None, sha256: str, name: str, size: int,
-             declared_type: str, content_type: str, kind: str | None, accepted: bool, dpi: float | None,
-             problem: str | None, problem_th: str | None, problem_en: str | None, details: Mapping[str, Any]) -> int:
-    return reg.insert("files", {
-        "transaction_id": tid, "message_row": message_row, "sha256": sha256, "name": name, "size": size,
-        "declared_type": declared_type, "content_type": content_type, "kind": kind, "accepted": int(accepted),
-        "dpi": dpi, "problem": problem, "problem_th": problem_th, "problem_en": problem_en, "details": _j(dict(details)),
-    })
+def add_file(
+    reg: Registry,
+    *,
+    message_row: int,
+    tid: str | None,
+    sha256: str,
+    name: str,
+    size: int,
+    declared_type: str,
+    content_type: str,
+    kind: str | None,
+    accepted: bool,
+    dpi: float | None,
+    problem: str | None,
+    problem_th: str | None,
+    problem_en: str | None,
+    details: Mapping[str, Any],
+) -> int:
+    return reg.insert(
+        "files",
+        {
+            "transaction_id": tid,
+            "message_row": message_row,
+            "sha256": sha256,
+            "name": name,
+            "size": size,
+            "declared_type": declared_type,
+            "content_type": content_type,
+            "kind": kind,
+            "accepted": int(accepted),
+            "dpi": dpi,
+            "problem": problem,
+            "problem_th": problem_th,
+            "problem_en": problem_en,
+            "details": _j(dict(details)),
+        },
+    )
 
 
-def add_application(reg: Registry, *, tid: str, kind: str, service: str | None, juristic: bool,
-                    due_at: datetime | None, applicant_email: str, applicant_name: str | None, subject: str,
-                    received_at: datetime, deemed_received_at: datetime, ack_due_at: datetime, ack_reason: str,
-                    problems: list[str], flags: list[str], now: datetime) -> None:
+def add_application(
+    reg: Registry,
+    *,
+    tid: str,
+    kind: str,
+    service: str | None,
+    juristic: bool,
+    due_at: datetime | None,
+    applicant_email: str,
+    applicant_name: str | None,
+    subject: str,
+    received_at: datetime,
+    deemed_received_at: datetime,
+    ack_due_at: datetime,
+    ack_reason: str,
+    problems: list[str],
+    flags: list[str],
+    now: datetime,
+) -> None:
     """A new application (or inquiry), status ``received``."""
-    reg.insert("applications", {
-        "transaction_id": tid, "kind": kind, "status": "received", "service": service, "juristic": int(juristic),
-        "due_at": to_iso(due_at), "applicant_email": applicant_email, "applicant_name": applicant_name,
-        "subject": subject, "received_at": to_iso(received_at), "deemed_received_at": to_iso(deemed_received_at),
-        "ack_due_at": to_iso(ack_due_at), "ack_reason": ack_reason, "problems": _j(problems), "flags": _j(flags),
-        "created_at": to_iso(now), "updated_at": to_iso(now),
-    })
+    reg.insert(
+        "applications",
+        {
+            "transaction_id": tid,
+            "kind": kind,
+            "status": "received",
+            "service": service,
+            "juristic": int(juristic),
+            "due_at": to_iso(due_at),
+            "applicant_email": applicant_email,
+            "applicant_name": applicant_name,
+            "subject": subject,
+            "received_at": to_iso(received_at),
+            "deemed_received_at": to_iso(deemed_received_at),
+            "ack_due_at": to_iso(ack_due_at),
+            "ack_reason": ack_reason,
+            "problems": _j(problems),
+            "flags": _j(flags),
+            "created_at": to_iso(now),
+            "updated_at": to_iso(now),
+        },
+    )
 
 
 # --- the crash counter --------------------------------------------------------------------
@@ -136,7 +201,9 @@ def begin_attempt(reg: Registry, digest: str, now: datetime) -> int:
         with reg.transaction():
             reg.conn.execute(
                 "INSERT INTO attempts (sha256, count, last_at) VALUES (?, 1, ?) "
-                "ON CONFLICT(sha256) DO UPDATE SET count = count + 1, last_at = excluded.last_at", (digest, to_iso(now)))
+                "ON CONFLICT(sha256) DO UPDATE SET count = count + 1, last_at = excluded.last_at",
+                (digest, to_iso(now)),
+            )
             row = reg.one("SELECT count FROM attempts WHERE sha256 = ?", (digest,))
         return int(row["count"]) if row else 1
     finally:

@@ -20,14 +20,35 @@ AUTOMATIC_ANSWERS = ("ack", "receipt", "oversized")
 
 
 # --- queueing ------------------------------------------------------------------------------
-def add(reg: Registry, *, message_id: str, tid: str | None, kind: str, recipient: str, sender: str, subject: str,
-        raw: bytes, now: datetime) -> int:
+def add(
+    reg: Registry,
+    *,
+    message_id: str,
+    tid: str | None,
+    kind: str,
+    recipient: str,
+    sender: str,
+    subject: str,
+    raw: bytes,
+    now: datetime,
+) -> int:
     """Queue one message, due at once; returns its row id."""
-    return reg.insert("outbox", {
-        "message_id": message_id, "transaction_id": tid, "kind": kind, "recipient": recipient, "sender": sender,
-        "subject": subject, "raw": raw, "status": "pending", "attempts": 0, "next_attempt_at": to_iso(now),
-        "created_at": to_iso(now),
-    })
+    return reg.insert(
+        "outbox",
+        {
+            "message_id": message_id,
+            "transaction_id": tid,
+            "kind": kind,
+            "recipient": recipient,
+            "sender": sender,
+            "subject": subject,
+            "raw": raw,
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": to_iso(now),
+            "created_at": to_iso(now),
+        },
+    )
 
 
 # --- reading -------------------------------------------------------------------------------
@@ -63,8 +84,11 @@ def last_sent_to(reg: Registry, addresses: Iterable[str]) -> str | None:
     if not wanted:
         return None
     marks = ", ".join("?" for _ in wanted)
-    row = reg.one(f"SELECT message_id FROM outbox WHERE lower(recipient) IN ({marks}) "
-                  "AND status IN ('sent', 'bounced') ORDER BY id DESC LIMIT 1", tuple(wanted))
+    row = reg.one(
+        f"SELECT message_id FROM outbox WHERE lower(recipient) IN ({marks}) "
+        "AND status IN ('sent', 'bounced') ORDER BY id DESC LIMIT 1",
+        tuple(wanted),
+    )
     return str(row["message_id"]) if row else None
 
 
@@ -81,15 +105,20 @@ def statuses(reg: Registry, message_ids: Iterable[str]) -> dict[str, str]:
     if not ids:
         return {}
     marks = ", ".join("?" for _ in ids)
-    return {r["message_id"]: r["status"] for r in
-            reg.all(f"SELECT message_id, status FROM outbox WHERE message_id IN ({marks})", tuple(ids))}
+    return {
+        r["message_id"]: r["status"]
+        for r in reg.all(f"SELECT message_id, status FROM outbox WHERE message_id IN ({marks})", tuple(ids))
+    }
 
 
 def not_copied_to_sent(reg: Registry, limit: int = 200) -> list[OutgoingMail]:
     """Mail sent (or bounced since) that has no copy in the mailbox's Sent folder yet."""
-    return [OutgoingMail.from_row(r) for r in
-            reg.all("SELECT * FROM outbox WHERE status IN ('sent', 'bounced') AND copied_to_sent = 0 "
-                    "ORDER BY id LIMIT ?", (limit,))]
+    return [
+        OutgoingMail.from_row(r)
+        for r in reg.all(
+            "SELECT * FROM outbox WHERE status IN ('sent', 'bounced') AND copied_to_sent = 0 ORDER BY id LIMIT ?", (limit,)
+        )
+    ]
 
 
 def of_application(reg: Registry, tid: str) -> list[OutgoingMail]:
@@ -110,8 +139,9 @@ def count_by_status(reg: Registry) -> dict[str, int]:
 
 # --- what sending did ----------------------------------------------------------------------
 def mark_sent(reg: Registry, mail: OutgoingMail, now: datetime) -> None:
-    reg.update("outbox", "id", mail.id, {"status": "sent", "attempts": mail.attempts + 1, "sent_at": to_iso(now),
-                                         "last_error": None})
+    reg.update(
+        "outbox", "id", mail.id, {"status": "sent", "attempts": mail.attempts + 1, "sent_at": to_iso(now), "last_error": None}
+    )
 
 
 def mark_failed(reg: Registry, mail: OutgoingMail, reason: str) -> None:
@@ -120,8 +150,7 @@ def mark_failed(reg: Registry, mail: OutgoingMail, reason: str) -> None:
 
 
 def mark_retry(reg: Registry, mail: OutgoingMail, error: str, at: datetime) -> None:
-    reg.update("outbox", "id", mail.id, {"attempts": mail.attempts + 1, "last_error": error[:500],
-                                         "next_attempt_at": to_iso(at)})
+    reg.update("outbox", "id", mail.id, {"attempts": mail.attempts + 1, "last_error": error[:500], "next_attempt_at": to_iso(at)})
 
 
 def mark_blocked(reg: Registry, mail: OutgoingMail, reason: str) -> None:
@@ -134,8 +163,9 @@ def mark_copied_to_sent(reg: Registry, ids: Iterable[int]) -> None:
 
 def mark_acknowledged(reg: Registry, tid: str, now: datetime) -> None:
     """The acknowledgement of ``tid`` was accepted by SMTP: the first one counts (R5)."""
-    reg.conn.execute("UPDATE applications SET acknowledged_at = ? WHERE transaction_id = ? AND acknowledged_at IS NULL",
-                     (to_iso(now), tid))
+    reg.conn.execute(
+        "UPDATE applications SET acknowledged_at = ? WHERE transaction_id = ? AND acknowledged_at IS NULL", (to_iso(now), tid)
+    )
 
 
 def unacknowledge(reg: Registry, tid: str) -> None:
@@ -160,11 +190,13 @@ def add_delivery_note(reg: Registry, mail: OutgoingMail, note: dict[str, Any]) -
     reg.update("outbox", "id", mail.id, {"delivery_notes": json.dumps(notes + [note], ensure_ascii=False)})
 
 
-def block_address(reg: Registry, address: str, *, reason: str, since: datetime, until: str, outbox_id: int,
-                  message_row: int) -> None:
+def block_address(
+    reg: Registry, address: str, *, reason: str, since: datetime, until: str, outbox_id: int, message_row: int
+) -> None:
     """Block ``address`` until ``until`` (a later hard bounce replaces the block)."""
     reg.conn.execute(
         "INSERT INTO blocked_addresses (address, reason, since, until, outbox_id, message_row) VALUES (?, ?, ?, ?, ?, ?) "
         "ON CONFLICT(address) DO UPDATE SET reason = excluded.reason, since = excluded.since, until = excluded.until, "
         "outbox_id = excluded.outbox_id, message_row = excluded.message_row",
-        (address, reason[:300], to_iso(since), until, outbox_id, message_row))
+        (address, reason[:300], to_iso(since), until, outbox_id, message_row),
+    )

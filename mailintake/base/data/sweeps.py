@@ -73,12 +73,21 @@ def start(reg: Registry, *, started_at: datetime, clock: datetime) -> int:
     return reg.insert("sweeps", {"started_at": to_iso(started_at), "clock": to_iso(clock)})
 
 
-def finish(reg: Registry, sweep_id: int, *, finished_at: str, counts: dict[str, int], folders: dict[str, int],
-           errors: list[str]) -> None:
+def finish(
+    reg: Registry, sweep_id: int, *, finished_at: str, counts: dict[str, int], folders: dict[str, int], errors: list[str]
+) -> None:
     """Record the end of a sweep (call inside a transaction); at most 100 errors are kept."""
-    reg.update("sweeps", "id", sweep_id, {"finished_at": finished_at, "counts": json.dumps(counts),
-                                          "folders": json.dumps(folders),
-                                          "errors": json.dumps(errors[:100], ensure_ascii=False)})
+    reg.update(
+        "sweeps",
+        "id",
+        sweep_id,
+        {
+            "finished_at": finished_at,
+            "counts": json.dumps(counts),
+            "folders": json.dumps(folders),
+            "errors": json.dumps(errors[:100], ensure_ascii=False),
+        },
+    )
 
 
 def get(reg: Registry, sweep_id: int) -> SweepRow | None:

@@ -25,32 +25,45 @@ sys.path.insert(0, str(ROOT))
 
 from samples.make_samples import docx, jpeg, scanned_pdf  # noqa: E402
 
-HEAD = (b"From: Tester <tester@example.com>\r\nTo: saraban@banmai.go.th\r\nDate: Tue, 09 Dec 2025 09:00:00 +0700\r\n"
-        b"MIME-Version: 1.0\r\n")
+HEAD = (
+    b"From: Tester <tester@example.com>\r\nTo: saraban@banmai.go.th\r\nDate: Tue, 09 Dec 2025 09:00:00 +0700\r\n"
+    b"MIME-Version: 1.0\r\n"
+)
 
 
 def with_attachment(name: bytes, data: bytes, ctype: bytes = b"application/octet-stream", mid: bytes = b"") -> bytes:
-    return (HEAD + b"Subject: hostile attachment\r\nMessage-ID: <att-" + (mid or name.replace(b" ", b"_")[:40]) + b"@example.com>\r\n"
-            b'Content-Type: multipart/mixed; boundary="B"\r\n\r\n--B\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n'
-            b"--B\r\nContent-Type: " + ctype + b"\r\nContent-Transfer-Encoding: base64\r\n"
-            b'Content-Disposition: attachment; filename="' + name + b'"\r\n\r\n'
-            + base64.encodebytes(data).replace(b"\n", b"\r\n") + b"--B--\r\n")
+    return (
+        HEAD + b"Subject: hostile attachment\r\nMessage-ID: <att-" + (mid or name.replace(b" ", b"_")[:40]) + b"@example.com>\r\n"
+        b'Content-Type: multipart/mixed; boundary="B"\r\n\r\n--B\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n'
+        b"--B\r\nContent-Type: " + ctype + b"\r\nContent-Transfer-Encoding: base64\r\n"
+        b'Content-Disposition: attachment; filename="'
+        + name
+        + b'"\r\n\r\n'
+        + base64.encodebytes(data).replace(b"\n", b"\r\n")
+        + b"--B--\r\n"
+    )
 
 
 def deep_nesting(depth: int = 3000) -> bytes:
     opening = b"".join(b'Content-Type: multipart/mixed; boundary="b%d"\r\n\r\n--b%d\r\n' % (i, i) for i in range(depth))
     closing = b"".join(b"\r\n--b%d--\r\n" % i for i in reversed(range(depth)))
-    return HEAD + b"Subject: deep\r\nMessage-ID: <deep@example.com>\r\n" + opening + b"Content-Type: text/plain\r\n\r\nx" + closing
+    return (
+        HEAD + b"Subject: deep\r\nMessage-ID: <deep@example.com>\r\n" + opening + b"Content-Type: text/plain\r\n\r\nx" + closing
+    )
 
 
 def missing_boundary() -> bytes:
-    return (HEAD + b"Subject: no boundary\r\nMessage-ID: <nob@example.com>\r\nContent-Type: multipart/mixed\r\n\r\n"
-            b"--X\r\nContent-Type: text/plain\r\n\r\nhello\r\n--X--\r\n")
+    return (
+        HEAD + b"Subject: no boundary\r\nMessage-ID: <nob@example.com>\r\nContent-Type: multipart/mixed\r\n\r\n"
+        b"--X\r\nContent-Type: text/plain\r\n\r\nhello\r\n--X--\r\n"
+    )
 
 
 def unclosed_boundary() -> bytes:
-    return (HEAD + b'Subject: unclosed\r\nMessage-ID: <unclosed@example.com>\r\nContent-Type: multipart/mixed; boundary="U"\r\n\r\n'
-            b"--U\r\nContent-Type: text/plain\r\n\r\nthe end never comes\r\n")
+    return (
+        HEAD + b'Subject: unclosed\r\nMessage-ID: <unclosed@example.com>\r\nContent-Type: multipart/mixed; boundary="U"\r\n\r\n'
+        b"--U\r\nContent-Type: text/plain\r\n\r\nthe end never comes\r\n"
+    )
 
 
 def huge_header_block() -> bytes:
@@ -65,19 +78,29 @@ def subject_encoded_words(n: int = 50_000) -> bytes:
 
 def many_recipients(n: int = 30_000) -> bytes:
     to = b",\r\n ".join(b"person%d@example.com" % i for i in range(n))
-    return HEAD.replace(b"To: saraban@banmai.go.th\r\n", b"") + b"To: " + to + b"\r\nSubject: many\r\nMessage-ID: <rcpt@example.com>\r\n\r\nx\r\n"
+    return (
+        HEAD.replace(b"To: saraban@banmai.go.th\r\n", b"")
+        + b"To: "
+        + to
+        + b"\r\nSubject: many\r\nMessage-ID: <rcpt@example.com>\r\n\r\nx\r\n"
+    )
 
 
 def rfc2231_continuations(n: int = 20_000) -> bytes:
     params = b";\r\n".join(b" filename*%d*=%%41" % i for i in range(n))
-    return (HEAD + b'Subject: params\r\nMessage-ID: <params@example.com>\r\nContent-Type: multipart/mixed; boundary="P"\r\n\r\n'
-            b"--P\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment;\r\n" + params +
-            b"\r\n\r\nJVBERi0=\r\n--P--\r\n")
+    return (
+        HEAD + b'Subject: params\r\nMessage-ID: <params@example.com>\r\nContent-Type: multipart/mixed; boundary="P"\r\n\r\n'
+        b"--P\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment;\r\n"
+        + params
+        + b"\r\n\r\nJVBERi0=\r\n--P--\r\n"
+    )
 
 
 def broken_from() -> bytes:
-    return (b"From: Content-Type: multipart/mixed; boundary=\r\nTo: saraban@banmai.go.th\r\nSubject: broken from\r\n"
-            b"Message-ID: <brokenfrom@example.com>\r\n\r\nbody\r\n")
+    return (
+        b"From: Content-Type: multipart/mixed; boundary=\r\nTo: saraban@banmai.go.th\r\nSubject: broken from\r\n"
+        b"Message-ID: <brokenfrom@example.com>\r\n\r\nbody\r\n"
+    )
 
 
 def missing_message_id() -> bytes:
@@ -89,34 +112,60 @@ def nul_and_controls() -> bytes:
 
 
 def unknown_charset() -> bytes:
-    return (HEAD + b"Subject: =?x-martian?B?" + base64.b64encode(b"\xe0\xb8\x81") + b"?=\r\nMessage-ID: <unk@example.com>\r\n"
-            b"Content-Type: text/plain; charset=x-martian\r\n\r\n\xe0\xb8\x81\xe0\xb8\x82\r\n")
+    return (
+        HEAD + b"Subject: =?x-martian?B?" + base64.b64encode(b"\xe0\xb8\x81") + b"?=\r\nMessage-ID: <unk@example.com>\r\n"
+        b"Content-Type: text/plain; charset=x-martian\r\n\r\n\xe0\xb8\x81\xe0\xb8\x82\r\n"
+    )
 
 
 def undecodable_utf8() -> bytes:
-    return (HEAD + b"Subject: =?utf-8?B?" + base64.b64encode(b"\xff\xfe bad") + b"?=\r\nMessage-ID: <undec@example.com>\r\n"
-            b"Content-Type: text/plain; charset=utf-8\r\n\r\nok \xff\xfe\r\n")
+    return (
+        HEAD + b"Subject: =?utf-8?B?" + base64.b64encode(b"\xff\xfe bad") + b"?=\r\nMessage-ID: <undec@example.com>\r\n"
+        b"Content-Type: text/plain; charset=utf-8\r\n\r\nok \xff\xfe\r\n"
+    )
 
 
 def injection() -> bytes:
     evil = base64.b64encode("สวัสดี\r\nBcc: victim@example.net\r\nX-Evil: 1".encode())
-    return (HEAD.replace(b"From: Tester <tester@example.com>", b"From: =?utf-8?B?" + base64.b64encode(b"Eve\r\nBcc: x@evil.example")
-                         + b"?= <eve@example.com>") + b"Subject: =?utf-8?B?" + evil + b"?=\r\nMessage-ID: <inj@example.com>\r\n\r\nx\r\n")
+    return (
+        HEAD.replace(
+            b"From: Tester <tester@example.com>",
+            b"From: =?utf-8?B?" + base64.b64encode(b"Eve\r\nBcc: x@evil.example") + b"?= <eve@example.com>",
+        )
+        + b"Subject: =?utf-8?B?"
+        + evil
+        + b"?=\r\nMessage-ID: <inj@example.com>\r\n\r\nx\r\n"
+    )
 
 
 def two_addresses_in_reply_to() -> bytes:
-    return (HEAD + b'Reply-To: "victim@example.net" <attacker@evil.example>, other@evil.example\r\n'
-            b"Subject: who gets the reply\r\nMessage-ID: <twoaddr@example.com>\r\n\r\nx\r\n")
+    return (
+        HEAD + b'Reply-To: "victim@example.net" <attacker@evil.example>, other@evil.example\r\n'
+        b"Subject: who gets the reply\r\nMessage-ID: <twoaddr@example.com>\r\n\r\nx\r\n"
+    )
 
 
 def bad_names() -> bytes:
-    names = [b"../../etc/passwd.pdf", b"/abs/path.pdf", b"C:\\\\Windows\\\\x.pdf", b"CON.pdf", b"evil\xe2\x80\xaefdp.exe",
-             b"", b"n" * 10_000 + b".pdf"]
-    parts = b"".join(b"--N\r\nContent-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n"
-                     b'Content-Disposition: attachment; filename="' + n + b'"\r\n\r\n'
-                     + base64.b64encode(b"%PDF-1.4\n%%EOF\n") + b"\r\n" for n in names)
-    return (HEAD + b'Subject: names\r\nMessage-ID: <names@example.com>\r\nContent-Type: multipart/mixed; boundary="N"\r\n\r\n'
-            + parts + b"--N--\r\n")
+    names = [
+        b"../../etc/passwd.pdf",
+        b"/abs/path.pdf",
+        b"C:\\\\Windows\\\\x.pdf",
+        b"CON.pdf",
+        b"evil\xe2\x80\xaefdp.exe",
+        b"",
+        b"n" * 10_000 + b".pdf",
+    ]
+    parts = b"".join(
+        b"--N\r\nContent-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n"
+        b'Content-Disposition: attachment; filename="' + n + b'"\r\n\r\n' + base64.b64encode(b"%PDF-1.4\n%%EOF\n") + b"\r\n"
+        for n in names
+    )
+    return (
+        HEAD
+        + b'Subject: names\r\nMessage-ID: <names@example.com>\r\nContent-Type: multipart/mixed; boundary="N"\r\n\r\n'
+        + parts
+        + b"--N--\r\n"
+    )
 
 
 def zip_named_pdf() -> bytes:
@@ -142,16 +191,22 @@ def pdf_bomb(inflated_mb: int = 1024) -> bytes:
     comp = zlib.compressobj(9)
     chunk = b" " * (1 << 20)
     stream = b"".join(comp.compress(chunk) for _ in range(inflated_mb)) + comp.flush()
-    objs = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R >>",
-            b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream) + stream + b"\nendstream"]
+    objs = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R >>",
+        b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream) + stream + b"\nendstream",
+    ]
     return with_attachment(b"bomb.pdf", _pdf(objs), b"application/pdf")
 
 
 def pdf_page_loop() -> bytes:
     """A page tree whose /Kids point back at itself (pypdf's infinite-loop class)."""
-    objs = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [2 0 R 3 0 R] /Count 2 >>",
-            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>"]
+    objs = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [2 0 R 3 0 R] /Count 2 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>",
+    ]
     return with_attachment(b"loop.pdf", _pdf(objs), b"application/pdf")
 
 
@@ -171,25 +226,38 @@ def _pdf(objs: list[bytes]) -> bytes:
 def fan_pdf(levels: int = 9, fanout: int = 6, tag: int = 0) -> bytes:
     """Form XObjects that draw each other in a fan: each form draws the next one
     ``fanout`` times, so a walk that follows every path visits fanout**levels forms."""
-    objs = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
-            b"/Resources << /XObject << /F 5 0 R >> >> >>",
-            b"<< /Length 6 >>\nstream\n/F Do\nendstream"]
+    objs = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Resources << /XObject << /F 5 0 R >> >> >>",
+        b"<< /Length 6 >>\nstream\n/F Do\nendstream",
+    ]
     for i in range(levels):
         last = i == levels - 1
         body = b"0 0 m %d 0 l S\n" % tag if last else b"".join(b"q 1 0 0 1 %d 0 cm /F Do Q\n" % k for k in range(fanout))
         res = b"" if last else b" /Resources << /XObject << /F %d 0 R >> >>" % (6 + i)
-        objs.append(b"<< /Type /XObject /Subtype /Form /BBox [0 0 10 10]%s /Length %d >>\nstream\n" % (res, len(body))
-                    + body + b"\nendstream")
+        objs.append(
+            b"<< /Type /XObject /Subtype /Form /BBox [0 0 10 10]%s /Length %d >>\nstream\n" % (res, len(body))
+            + body
+            + b"\nendstream"
+        )
     return _pdf(objs)
 
 
 def six_fan_pdfs() -> bytes:
-    parts = b"".join(b"--F\r\nContent-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n"
-                     b'Content-Disposition: attachment; filename="form%d.pdf"\r\n\r\n' % i
-                     + base64.encodebytes(fan_pdf(tag=i)).replace(b"\n", b"\r\n") for i in range(6))
-    return (HEAD + b'Subject: six forms\r\nMessage-ID: <fans@example.com>\r\nContent-Type: multipart/mixed; boundary="F"\r\n\r\n'
-            + parts + b"--F--\r\n")
+    parts = b"".join(
+        b"--F\r\nContent-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n"
+        b'Content-Disposition: attachment; filename="form%d.pdf"\r\n\r\n'
+        % i
+        + base64.encodebytes(fan_pdf(tag=i)).replace(b"\n", b"\r\n")
+        for i in range(6)
+    )
+    return (
+        HEAD
+        + b'Subject: six forms\r\nMessage-ID: <fans@example.com>\r\nContent-Type: multipart/mixed; boundary="F"\r\n\r\n'
+        + parts
+        + b"--F--\r\n"
+    )
 
 
 def jpeg_30000() -> bytes:
@@ -227,8 +295,9 @@ def docx_macros() -> bytes:
 
 
 def txt_invalid() -> bytes:
-    return with_attachment(b"note.txt", b"Dear officer, this note has broken bytes \xff\xfe\xfd\xfc in the middle.\n" * 20,
-                           b"text/plain")
+    return with_attachment(
+        b"note.txt", b"Dear officer, this note has broken bytes \xff\xfe\xfd\xfc in the middle.\n" * 20, b"text/plain"
+    )
 
 
 def txt_single_line(mb: int = 100) -> bytes:
@@ -236,14 +305,18 @@ def txt_single_line(mb: int = 100) -> bytes:
 
 
 def own_ack_back() -> bytes:
-    return (b"From: saraban@banmai.go.th\r\nTo: saraban@banmai.go.th\r\nSubject: [SRB-2568-000001] ack\r\n"
-            b"Message-ID: <srb-2568-000001.ack.0123456789abcdef@banmai.go.th>\r\nX-Mailintake-ID: SRB-2568-000001\r\n"
-            b"Date: Tue, 09 Dec 2025 09:00:00 +0700\r\n\r\nlooped back\r\n")
+    return (
+        b"From: saraban@banmai.go.th\r\nTo: saraban@banmai.go.th\r\nSubject: [SRB-2568-000001] ack\r\n"
+        b"Message-ID: <srb-2568-000001.ack.0123456789abcdef@banmai.go.th>\r\nX-Mailintake-ID: SRB-2568-000001\r\n"
+        b"Date: Tue, 09 Dec 2025 09:00:00 +0700\r\n\r\nlooped back\r\n"
+    )
 
 
 def list_unsubscribe() -> bytes:
-    return (HEAD + b"Subject: newsletter\r\nMessage-ID: <news@example.com>\r\n"
-            b"List-Unsubscribe: <mailto:unsub@example.com>\r\n\r\nnews\r\n")
+    return (
+        HEAD + b"Subject: newsletter\r\nMessage-ID: <news@example.com>\r\n"
+        b"List-Unsubscribe: <mailto:unsub@example.com>\r\n\r\nnews\r\n"
+    )
 
 
 @dataclass(frozen=True)
