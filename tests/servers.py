@@ -1,5 +1,6 @@
-"""Real servers for the test suite: Dovecot (IMAP) and aiosmtpd (SMTP), each on a
-free loopback port in a temporary directory. No mocks."""
+"""Real servers for the test suite: Dovecot (IMAP, and LMTP for the mail
+exchanger), Postfix (a private instance delivering to Dovecot over LMTP) and
+aiosmtpd (SMTP), each on a free loopback port in a temporary directory. No mocks."""
 
 from __future__ import annotations
 
@@ -41,13 +42,31 @@ def wait_port(port: int, timeout: float = 15.0) -> None:
     raise RuntimeError(f"nothing listens on port {port}")
 
 
+# The LMTP side of a Dovecot that a Postfix delivers to. The user is looked up
+# in the same passwd-file as for IMAP (the full address is the user name), so an
+# unknown recipient is refused with 550 5.1.1 during the LMTP transaction and
+# Postfix writes the delivery status notification itself.
+DOVECOT_LMTP = """
+service lmtp {{
+  inet_listener lmtp {{
+    address = 127.0.0.1
+    port = {lmtp_port}
+  }}
+}}
+protocol lmtp {{
+  mail_plugins = $mail_plugins
+}}
+lmtp_save_to_detail_mailbox = no
+"""
+
 DOVECOT_CONF = """
 base_dir = {root}/run
 state_dir = {root}/state
 log_path = {root}/dovecot.log
 info_log_path = {root}/dovecot.log
-protocols = imap
+protocols = {protocols}
 listen = 127.0.0.1
+hostname = {hostname}
 ssl = yes
 ssl_cert = <{root}/cert.pem
 ssl_key = <{root}/key.pem
@@ -87,6 +106,7 @@ protocol imap {{
 plugin {{
   quota = maildir:User quota
 }}
+{lmtp}
 namespace inbox {{
   inbox = yes
   separator = /
@@ -146,12 +166,18 @@ class Dovecot:
     password = "secret"
     POOL = 2000
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, *, lmtp: bool = False, user: str = "user", domain: str = "test", pool: int = POOL):
         if shutil.which("dovecot") is None:
             raise RuntimeError("dovecot is not installed: run `bash .ci/run` (it installs dovecot-imapd)")
+        if lmtp and not Path("/usr/lib/dovecot/lmtp").exists():
+            raise RuntimeError("dovecot's LMTP server is not installed: run `bash .ci/run` (it installs dovecot-lmtpd)")
         self.root = root
         self.port = free_port()
         self.ssl_port = free_port()
+        # The name Dovecot writes in the ``by`` part of its LMTP Received: line.
+        self.hostname = "mailbox.saraban.test"
+        self.lmtp_port = free_port() if lmtp else 0
+        self.user_name, self.domain = user, domain
         # A throw-away CA (trustme) for the SSL and STARTTLS tests.
         import trustme
 
@@ -171,17 +197,28 @@ class Dovecot:
         shutil.chown(root / "home", "dovecot", "dovecot")
         # All users are written before the start: dovecot re-reads a changed
         # passwd-file only when its mtime (whole seconds) changes.
-        lines = [self._line(f"user{i}@test", None) for i in range(1, self.POOL + 1)]
+        lines = [self._line(f"{user}{i}@{domain}", None) for i in range(1, pool + 1)]
         lines += [self._line(f"quota{i}@test", 100) for i in range(1, 21)]
         (root / "passwd").write_text("".join(lines))
         self._quota_users = itertools.count(1)
-        (root / "dovecot.conf").write_text(DOVECOT_CONF.format(root=root, uid=self.uid, port=self.port, ssl_port=self.ssl_port))
+        conf = DOVECOT_CONF.format(
+            root=root,
+            uid=self.uid,
+            port=self.port,
+            ssl_port=self.ssl_port,
+            protocols="imap lmtp" if lmtp else "imap",
+            hostname=self.hostname,
+            lmtp=DOVECOT_LMTP.format(lmtp_port=self.lmtp_port) if lmtp else "",
+        )
+        (root / "dovecot.conf").write_text(conf)
         self.start()
 
     def start(self) -> None:
         subprocess.run(["dovecot", "-c", str(self.root / "dovecot.conf")], check=True)
         wait_port(self.port)
         wait_port(self.ssl_port)
+        if self.lmtp_port:
+            wait_port(self.lmtp_port)
 
     def stop(self) -> None:
         pidfile = self.root / "run" / "master.pid"
@@ -208,7 +245,7 @@ class Dovecot:
         """A fresh mailbox; with ``quota_kb`` one of the users with a 100 KB quota."""
         if quota_kb:
             return f"quota{next(self._quota_users)}@test"
-        return f"user{next(self._users)}@test"
+        return f"{self.user_name}{next(self._users)}@{self.domain}"
 
     def client(self, user: str) -> IMAPClient:
         c = IMAPClient("127.0.0.1", port=self.port, ssl=False, timeout=30)
@@ -339,3 +376,159 @@ class CuttingProxy:
     def close(self) -> None:
         self._stop = True
         self._srv.close()
+
+
+# A private Postfix: the agency's mail exchanger in miniature. Everything it
+# writes stays under its own root; it listens on loopback only, relays nothing
+# (mail for any domain but the test domain is refused by the error transport)
+# and hands the test domain's mail to Dovecot over LMTP.
+POSTFIX_MAIN = """
+compatibility_level = 3.6
+queue_directory = {root}/queue
+data_directory = {root}/data
+maillog_file = {root}/maillog
+myhostname = {hostname}
+mydomain = saraban.test
+myorigin = $myhostname
+inet_interfaces = loopback-only
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+relayhost =
+mydestination =
+alias_maps =
+alias_database =
+local_recipient_maps =
+local_transport = error:5.1.1 no local delivery on this test exchanger
+default_transport = error:5.7.1 no delivery outside the test domain
+relay_transport = error:5.7.1 no relay from this test exchanger
+virtual_mailbox_domains = {domain}
+virtual_transport = lmtp:inet:127.0.0.1:{lmtp_port}
+biff = no
+smtpd_banner = $myhostname ESMTP
+delay_warning_time = 0
+# The queue scan runs when asked (``postfix flush``), not on a timer.
+queue_run_delay = 1h
+minimal_backoff_time = 1h
+maximal_backoff_time = 2h
+# libfaketime reaches the daemons only through this list: the postfix command
+# and master(8) drop every other variable.
+import_environment = MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ LANG=C {faketime_env}
+"""
+
+# No chroot (the daemons read the clock file under the root, and nothing of
+# /etc is copied into a jail). Dovecot 2.3's LMTP does not offer SMTPUTF8, so
+# the LMTP client must not insist on it: without ``smtputf8_enable = no`` here
+# a message whose headers are raw UTF-8 and whose sender asked for SMTPUTF8
+# bounces with 5.6.7 "SMTPUTF8 is required, but was not offered".
+POSTFIX_MASTER = """
+127.0.0.1:{port} inet n - n - - smtpd
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+lmtp      unix  -       -       n       -       -       lmtp
+  -o smtputf8_enable=no
+"""
+
+
+def libfaketime() -> str | None:
+    """The path of libfaketime.so.1 (Debian's ``libfaketime``), or None."""
+    for pattern in ("/usr/lib/*/faketime/libfaketime.so.1", "/usr/lib/faketime/libfaketime.so.1"):
+        found = sorted(Path("/").glob(pattern.lstrip("/")))
+        if found:
+            return str(found[0])
+    return None
+
+
+class Postfix:
+    """One private Postfix for the session (``postfix -c ROOT``), run as root
+    like the system's, under libfaketime with a clock file that a test may set:
+    ``set_clock(when)`` makes the daemons' clock read ``when`` from now on, so
+    the time in its Received: lines is chosen, never waited for."""
+
+    hostname = "mx.saraban.test"
+
+    def __init__(self, root: Path, domain: str, lmtp_port: int):
+        if shutil.which("postfix") is None:
+            raise RuntimeError("postfix is not installed: run `bash .ci/run` (it installs postfix)")
+        preload = libfaketime()
+        if preload is None:
+            raise RuntimeError("libfaketime is not installed: run `bash .ci/run` (it installs libfaketime)")
+        self.root = root
+        self.port = free_port()
+        self.domain = domain
+        os.chmod(root, 0o755)
+        self.clock = root / "clock"
+        self.clock.write_text("+0\n")
+        self.clock.chmod(0o644)
+        self.env = {
+            "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+            "LD_PRELOAD": preload,
+            "FAKETIME_TIMESTAMP_FILE": str(self.clock),
+            "FAKETIME_NO_CACHE": "1",
+        }
+        faketime_env = " ".join(f"{k}={v}" for k, v in self.env.items() if k != "PATH")
+        (root / "main.cf").write_text(
+            POSTFIX_MAIN.format(root=root, hostname=self.hostname, domain=domain, lmtp_port=lmtp_port, faketime_env=faketime_env)
+        )
+        (root / "master.cf").write_text(POSTFIX_MASTER.format(port=self.port))
+        self._postfix("check")
+        self.start()
+
+    def _postfix(self, *args: str) -> str:
+        done = subprocess.run(["postfix", "-c", str(self.root), *args], capture_output=True, text=True, env=self.env)
+        if done.returncode != 0:
+            raise RuntimeError(f"postfix {' '.join(args)} failed: {done.stderr}{self.log()[-2000:]}")
+        return done.stderr
+
+    def start(self) -> None:
+        self._postfix("start")
+        wait_port(self.port)
+
+    def stop(self) -> None:
+        self._postfix("stop")
+
+    def set_clock(self, when: datetime | None) -> None:
+        """From now on the daemons' clock reads ``when`` (and runs on from
+        there); None puts it back to the real time."""
+        offset = 0.0 if when is None else when.timestamp() - time.time()
+        self.clock.write_text(f"{offset:+.3f}\n")
+
+    def flush(self) -> None:
+        """Deliver the deferred mail now (``postqueue -f``)."""
+        self._postfix("flush")
+
+    def queue(self) -> list[dict[str, Any]]:
+        """The messages in the queue (``postqueue -j``: one JSON object each)."""
+        import json
+
+        done = subprocess.run(["postqueue", "-c", str(self.root), "-j"], capture_output=True, text=True, check=True)
+        return [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+
+    def log(self) -> str:
+        path = self.root / "maillog"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def wait(self, predicate: Any, what: str, timeout: float = 20.0) -> Any:
+        """Poll until ``predicate()`` gives something true: delivery and
+        bounces are asynchronous in an MTA."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = predicate()
+            if found:
+                return found
+            time.sleep(0.1)
+        raise AssertionError(f"postfix: no {what} after {timeout:.0f} s; log:\n{self.log()[-3000:]}")

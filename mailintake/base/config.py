@@ -236,6 +236,18 @@ class Permits:
 
 
 @dataclass(frozen=True)
+class Trust:
+    """The agency's own mail hosts: the trust boundary of ``base.trust``."""
+
+    mail_hosts: tuple[str, ...] = setting()
+    receipt_skew_minutes: int = setting(low=0, high=10080)
+
+    def check(self, r: Reader) -> None:
+        if any(not h.strip() or any(c.isspace() for c in h.strip()) for h in self.mail_hosts):
+            raise r.fail("mail_hosts", "expected host names such as mx.agency.go.th")
+
+
+@dataclass(frozen=True)
 class Lifecycle:
     default_time_limit_days: int = setting(low=1, high=365)
 
@@ -273,6 +285,7 @@ class Config:
     payment: Payment
     permits: Permits
     lifecycle: Lifecycle
+    trust: Trust
     log: Log
     users: dict[str, User]
     raw: dict[str, Any] = field(repr=False)

@@ -23,6 +23,7 @@ from mailintake.base.data import outbox as sent
 from mailintake.base.data.db import Registry
 from mailintake.base.rules import HeaderRule, MailRules, Service
 from mailintake.base.store import Store
+from mailintake.base.trust import TrustBoundary, header_values
 from mailintake.desk.services import is_inquiry_code, juristic_problems, match_service
 from mailintake.intake.delivery import Report, read_report, report_type
 from mailintake.intake.limits import lighten
@@ -99,11 +100,15 @@ def _first_match(rules: Iterable[HeaderRule], get: Callable[[str], Iterable[str]
     return None
 
 
-def spam_verdict(rules: MailRules, headers: Message) -> Verdict | None:
-    """Spam by the server's verdict headers alone: the body is never parsed."""
+def spam_verdict(rules: MailRules, headers: Message, boundary: TrustBoundary | None = None) -> Verdict | None:
+    """Spam by the verdict headers alone (the body is never parsed), and only
+    those the agency's own hosts added (``boundary.trusted_headers``): an
+    ``X-Spam-Flag: YES`` the sender wrote never gets a citizen's mail deleted.
+    With no boundary, or no hosts named in it, every header counts."""
+    fields = (boundary or TrustBoundary()).trusted_headers(headers)
 
     def get(name: str) -> list[str]:
-        return [str(v) for v in (headers.get_all(name) or [])]
+        return header_values(fields, name)
 
     hit = _first_match(rules.spam_rules, get)
     if hit:

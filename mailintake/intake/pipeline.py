@@ -11,6 +11,11 @@ and ``respond`` run in one transaction, so an application is never registered
 without its acknowledgement queued. A message that fails anywhere is
 quarantined with the name of the stage the road was running and the error.
 
+The receipt time (R1) is read once the message is parsed: the time the
+agency's MX accepted it, from the trusted ``Received:`` lines
+(``base.trust``), else the mailbox's INTERNALDATE; the deemed receipt, the
+acknowledgement deadline and the service clock run from it.
+
 Spam and mail too large to fetch are decided from the headers alone, before
 the body is fetched: ``Road.spam`` and ``Road.oversized``.
 """
@@ -25,7 +30,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from email.message import Message
 from typing import Any
@@ -35,6 +40,7 @@ from mailintake.base.data import messages
 from mailintake.base.data.records import Message as MessageRow
 from mailintake.base.deployment import Deployment
 from mailintake.base.faults import checkpoint
+from mailintake.base.trust import RECEIPT_SKEW, ReceiptTime, TrustBoundary
 from mailintake.desk.lifecycle import Desk
 from mailintake.intake import check, classify, limits, parse
 from mailintake.intake.check import FileCheck
@@ -55,7 +61,7 @@ class Letter:
     env: Envelope | None  # None for a quarantined message retried from the store
     raw: bytes
     now: datetime
-    received: datetime
+    received: datetime  # the INTERNALDATE until parse reads the receipt time (R1)
     budget: Budget
     retry_row: int | None = None  # the quarantined row this try replaces
     lightened: tuple[bytes, dict[bytes, tuple[int, int]]] | None = None
@@ -65,6 +71,12 @@ class Letter:
     checks: list[tuple[str, FileCheck]] = field(default_factory=list)
     deadline: Deadline | None = None
     outcome: Outcome | None = None
+    receipt: ReceiptTime | None = None
+
+    @property
+    def receipt_time(self) -> ReceiptTime:
+        """The receipt time and its source; the INTERNALDATE before parse read it."""
+        return self.receipt or ReceiptTime(self.received, self.received, None, False)
 
     @property
     def duplicate(self) -> bool:
@@ -85,6 +97,9 @@ def limits_stage(road: Road, letter: Letter) -> None:
 
 def parse_stage(road: Road, letter: Letter) -> None:
     letter.msg = parse.parse(letter.raw, letter.lightened, max_parts=road.cfg.limits.max_parts)
+    # The receipt time (R1): the trusted Received: line, else the INTERNALDATE.
+    letter.receipt = road.trust.receipt_time(letter.msg.received_chain, letter.received)
+    letter.received = letter.receipt.at
     checkpoint("after_parse")
 
 
@@ -104,6 +119,9 @@ def classify_stage(road: Road, letter: Letter) -> None:
             letter.received,
             road.cfg.hours.date_skew_hours,
         )
+        if letter.verdict.kind == NEW and letter.receipt_time.skewed:
+            # The MX accepted it long before the mailbox stored it: the clerk sees why.
+            letter.verdict = replace(letter.verdict, flags=(*letter.verdict.flags, RECEIPT_SKEW))
 
 
 def check_stage(road: Road, letter: Letter) -> None:
@@ -120,22 +138,26 @@ def check_stage(road: Road, letter: Letter) -> None:
 
 def register_stage(road: Road, letter: Letter) -> None:
     rec, msg, verdict = road.recorder, letter.parsed, letter.verdict
+    receipt = letter.receipt_time
     if verdict is None:
         assert letter.known is not None
-        letter.outcome = rec.duplicate(letter.env, msg, letter.known, letter.now)
+        letter.outcome = rec.duplicate(letter.env, msg, letter.known, letter.now, receipt)
         return
     rec.begin(msg, letter.retry_row)
-    env, now, received = letter.env, letter.now, letter.received
+    env, now, cal = letter.env, letter.now, road.dep.calendar
     if verdict.kind == NEW:
-        letter.deadline = road.dep.calendar.deadline(received)
+        # Deemed receipt (R3), the acknowledgement deadline (R4) and the service
+        # clock run from the receipt time; the stored reason names its source.
+        deadline = cal.deadline(receipt.at)
+        letter.deadline = replace(deadline, reason=f"{receipt.describe(cal.local)}; {deadline.reason}")
         due = road.desk.due_at(letter.deadline.deemed_received_at, verdict.service)
-        letter.outcome = rec.application(env, msg, verdict, letter.checks, now, received, letter.deadline, due)
+        letter.outcome = rec.application(env, msg, verdict, letter.checks, now, receipt, letter.deadline, due)
     elif verdict.kind == REPLY and verdict.transaction_id:
-        letter.outcome = rec.reply(env, msg, verdict.transaction_id, letter.checks, now, received)
+        letter.outcome = rec.reply(env, msg, verdict.transaction_id, letter.checks, now, receipt)
     elif verdict.kind == VERIFY and verdict.permit:
-        letter.outcome = rec.verify(env, msg, verdict.permit, now, received)
+        letter.outcome = rec.verify(env, msg, verdict.permit, now, receipt)
     else:
-        letter.outcome = rec.report(env, msg, verdict, now, received)
+        letter.outcome = rec.report(env, msg, verdict, now, receipt)
 
 
 def respond_stage(road: Road, letter: Letter) -> None:
@@ -188,6 +210,7 @@ class Road:
         self.lookup = classify.RegistryLookup(dep.registry, dep.store)
         self.tid_pattern = classify.transaction_pattern(dep.cfg.ids.format, dep.cfg.ids.prefix)
         self.recorder = Recorder(dep)
+        self.trust = TrustBoundary.from_config(dep.cfg)
         self.responder = Responder(dep, self.desk)
         self._worker: CheckWorker | None = None
 
@@ -263,7 +286,9 @@ class Road:
 
     def _quarantine(self, letter: Letter, stage: str, error: str) -> Outcome:
         log.warning("quarantined at %s: %s", stage, error)
-        return self.recorder.quarantine(letter.env, letter.raw, stage, error, letter.now, existing=letter.retry_row)
+        return self.recorder.quarantine(
+            letter.env, letter.raw, stage, error, letter.now, existing=letter.retry_row, receipt=letter.receipt
+        )
 
     def crashed(self, env: Envelope, raw: bytes, times: int, now: datetime) -> Outcome:
         """A message its sweep died on ``times`` times is not tried again."""
@@ -277,8 +302,9 @@ class Road:
 
     # --- decided from the headers alone -------------------------------------------------------
     def spam(self, env: Envelope, headers: Message, now: datetime) -> Outcome | None:
-        """Spam by the server's verdict: recorded by its headers (R22); None when not spam."""
-        verdict = classify.spam_verdict(self.dep.rules, headers)
+        """Spam by the verdict of the agency's own filter (inside the trust
+        boundary): recorded by its headers (R22); None when not spam."""
+        verdict = classify.spam_verdict(self.dep.rules, headers, self.trust)
         return None if verdict is None else self.recorder.spam(env, headers, env.header, verdict.reason, now)
 
     def oversized(self, env: Envelope, headers: Message, now: datetime) -> Outcome:

@@ -25,6 +25,7 @@ from mailintake.base.data.records import Message as MessageRow
 from mailintake.base.deployment import Deployment
 from mailintake.base.headers import decode
 from mailintake.base.store import sha256
+from mailintake.base.trust import ReceiptTime
 from mailintake.intake.check import FileCheck
 from mailintake.intake.classify import AUTOREPLY, BOUNCE, DELIVERY_NOTE, OWN, READ_RECEIPT, REPORT_KINDS, Verdict
 from mailintake.intake.parse import Incoming, header_text, one_line
@@ -81,9 +82,14 @@ class Recorder:
         flags: Sequence[str] = (),
         headers: bool = False,
         outbox_id: int | None = None,
-        received: datetime | None = None,
+        receipt: ReceiptTime | None = None,
     ) -> int:
-        when = received or (env.internaldate if env else now)
+        """One message row with its receipt time (R1): the legal one in
+        ``received_at``, the mailbox's INTERNALDATE and the trusted Received:
+        time beside it, and which of them ``received_at`` is."""
+        if receipt is None:
+            when = env.internaldate if env else now
+            receipt = ReceiptTime(when, when, None, False)
         return messages.add(
             self.reg,
             {
@@ -95,8 +101,7 @@ class Recorder:
                 "folder": env.folder if env else None,
                 "uidvalidity": env.uidvalidity if env else None,
                 "uid": env.uid if env else None,
-                "received_at": to_iso(self.cal.local(when)),
-                "internaldate": to_iso(when),
+                **self.receipt_columns(receipt),
                 "date_header": to_iso(msg.date_header),
                 "received_chain": _j(list(msg.received_chain[:20])),
                 "fetched_at": to_iso(now),
@@ -114,6 +119,15 @@ class Recorder:
             },
             place_of(env),
         )
+
+    def receipt_columns(self, receipt: ReceiptTime) -> dict[str, str | None]:
+        trusted = receipt.trusted
+        return {
+            "received_at": to_iso(self.cal.local(receipt.at)),
+            "internaldate": to_iso(receipt.internaldate),
+            "receipt_source": receipt.source,
+            "trusted_received_at": to_iso(self.cal.local(trusted.at)) if trusted else None,
+        }
 
     def files(self, message_row: int, tid: str | None, checks: Checked) -> None:
         for digest, fc in checks:
@@ -205,16 +219,25 @@ class Recorder:
         return Outcome("oversized", row)
 
     def quarantine(
-        self, env: Envelope | None, raw: bytes, stage: str, error: str, now: datetime, existing: int | None = None
+        self,
+        env: Envelope | None,
+        raw: bytes,
+        stage: str,
+        error: str,
+        now: datetime,
+        existing: int | None = None,
+        receipt: ReceiptTime | None = None,
     ) -> Outcome:
         """Keep a message the road could not finish, naming the stage and the
-        error (its own transaction)."""
+        error (its own transaction). Its INTERNALDATE is kept, so a retry
+        finds the same receipt time."""
         with self.reg.transaction():
             if existing is not None:
                 messages.quarantine_again(self.reg, existing, stage, error)
                 row = existing
             else:
                 when = env.internaldate if env else now
+                receipt = receipt or ReceiptTime(when, when, None, False)
                 row = messages.add(
                     self.reg,
                     {
@@ -223,8 +246,7 @@ class Recorder:
                         "folder": env.folder if env else None,
                         "uidvalidity": env.uidvalidity if env else None,
                         "uid": env.uid if env else None,
-                        "received_at": to_iso(self.cal.local(when)),
-                        "internaldate": to_iso(when),
+                        **self.receipt_columns(receipt),
                         "fetched_at": to_iso(now),
                         "size": len(raw),
                         "stored": 1,
@@ -241,8 +263,10 @@ class Recorder:
         return Outcome("quarantined", row)
 
     # --- what the road decided --------------------------------------------------------------
-    def duplicate(self, env: Envelope | None, msg: Incoming, original: MessageRow, now: datetime) -> Outcome:
-        row = self.message(env, msg, "duplicate", now, tid=original.transaction_id)
+    def duplicate(
+        self, env: Envelope | None, msg: Incoming, original: MessageRow, now: datetime, receipt: ReceiptTime | None = None
+    ) -> Outcome:
+        row = self.message(env, msg, "duplicate", now, tid=original.transaction_id, receipt=receipt)
         self.reg.add_event(
             at=now,
             actor=SYSTEM,
@@ -259,16 +283,16 @@ class Recorder:
         verdict: Verdict,
         checks: Checked,
         now: datetime,
-        received: datetime,
+        receipt: ReceiptTime,
         deadline: Deadline,
         due_at: datetime | None,
     ) -> Outcome:
         """A new application or inquiry, as classify found it, with its files,
-        its deemed receipt and the day it must be decided by."""
-        tid = self.new_transaction_id(received)
+        its receipt time (R1), its deemed receipt and the day it must be decided by."""
+        tid = self.new_transaction_id(receipt.at)
         problems = sorted({p.code for _d, fc in checks for p in fc.problems}) + list(verdict.problems)
         service = verdict.service.id if verdict.service else None
-        row = self.message(env, msg, "application", now, tid=tid, flags=verdict.flags, received=received)
+        row = self.message(env, msg, "application", now, tid=tid, flags=verdict.flags, receipt=receipt)
         self.files(row, tid, checks)
         messages.add_application(
             self.reg,
@@ -280,7 +304,7 @@ class Recorder:
             applicant_email=msg.reply_address or (msg.header("from") or "")[:300],
             applicant_name=msg.from_name or None,
             subject=msg.subject,
-            received_at=self.cal.local(received),
+            received_at=self.cal.local(receipt.at),
             deemed_received_at=deadline.deemed_received_at,
             ack_due_at=deadline.ack_due_at,
             ack_reason=deadline.reason,
@@ -302,15 +326,16 @@ class Recorder:
                 "service": service,
                 "deemed": to_iso(deadline.deemed_received_at),
                 "reason": deadline.reason,
+                "receipt_source": receipt.source,
             },
         )
         return Outcome("application", row, tid)
 
-    def reply(self, env: Envelope | None, msg: Incoming, tid: str, checks: Checked, now: datetime, received: datetime) -> Outcome:
+    def reply(self, env: Envelope | None, msg: Incoming, tid: str, checks: Checked, now: datetime, receipt: ReceiptTime) -> Outcome:
         """More mail on an application: its files, and the ``new_documents`` flag."""
         app = applications.get(self.reg, tid)
         assert app is not None
-        row = self.message(env, msg, "reply", now, tid=tid, received=received)
+        row = self.message(env, msg, "reply", now, tid=tid, receipt=receipt)
         self.files(row, tid, checks)
         flags = app.flags + (("new_documents",) if checks and "new_documents" not in app.flags else ())
         applications.update(self.reg, tid, flags=flags, updated_at=to_iso(now))
@@ -325,10 +350,10 @@ class Recorder:
         )
         return Outcome("reply", row, tid)
 
-    def verify(self, env: Envelope | None, msg: Incoming, number: str, now: datetime, received: datetime) -> Outcome:
-        return Outcome("verify", self.message(env, msg, "verify", now, flags=[number], received=received))
+    def verify(self, env: Envelope | None, msg: Incoming, number: str, now: datetime, receipt: ReceiptTime) -> Outcome:
+        return Outcome("verify", self.message(env, msg, "verify", now, flags=[number], receipt=receipt))
 
-    def report(self, env: Envelope | None, msg: Incoming, verdict: Verdict, now: datetime, received: datetime) -> Outcome:
+    def report(self, env: Envelope | None, msg: Incoming, verdict: Verdict, now: datetime, receipt: ReceiptTime) -> Outcome:
         """Robot mail (auto-replies, our own mail back, delivery reports, read
         receipts), with its headers; a report is applied to the mail it is about."""
         ob = (
@@ -346,7 +371,7 @@ class Recorder:
             headers=True,
             outbox_id=outbox_id,
             flags=[verdict.reason[:500]],
-            received=received,
+            receipt=receipt,
         )
         delivery = record_report(self.cfg, self.reg, ob, verdict, now, row) if ob else {}
         self.reg.add_event(

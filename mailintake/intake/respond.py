@@ -25,7 +25,7 @@ from mailintake.base import thaitext
 from mailintake.base.data import applications, messages
 from mailintake.base.data import outbox as sent
 from mailintake.base.deployment import Deployment
-from mailintake.base.outgoing import compose, queue
+from mailintake.base.outgoing import Composed, compose, queue
 from mailintake.base.rules import MailRules
 from mailintake.desk.lifecycle import Desk
 from mailintake.desk.reactions import REPLIED, Happened, react
@@ -77,18 +77,7 @@ class Responder:
             self.dep.wording.problem(code, domain=domain) for code in verdict.problems if code in JURISTIC_PROBLEMS
         ]
         ctx["identity_needed"] = verdict.service is not None and verdict.service.risk in ("medium", "high")
-        composed = compose(
-            self.cfg,
-            self.renderer,
-            template="ack",
-            recipient=recipient,
-            context=ctx,
-            now=now,
-            tid=tid,
-            in_reply_to=msg.message_id,
-            references=msg.references,
-        )
-        queue(self.cfg, self.reg, composed, kind="ack", tid=tid, now=now)
+        composed = self.answer("ack", recipient, ctx, now, kind="ack", tid=tid, msg=msg)
         self.reg.add_event(
             at=now,
             actor=SYSTEM,
@@ -110,18 +99,7 @@ class Responder:
         recipient = msg.reply_address
         if checks and recipient is not None and not moved and self.may_answer(recipient, now):
             ctx = self.context(tid, msg, received, received, checks)
-            composed = compose(
-                self.cfg,
-                self.renderer,
-                template="more",
-                recipient=recipient,
-                context=ctx,
-                now=now,
-                tid=tid,
-                in_reply_to=msg.message_id,
-                references=msg.references,
-            )
-            queue(self.cfg, self.reg, composed, kind="receipt", tid=tid, now=now)
+            self.answer("more", recipient, ctx, now, kind="receipt", tid=tid, msg=msg)
 
     # --- a permit verification (R18) ----------------------------------------------------
     def verify(self, msg: Incoming, number: str, message_row: int, now: datetime, received: datetime) -> None:
@@ -135,18 +113,7 @@ class Responder:
             self.reg.add_event(at=now, actor=SYSTEM, action="verify_not_answered", detail={"permit": number, "why": why})
             return
         result = status_of(self.reg, number, now)
-        composed = compose(
-            self.cfg,
-            self.renderer,
-            template="verify",
-            recipient=recipient,
-            context={"number": number, "result": result},
-            now=now,
-            tid=None,
-            in_reply_to=msg.message_id,
-            references=msg.references,
-        )
-        queue(self.cfg, self.reg, composed, kind="verify_answer", tid=None, now=now)
+        self.answer("verify", recipient, {"number": number, "result": result}, now, kind="verify_answer", msg=msg)
         self.reg.add_event(
             at=now,
             actor=SYSTEM,
@@ -168,19 +135,37 @@ class Responder:
             "subject": one_line(str(headers.get("Subject", "")), 200),
         }
         mid = str(headers.get("Message-ID") or "").strip()
+        self.answer("oversized", recipient, ctx, now, kind="oversized", in_reply_to=mid if _MSGID.match(mid) else None)
+
+    # --- what the answers say -------------------------------------------------------------
+    def answer(
+        self,
+        template: str,
+        recipient: str,
+        ctx: dict[str, Any],
+        now: datetime,
+        *,
+        kind: str,
+        tid: str | None = None,
+        msg: Incoming | None = None,
+        in_reply_to: str | None = None,
+    ) -> Composed:
+        """Compose ``template`` to ``recipient``, threaded on ``msg`` when given,
+        and queue it in the caller's transaction."""
         composed = compose(
             self.cfg,
             self.renderer,
-            template="oversized",
+            template=template,
             recipient=recipient,
             context=ctx,
             now=now,
-            tid=None,
-            in_reply_to=mid if _MSGID.match(mid) else None,
+            tid=tid,
+            in_reply_to=msg.message_id if msg is not None else in_reply_to,
+            references=msg.references if msg is not None else (),
         )
-        queue(self.cfg, self.reg, composed, kind="oversized", tid=None, now=now)
+        queue(self.cfg, self.reg, composed, kind=kind, tid=tid, now=now)
+        return composed
 
-    # --- what the answers say -------------------------------------------------------------
     def context(self, tid: str, msg: Incoming, received: datetime, deemed: datetime, checks: Checked) -> dict[str, Any]:
         local_received, local_deemed = self.cal.local(received), self.cal.local(deemed)
         return {

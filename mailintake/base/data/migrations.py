@@ -186,4 +186,10 @@ MIGRATIONS: list[str] = [
         message_row INTEGER
     );
     """,
+    # 7: the receipt time's source (R1): "received" (the agency's trusted
+    # Received: line, whose time is kept) or "internaldate" (the mailbox's).
+    """
+    ALTER TABLE messages ADD COLUMN receipt_source TEXT NOT NULL DEFAULT 'internaldate';
+    ALTER TABLE messages ADD COLUMN trusted_received_at TEXT;
+    """,
 ]

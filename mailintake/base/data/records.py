@@ -121,6 +121,8 @@ class Message(Record):
     error: str | None = None
     attempts: int = 0
     outbox_id: int | None = None
+    receipt_source: str = "internaldate"  # "received": a trusted Received: line (R1)
+    trusted_received_at: str | None = None
 
 
 @dataclass(frozen=True)

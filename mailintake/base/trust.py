@@ -1,0 +1,223 @@
+"""The trust boundary: which header lines of a message the agency's own mail
+system wrote, and so when the message entered it (R1).
+
+Every mail server on the way prepends a ``Received:`` line, so the lines read
+top-down run from the mailbox back towards the sender. The agency names its
+own hosts (``[trust] mail_hosts``: its MX, relays and mailbox server); the
+contiguous run of ``Received:`` lines at the top whose ``by`` host is one of
+them was written by the agency. The oldest line of that run is where its MX
+accepted the message from outside, and the time after its last ``;`` is the
+receipt time. Everything below the run was written on the sender's side and
+is never trusted, whatever it claims: a forged ``by mx.agency`` line below an
+untrusted hop stays outside, and nobody outside can put a line above the
+agency's own.
+
+The same boundary decides which spam verdicts and ``Authentication-Results``
+count (``TrustBoundary.trusted_headers``): those the agency's hosts added,
+above and including the entry line. With no hosts named, nothing is trusted for
+the receipt time (the mailbox's INTERNALDATE is used, as before) and every
+header counts for the verdicts.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.message import Message
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from mailintake.base.config import Config
+
+RECEIVED, INTERNALDATE = "received", "internaldate"
+RECEIPT_SKEW = "receipt_skew"
+_BY = re.compile(r"(?:^|\s)by\s+(\S+)", re.IGNORECASE)
+# "from helo (rdns [address])": the name the client gave and, in the comment
+# the receiving host wrote, its reverse name and address.
+_FROM = re.compile(r"^\s*from\s+([^\s(]+)\s*(?:\(([^()]*)\))?", re.IGNORECASE)
+Headers = Message | Iterable[tuple[str, Any]]
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """The trusted entry: when ``host`` accepted the message from outside, read
+    from the ``header_index``-th ``Received:`` line (0 is the topmost)."""
+
+    at: datetime
+    host: str
+    header_index: int
+
+
+@dataclass(frozen=True)
+class ReceiptTime:
+    """The legal receipt time of one message and where it came from: the
+    trusted ``Received:`` line when there is one, else the INTERNALDATE."""
+
+    at: datetime
+    internaldate: datetime
+    trusted: Receipt | None
+    skewed: bool  # the two differ by more than [trust] receipt_skew_minutes
+
+    @property
+    def source(self) -> str:
+        return RECEIVED if self.trusted is not None else INTERNALDATE
+
+    def describe(self, local: Callable[[datetime], datetime]) -> str:
+        """The source in words, for the stored reason, e.g. ``received by
+        mx.agency.go.th at Mon 23 Nov 16:20 (the agency's mail server)``."""
+        if self.trusted is None:
+            return f"received by the mailbox at {local(self.at):%a %-d %b %H:%M} (no trusted Received header)"
+        stored = f"; the mailbox stored it at {local(self.internaldate):%a %-d %b %H:%M}" if self.skewed else ""
+        return f"received by {self.trusted.host} at {local(self.at):%a %-d %b %H:%M} (the agency's mail server{stored})"
+
+
+# --- reading one Received: line ---------------------------------------------------------------
+def without_comments(text: str) -> str:
+    """``text`` with its RFC 5322 comments (nested, with quoted pairs) made spaces
+    and its folding undone."""
+    out: list[str] = []
+    depth = 0
+    escaped = False
+    for ch in text:
+        if escaped:
+            escaped = False
+            continue
+        if depth and ch == "\\":
+            escaped = True
+        elif ch == "(":
+            depth += 1
+        elif ch == ")" and depth:
+            depth -= 1
+            if not depth:
+                out.append(" ")
+        elif not depth:
+            out.append(ch)
+    return " ".join("".join(out).split())
+
+
+def host_name(text: str) -> str:
+    """A host as compared: lower case, no trailing dot; an address literal
+    (``[192.0.2.1]``, ``[IPv6:2001:DB8::1]``) as its address."""
+    host = text.strip().strip(";,").lower().rstrip(".")
+    if host.startswith("[") and host.endswith("]"):
+        literal = host[1:-1].removeprefix("ipv6:")
+        try:
+            return str(ipaddress.ip_address(literal))
+        except ValueError:
+            return literal
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return host
+
+
+def by_host(value: str) -> str | None:
+    """The ``by`` host of a ``Received:`` value, None when it names none."""
+    plain = without_comments(value)
+    m = _BY.search(plain.rpartition(";")[0] if ";" in plain else plain)
+    return host_name(m.group(1)) if m else None
+
+
+def from_hosts(value: str) -> frozenset[str]:
+    """The names and addresses a ``Received:`` value gives for the host the
+    message came from (the greeting name and the reverse name and address the
+    receiving host saw); empty when it names none."""
+    m = _FROM.match(" ".join(value.split()))
+    if m is None:
+        return frozenset()
+    tokens = [m.group(1), *(m.group(2) or "").split()]
+    return frozenset(host_name(t.removeprefix("helo=")) for t in tokens if t and t.lower() != "unknown")
+
+
+def received_at(value: str) -> datetime | None:
+    """The date after the last ``;`` of a ``Received:`` value (any offset; -0000
+    is UTC), None when it is missing, has no zone or cannot be read."""
+    _clauses, semicolon, date = without_comments(value).rpartition(";")
+    date = date.strip()
+    if not semicolon or not date:
+        return None
+    try:
+        when = parsedate_to_datetime(date)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is not None:
+        return when
+    return when.replace(tzinfo=UTC) if date.endswith("-0000") else None
+
+
+def _fields(headers: Headers) -> list[tuple[str, str]]:
+    items = headers.raw_items() if isinstance(headers, Message) else headers
+    return [(str(k), str(v)) for k, v in items]
+
+
+# --- the boundary -----------------------------------------------------------------------------
+class TrustBoundary:
+    """The agency's mail hosts, and what they let the program trust."""
+
+    def __init__(self, hosts: Iterable[str] = (), skew_minutes: int = 0):
+        self.hosts = frozenset(host_name(h) for h in hosts if h.strip())
+        self.skew = timedelta(minutes=skew_minutes)
+
+    @classmethod
+    def from_config(cls, cfg: Config) -> TrustBoundary:
+        return cls(cfg.trust.mail_hosts, cfg.trust.receipt_skew_minutes)
+
+    @property
+    def active(self) -> bool:
+        """True when the agency named its hosts (else nothing is trusted for the
+        receipt time and every header counts for the verdicts)."""
+        return bool(self.hosts)
+
+    def trusted_run(self, received: Sequence[str]) -> int:
+        """How many ``Received:`` values at the top (most recent first) a trusted
+        host added. A line counts only while the line above it says it came from
+        a trusted host: a sender talking straight to the MX cannot extend the
+        run with a forged ``by`` line of its own below the MX's."""
+        n = 0
+        for value in received:
+            if by_host(value) not in self.hosts:
+                break
+            n += 1
+            if not from_hosts(value) & self.hosts:
+                break
+        return n
+
+    def receipt_in(self, received: Sequence[str]) -> Receipt | None:
+        """The trusted entry of the ``Received:`` values ``received`` (top-down),
+        None when there is none or its date cannot be read."""
+        run = self.trusted_run(received)
+        if run == 0:
+            return None
+        at = received_at(received[run - 1])
+        host = by_host(received[run - 1])
+        return None if at is None or host is None else Receipt(at, host, run - 1)
+
+    def receipt(self, headers: Headers) -> Receipt | None:
+        """The time the agency's first host accepted the message from outside."""
+        return self.receipt_in([v for k, v in _fields(headers) if k.lower() == "received"])
+
+    def trusted_headers(self, headers: Headers) -> list[tuple[str, str]]:
+        """The header fields added inside the boundary, in order: those above and
+        including the entry ``Received:`` line; every field when no host is named."""
+        fields = _fields(headers)
+        if not self.active:
+            return fields
+        received = [i for i, (k, _v) in enumerate(fields) if k.lower() == "received"]
+        run = self.trusted_run([fields[i][1] for i in received])
+        return fields[: received[run - 1] + 1] if run else []
+
+    def receipt_time(self, received: Sequence[str], internaldate: datetime) -> ReceiptTime:
+        """The legal receipt time of a message with these ``Received:`` values
+        (top-down) that the mailbox stored at ``internaldate``."""
+        trusted = self.receipt_in(received)
+        at = trusted.at if trusted is not None else internaldate
+        skewed = trusted is not None and self.skew > timedelta(0) and abs(trusted.at - internaldate) > self.skew
+        return ReceiptTime(at, internaldate, trusted, skewed)
+
+
+def header_values(fields: Iterable[tuple[str, str]], name: str) -> list[str]:
+    """The values of the fields called ``name`` (any case)."""
+    return [v for k, v in fields if k.lower() == name.lower()]
