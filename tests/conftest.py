@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
-from servers import CONFIG, Dovecot, Mailbox, SmtpSink
+from servers import CONFIG, Dovecot, Mailbox, Postfix, SmtpSink
 
 from mailintake.cli import cli
 
@@ -71,3 +71,61 @@ class Env:
 @pytest.fixture
 def deploy(tmp_path: Path, mailbox: Mailbox, smtp: SmtpSink) -> Env:
     return Env(tmp_path, mailbox, smtp)
+
+
+# --- the agency's mail system in miniature: Postfix -> LMTP -> Dovecot ---------------------------
+
+
+@pytest.fixture(scope="session")
+def mx_dovecot() -> Iterator[Dovecot]:
+    """A Dovecot of its own for the Postfix tests (IMAP and LMTP, users
+    saraban<N>@saraban.test): they stop and start it, and no other test should
+    see that."""
+    root = Path(tempfile.mkdtemp(prefix="mailintake-mx-dovecot-"))
+    server = Dovecot(root, lmtp=True, user="saraban", domain="saraban.test", pool=50)
+    yield server
+    server.stop()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postfix(mx_dovecot: Dovecot) -> Iterator[Postfix]:
+    """A private Postfix on loopback delivering the test domain to mx_dovecot over LMTP."""
+    root = Path(tempfile.mkdtemp(prefix="mailintake-postfix-"))
+    server = Postfix(root, mx_dovecot.domain, mx_dovecot.lmtp_port)
+    yield server
+    server.stop()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+class MxEnv(Env):
+    """A deployment whose mailbox sits behind the private Postfix: the
+    agency's address is the test user's, so mail to it and bounces of what it
+    sends arrive in that mailbox, and ``[trust] mail_hosts`` names the two hosts
+    that stamp Received: lines on the way in."""
+
+    def __init__(self, tmp: Path, mailbox: Mailbox, smtp: SmtpSink, postfix: Postfix, trust: str = ""):
+        super().__init__(tmp, mailbox, smtp)
+        self.postfix = postfix
+        self.address = mailbox.user
+        hosts = f'["{postfix.hostname}", "{mailbox.server.hostname}"]'
+        text = self.config.read_text(encoding="utf-8").replace("saraban@banmai.go.th", self.address)
+        text += f"\n[trust]\nmail_hosts = {hosts}\n{trust}"
+        self.config.write_text(text, encoding="utf-8")
+
+    def send_through_postfix(self) -> None:
+        """Acknowledgements leave through the private Postfix (not the SMTP sink)."""
+        assert self.smtp is not None
+        text = self.config.read_text(encoding="utf-8")
+        self.config.write_text(text.replace(f"port = {self.smtp.port}\n", f"port = {self.postfix.port}\n"), encoding="utf-8")
+
+
+@pytest.fixture
+def mx(tmp_path: Path, mx_dovecot: Dovecot, postfix: Postfix, smtp: SmtpSink) -> Iterator[MxEnv]:
+    env = MxEnv(tmp_path, Mailbox(mx_dovecot, mx_dovecot.new_user()), smtp, postfix)
+    yield env
+    # Back to the real time. A clock set forwards is harmless to a running
+    # server; a test that sets one backwards restarts the server itself.
+    postfix.clock.set(None)
+    assert mx_dovecot.clock is not None
+    mx_dovecot.clock.set(None)

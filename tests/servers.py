@@ -57,6 +57,8 @@ protocol lmtp {{
   mail_plugins = $mail_plugins
 }}
 lmtp_save_to_detail_mailbox = no
+# libfaketime reaches Dovecot's processes only through this list.
+import_environment = TZ CORE_OUTOFMEM CORE_ERROR LISTEN_PID LISTEN_FDS {faketime_env}
 """
 
 DOVECOT_CONF = """
@@ -177,6 +179,9 @@ class Dovecot:
         # The name Dovecot writes in the ``by`` part of its LMTP Received: line.
         self.hostname = "mailbox.saraban.test"
         self.lmtp_port = free_port() if lmtp else 0
+        # The mail exchanger's Dovecot runs on a clock a test may set (the
+        # time it stores a message at, its INTERNALDATE); the shared one on the real clock.
+        self.clock = FakeClock(root / "clock") if lmtp else None
         self.user_name, self.domain = user, domain
         # A throw-away CA (trustme) for the SSL and STARTTLS tests.
         import trustme
@@ -208,13 +213,14 @@ class Dovecot:
             ssl_port=self.ssl_port,
             protocols="imap lmtp" if lmtp else "imap",
             hostname=self.hostname,
-            lmtp=DOVECOT_LMTP.format(lmtp_port=self.lmtp_port) if lmtp else "",
+            lmtp=DOVECOT_LMTP.format(lmtp_port=self.lmtp_port, faketime_env=self.clock.names()) if self.clock else "",
         )
         (root / "dovecot.conf").write_text(conf)
         self.start()
 
     def start(self) -> None:
-        subprocess.run(["dovecot", "-c", str(self.root / "dovecot.conf")], check=True)
+        env = {**os.environ, **self.clock.env} if self.clock else None
+        subprocess.run(["dovecot", "-c", str(self.root / "dovecot.conf")], check=True, env=env)
         wait_port(self.port)
         wait_port(self.ssl_port)
         if self.lmtp_port:
@@ -387,6 +393,7 @@ compatibility_level = 3.6
 queue_directory = {root}/queue
 data_directory = {root}/data
 maillog_file = {root}/maillog
+maillog_file_prefixes = {root}
 myhostname = {hostname}
 mydomain = saraban.test
 myorigin = $myhostname
@@ -404,6 +411,7 @@ relay_transport = error:5.7.1 no relay from this test exchanger
 virtual_mailbox_domains = {domain}
 virtual_transport = lmtp:inet:127.0.0.1:{lmtp_port}
 biff = no
+smtputf8_enable = no
 smtpd_banner = $myhostname ESMTP
 delay_warning_time = 0
 # The queue scan runs when asked (``postfix flush``), not on a timer.
@@ -440,56 +448,79 @@ anvil     unix  -       -       n       -       1       anvil
 scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
 lmtp      unix  -       -       n       -       -       lmtp
-  -o smtputf8_enable=no
 """
 
 
 def libfaketime() -> str | None:
     """The path of libfaketime.so.1 (Debian's ``libfaketime``), or None."""
-    for pattern in ("/usr/lib/*/faketime/libfaketime.so.1", "/usr/lib/faketime/libfaketime.so.1"):
-        found = sorted(Path("/").glob(pattern.lstrip("/")))
+    for pattern in ("usr/lib/*/faketime/libfaketime.so.1", "usr/lib/faketime/libfaketime.so.1"):
+        found = sorted(Path("/").glob(pattern))
         if found:
             return str(found[0])
     return None
 
 
+class FakeClock:
+    """A clock file for libfaketime. A server started with ``env`` (and the
+    variables' names in its own import list) reads it on every clock call:
+    ``set(when)`` makes its clock read ``when`` from now on and run on from
+    there, so a time is chosen, never waited for."""
+
+    def __init__(self, path: Path):
+        preload = libfaketime()
+        if preload is None:
+            raise RuntimeError("libfaketime is not installed: run `bash .ci/run` (it installs libfaketime)")
+        self.path = path
+        self.set(None)
+        self.env = {"LD_PRELOAD": preload, "FAKETIME_TIMESTAMP_FILE": str(path), "FAKETIME_NO_CACHE": "1"}
+
+    def names(self) -> str:
+        """The variables as an import_environment list (NAME=value)."""
+        return " ".join(f"{k}={v}" for k, v in self.env.items())
+
+    def set(self, when: datetime | None) -> None:
+        """None puts the clock back to the real time."""
+        offset = 0.0 if when is None else when.timestamp() - time.time()
+        self.path.write_text(f"{offset:+.3f}\n")
+        self.path.chmod(0o644)
+
+
 class Postfix:
-    """One private Postfix for the session (``postfix -c ROOT``), run as root
-    like the system's, under libfaketime with a clock file that a test may set:
-    ``set_clock(when)`` makes the daemons' clock read ``when`` from now on, so
-    the time in its Received: lines is chosen, never waited for."""
+    """One private Postfix for the session (``postfix -c ROOT/etc``), run as
+    root like the system's, under libfaketime: ``clock.set(when)`` chooses
+    the time in the Received: line it stamps on accepting a message."""
 
     hostname = "mx.saraban.test"
 
     def __init__(self, root: Path, domain: str, lmtp_port: int):
         if shutil.which("postfix") is None:
             raise RuntimeError("postfix is not installed: run `bash .ci/run` (it installs postfix)")
-        preload = libfaketime()
-        if preload is None:
-            raise RuntimeError("libfaketime is not installed: run `bash .ci/run` (it installs libfaketime)")
         self.root = root
         self.port = free_port()
         self.domain = domain
         os.chmod(root, 0o755)
-        self.clock = root / "clock"
-        self.clock.write_text("+0\n")
-        self.clock.chmod(0o644)
-        self.env = {
-            "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
-            "LD_PRELOAD": preload,
-            "FAKETIME_TIMESTAMP_FILE": str(self.clock),
-            "FAKETIME_NO_CACHE": "1",
-        }
-        faketime_env = " ".join(f"{k}={v}" for k, v in self.env.items() if k != "PATH")
-        (root / "main.cf").write_text(
+        # ``postfix check`` makes the queue's subdirectories, owned by mail_owner.
+        (root / "queue").mkdir(mode=0o755)
+        (root / "data").mkdir(mode=0o700)
+        shutil.chown(root / "data", "postfix", "postfix")
+        self.clock = FakeClock(root / "clock")
+        self.env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", **self.clock.env}
+        faketime_env = self.clock.names()
+        # The configuration directory holds root's files only (``postfix
+        # check`` wants it so); the queue and data directories sit beside it.
+        self.config = root / "etc"
+        self.config.mkdir()
+        (self.config / "main.cf").write_text(
             POSTFIX_MAIN.format(root=root, hostname=self.hostname, domain=domain, lmtp_port=lmtp_port, faketime_env=faketime_env)
         )
-        (root / "master.cf").write_text(POSTFIX_MASTER.format(port=self.port))
+        (self.config / "master.cf").write_text(POSTFIX_MASTER.format(port=self.port))
         self._postfix("check")
         self.start()
 
     def _postfix(self, *args: str) -> str:
-        done = subprocess.run(["postfix", "-c", str(self.root), *args], capture_output=True, text=True, env=self.env)
+        # Postfix writes its errors to stderr only on a terminal; otherwise
+        # they are in maillog_file, which the error message quotes.
+        done = subprocess.run(["postfix", "-c", str(self.config), *args], capture_output=True, text=True, env=self.env)
         if done.returncode != 0:
             raise RuntimeError(f"postfix {' '.join(args)} failed: {done.stderr}{self.log()[-2000:]}")
         return done.stderr
@@ -501,21 +532,15 @@ class Postfix:
     def stop(self) -> None:
         self._postfix("stop")
 
-    def set_clock(self, when: datetime | None) -> None:
-        """From now on the daemons' clock reads ``when`` (and runs on from
-        there); None puts it back to the real time."""
-        offset = 0.0 if when is None else when.timestamp() - time.time()
-        self.clock.write_text(f"{offset:+.3f}\n")
-
     def flush(self) -> None:
-        """Deliver the deferred mail now (``postqueue -f``)."""
+        """Deliver the deferred mail now (``postfix flush``, as ``postqueue -f``)."""
         self._postfix("flush")
 
     def queue(self) -> list[dict[str, Any]]:
         """The messages in the queue (``postqueue -j``: one JSON object each)."""
         import json
 
-        done = subprocess.run(["postqueue", "-c", str(self.root), "-j"], capture_output=True, text=True, check=True)
+        done = subprocess.run(["postqueue", "-c", str(self.config), "-j"], capture_output=True, text=True, check=True)
         return [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
 
     def log(self) -> str:

@@ -128,5 +128,5 @@ def test_rules_check(tmp_path: Path) -> None:
     cfg.write_text(f'[agency]\nrules_dir = "{rules}"\n[storage]\npath = "{tmp_path}/var"\n')
     code, out = run("--config", str(cfg), "rules", "check")
     assert code == 1 and "mail.toml: [[spam.rules]] #1: regex: bad regular expression" in out
-    code, out = run("rules", "check")
+    code, out = run("--config", str(Path(__file__).parent.parent / "config.toml"), "rules", "check")
     assert code == 0 and "mail.toml: ok" in out and "tm30.toml: ok (TM30" in out

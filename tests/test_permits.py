@@ -5,10 +5,12 @@ rendering), never by extracting shaped Thai text."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import io
 import re
 import subprocess
+import sys
 from email.message import Message
 from pathlib import Path
 
@@ -22,6 +24,7 @@ from pypdf import PdfReader
 
 from mailintake.base.config import load
 from mailintake.base.data.db import Registry
+from mailintake.permits import document, thaibreak
 from mailintake.permits.codes import check_password
 from mailintake.permits.register import verdict
 from samples.make_samples import scanned_pdf
@@ -378,3 +381,139 @@ def test_verdict_of_a_verification_names_each_check_and_passes_only_a_sound_file
     assert verdict(broken)[0].endswith("signature: BROKEN") and not verdict(broken)[1]
     unknown = {"status": "unknown", "file_matches_register": False, "hash_ok": None, "signature": None}
     assert verdict(unknown) == ("permit ?: unknown; file in register: no; keyed hash: -; signature: none", False)
+
+
+# --- Thai line breaks ------------------------------------------------------------------------------
+# Recorded with PyThaiNLP 5.4 (word_tokenize, engine "newmm") before it was replaced by
+# mailintake.permits.thaibreak: the permit layouts' long lines break in the same places. One break
+# is deliberately better: "permit's" no longer splits before the apostrophe.
+CONDITIONS_TH = (
+    "ผู้ได้รับอนุญาตต้องปฏิบัติตามกฎหมายและเงื่อนไขที่เจ้าหน้าที่กำหนด ใบอนุญาตนี้ตรวจสอบสถานะได้โดยส่งอีเมลหัวเรื่อง ตรวจสอบใบอนุญาต ตามด้วยเลขที่ใบอนุญาต"
+)
+EVENT_CONDITIONS_TH = (
+    "ผู้ได้รับอนุญาตต้องดูแลความสะอาด ความปลอดภัย และไม่ส่งเสียงดังรบกวนผู้อื่นหลังเวลา ๒๒.๐๐ นาฬิกา "
+    "ใบอนุญาตนี้ตรวจสอบสถานะได้โดยส่งอีเมลหัวเรื่อง ตรวจสอบใบอนุญาต ตามด้วยเลขที่ใบอนุญาต"
+)
+SUBJECT = (
+    "เรื่อง / Subject: ขออนุญาตจัดงานวันเด็กแห่งชาติประจำปีสองพันห้าร้อยหกสิบเก้า ณ ลานอเนกประสงค์หน้าที่ว่าการอำเภอบ้านใหม่ "
+    "พร้อมเครื่องขยายเสียงและเต็นท์จำนวนสิบหลัง"
+)
+HOLDER = (
+    "ผู้ได้รับอนุญาต / Permit holder: นางสาวสมศรี ใจดีมีสุขเจริญรุ่งเรืองศรีสวัสดิ์วัฒนาสกุลไทยพานิชย์ ในนามคณะกรรมการจัดงานประเพณีลอยกระทงประจำหมู่บ้าน"
+)
+ADDRESS = (
+    "องค์การบริหารส่วนตำบลบ้านใหม่ เลขที่ 99 หมู่ 4 ตำบลบ้านใหม่ อำเภอเมืองนครราชสีมา จังหวัดนครราชสีมา 30000 "
+    "Ban Mai Subdistrict Administrative Organization, 99 Moo 4, Ban Mai, Mueang Nakhon Ratchasima"
+)
+EVENT_CONDITIONS_EN = (
+    "The holder keeps the site clean and safe and makes no disturbing noise after 22:00. Check this permit's status by "
+    "email with the subject VERIFY followed by the permit number."
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "size", "style", "lines"),
+    [
+        (
+            CONDITIONS_TH,
+            11,
+            "",
+            [
+                "ผู้ได้รับอนุญาตต้องปฏิบัติตามกฎหมายและเงื่อนไขที่เจ้าหน้าที่กำหนด ใบอนุญาตนี้ตรวจสอบสถานะได้โดยส่ง",
+                "อีเมลหัวเรื่อง ตรวจสอบใบอนุญาต ตามด้วยเลขที่ใบอนุญาต",
+            ],
+        ),
+        (
+            EVENT_CONDITIONS_TH,
+            11,
+            "",
+            [
+                "ผู้ได้รับอนุญาตต้องดูแลความสะอาด ความปลอดภัย และไม่ส่งเสียงดังรบกวนผู้อื่นหลังเวลา ๒๒.๐๐ นาฬิกา",
+                "ใบอนุญาตนี้ตรวจสอบสถานะได้โดยส่งอีเมลหัวเรื่อง ตรวจสอบใบอนุญาต ตามด้วยเลขที่ใบอนุญาต",
+            ],
+        ),
+        ("ใบอนุญาตให้จัดงานหรือกิจกรรมในที่สาธารณะ", 22, "B", ["ใบอนุญาตให้จัดงานหรือกิจกรรมในที่สาธารณะ"]),
+        (
+            SUBJECT,
+            13,
+            "",
+            [
+                "เรื่อง / Subject: ขออนุญาตจัดงานวันเด็กแห่งชาติประจำปีสองพันห้าร้อยหกสิบเก้า ณ ลาน",
+                "อเนกประสงค์หน้าที่ว่าการอำเภอบ้านใหม่ พร้อมเครื่องขยายเสียงและเต็นท์จำนวนสิบหลัง",
+            ],
+        ),
+        (
+            HOLDER,
+            13,
+            "",
+            [
+                "ผู้ได้รับอนุญาต / Permit holder: นางสาวสมศรี ใจดีมีสุขเจริญรุ่งเรืองศรีสวัสดิ์วัฒนาสกุลไทย",
+                "พานิชย์ ในนามคณะกรรมการจัดงานประเพณีลอยกระทงประจำหมู่บ้าน",
+            ],
+        ),
+        (
+            ADDRESS,
+            11,
+            "",
+            [
+                "องค์การบริหารส่วนตำบลบ้านใหม่ เลขที่ 99 หมู่ 4 ตำบลบ้านใหม่ อำเภอเมืองนครราชสีมา จังหวัดนครราชสีมา",
+                "30000 Ban Mai Subdistrict Administrative Organization, 99 Moo 4, Ban Mai, Mueang Nakhon",
+                "Ratchasima",
+            ],
+        ),
+        (
+            EVENT_CONDITIONS_EN,
+            11,
+            "",
+            [
+                "The holder keeps the site clean and safe and makes no disturbing noise after 22:00. Check this",
+                "permit's status by email with the subject VERIFY followed by the permit number.",
+            ],
+        ),
+    ],
+)
+def test_long_permit_lines_break_at_the_same_thai_word_boundaries(text: str, size: int, style: str, lines: list[str]) -> None:
+    page = document.new_page()
+    page.set_font("Sarabun", style, size)
+    assert document._wrap(page, text, page.w - page.l_margin - page.r_margin) == lines
+
+
+def test_thai_words_keep_every_character_and_numbers_whole() -> None:
+    assert thaibreak.words("เวลา 12:00น อัตรา 1,234.5 บาท") == ["เวลา", " ", "12:00", "น", " ", "อัตรา", " ", "1,234.5", " ", "บาท"]
+    assert thaibreak.words("ตรวจสอบใบอนุญาต") == ["ตรวจสอบ", "ใบอนุญาต"]
+    assert thaibreak.break_units("Check this permit's status") == ["Check", " ", "this", " ", "permit's", " ", "status"]
+    assert thaibreak.words("") == []
+
+
+# --- signing is an extra ---------------------------------------------------------------------------
+def test_a_signing_certificate_without_the_sign_extra_is_one_line_and_unsigned_permits_still_work(
+    deploy: Env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert deploy.smtp is not None
+    p12 = _pkcs12(tmp_path)
+    tid = approved_certification(deploy, f'\n[permits]\nsign_pkcs12 = "{p12}"\nsign_password = "p12pass"\n')
+    monkeypatch.setitem(sys.modules, "pyhanko", None)  # as if `pip install mailintake` without [sign]
+    monkeypatch.setitem(sys.modules, "pyhanko.sign", None)
+    r = deploy.run("permit", "issue", tid, "--now", "2025-12-09T11:00:00+07:00", ok=False, env=APPROVER)
+    assert r.exit_code == 2
+    assert r.stderr.strip() == (
+        "Error: config.toml: [permits] sign_pkcs12 is set but permit signing is not installed: "
+        "pip install 'mailintake[sign]', or empty sign_pkcs12 to issue unsigned permits"
+    )
+    sent = len(deploy.smtp.messages())
+    deploy.config.write_text(deploy.config.read_text().replace(f'sign_pkcs12 = "{p12}"', ""))
+    deploy.run("permit", "issue", tid, "--now", "2025-12-09T11:00:00+07:00", env=APPROVER)
+    pdf_mail = deploy.smtp.messages()[sent:][0]
+    assert subject(pdf_mail) == f"[{tid}] ใบอนุญาตเลขที่ CERT-2568-0001 / Permit No. CERT-2568-0001"
+
+
+def test_a_signature_is_seen_without_the_sign_extra(tmp_path: Path) -> None:
+    cfg = load(None)
+    signing = dataclasses.replace(
+        cfg, permits=dataclasses.replace(cfg.permits, sign_pkcs12=_pkcs12(tmp_path), sign_password="p12pass")
+    )
+    plain = bytes(document.new_page().output())
+    unsigned, owner = document.protect(plain, "pw-1234", "MI-PERMIT|X-1|abc")
+    signed = document.sign(signing, unsigned, owner)
+    assert not document.is_signed(unsigned, "pw-1234")
+    assert document.is_signed(signed, "pw-1234")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import sys
 import tomllib
 import typing
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from mailintake.base.errors import ConfigError
+from mailintake.base.places import shipped
 from mailintake.base.promptpay import target
 from mailintake.base.settings import Reader, apply_env, build_section, is_section, merge, setting
 
@@ -255,6 +255,7 @@ class Lifecycle:
 @dataclass(frozen=True)
 class Log:
     level: str = setting(choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    format: str = setting(choices=("text", "json"))
 
 
 @dataclass(frozen=True)
@@ -315,14 +316,13 @@ class Config:
         return self.storage_path / "store"
 
     def search_path(self, kind: str) -> list[Path]:
-        """Directories searched for ``rules`` or ``templates``: the agency's first,
-        then a source checkout's top level, then what a wheel installed."""
+        """Directories searched for ``rules`` or ``templates``: the agency's
+        (``[agency] rules_dir``, ``templates_dir``) first, then the ones that came
+        with the program (``shipped``)."""
         first = self.agency.rules_dir if kind == "rules" else self.agency.templates_dir
-        shipped = Path(__file__).resolve().parents[2] / kind
-        installed = Path(sys.prefix) / "share" / "mailintake" / kind
         seen: list[Path] = []
-        for p in (first, shipped, installed):
-            if p.is_dir() and p not in seen:
+        for p in (first, shipped(kind)):
+            if p is not None and p.is_dir() and p not in seen:
                 seen.append(p)
         return seen
 
@@ -336,16 +336,13 @@ class Config:
 
 # --- loading ---------------------------------------------------------------------------------
 def load(path: str | os.PathLike[str] | None = None, environ: dict[str, str] | None = None) -> Config:
-    """Load and validate the configuration.
+    """Load and validate the configuration in ``path`` (``base.places.locate``
+    finds the one a command reads).
 
-    ``path`` None means ``$MAILINTAKE_CONFIG``, else ``./config.toml`` when it
-    exists, else the shipped defaults alone (storage under ``./var``).
+    ``path`` None means the shipped defaults alone (storage under ``./var``),
+    for tests and tools; commands always name a file found by ``locate``.
     """
     env = dict(os.environ if environ is None else environ)
-    if path is None and env.get("MAILINTAKE_CONFIG"):
-        path = env["MAILINTAKE_CONFIG"]
-    if path is None and Path("config.toml").is_file():
-        path = "config.toml"
     with DEFAULTS.open("rb") as fh:
         data = tomllib.load(fh)
     source: Path | None = None

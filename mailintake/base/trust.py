@@ -5,12 +5,12 @@ Every mail server on the way prepends a ``Received:`` line, so the lines read
 top-down run from the mailbox back towards the sender. The agency names its
 own hosts (``[trust] mail_hosts``: its MX, relays and mailbox server); the
 contiguous run of ``Received:`` lines at the top whose ``by`` host is one of
-them was written by the agency. The oldest line of that run is where its MX
-accepted the message from outside, and the time after its last ``;`` is the
-receipt time. Everything below the run was written on the sender's side and
-is never trusted, whatever it claims: a forged ``by mx.agency`` line below an
-untrusted hop stays outside, and nobody outside can put a line above the
-agency's own.
+them, each taken from the next (``came_from_inside``), was written by the
+agency. The oldest line of that run is where its MX accepted the message from
+outside, and the time after its last ``;`` is the receipt time. Everything
+below the run was written on the sender's side and is never trusted, whatever
+it claims: a forged ``by mx.agency`` line below an untrusted hop stays
+outside, and nobody outside can put a line above the agency's own.
 
 The same boundary decides which spam verdicts and ``Authentication-Results``
 count (``TrustBoundary.trusted_headers``): those the agency's hosts added,
@@ -121,15 +121,28 @@ def by_host(value: str) -> str | None:
     return host_name(m.group(1)) if m else None
 
 
-def from_hosts(value: str) -> frozenset[str]:
-    """The names and addresses a ``Received:`` value gives for the host the
-    message came from (the greeting name and the reverse name and address the
-    receiving host saw); empty when it names none."""
+def from_parts(value: str) -> tuple[frozenset[str], frozenset[str]]:
+    """Who a ``Received:`` value says the message came from: the names the
+    client gave (its greeting, ``helo=``), and the reverse names and addresses
+    the receiving host saw itself (``unknown`` when it could not confirm one)."""
     m = _FROM.match(" ".join(value.split()))
     if m is None:
-        return frozenset()
-    tokens = [m.group(1), *(m.group(2) or "").split()]
-    return frozenset(host_name(t.removeprefix("helo=")) for t in tokens if t and t.lower() != "unknown")
+        return frozenset(), frozenset()
+    claimed, seen = {host_name(m.group(1))}, set()
+    for token in (m.group(2) or "").split():
+        if token.lower().startswith("helo="):
+            claimed.add(host_name(token[5:]))
+        else:
+            seen.add(host_name(token))
+    return frozenset(claimed), frozenset(seen)
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def received_at(value: str) -> datetime | None:
@@ -171,6 +184,18 @@ class TrustBoundary:
         receipt time and every header counts for the verdicts)."""
         return bool(self.hosts)
 
+    def came_from_inside(self, value: str) -> bool:
+        """Whether the trusted host that wrote ``value`` took the message from
+        another trusted host: by the reverse name or address it saw, or by the
+        client's greeting when it saw no reverse name to contradict it (Dovecot's
+        LMTP writes ``from mx.agency ([10.0.0.25])``; Postfix writes ``unknown``
+        for a name it cannot confirm, so a client cannot pass by greeting with
+        the MX's name)."""
+        claimed, seen = from_parts(value)
+        if seen & self.hosts:
+            return True
+        return bool(claimed & self.hosts) and all(_is_address(h) for h in seen)
+
     def trusted_run(self, received: Sequence[str]) -> int:
         """How many ``Received:`` values at the top (most recent first) a trusted
         host added. A line counts only while the line above it says it came from
@@ -181,7 +206,7 @@ class TrustBoundary:
             if by_host(value) not in self.hosts:
                 break
             n += 1
-            if not from_hosts(value) & self.hosts:
+            if not self.came_from_inside(value):
                 break
         return n
 

@@ -10,12 +10,13 @@ import click
 
 from mailintake.base.data.audit import list_events
 from mailintake.base.data.audit import verify as verify_chain
+from mailintake.base.places import ConfigNotFound
 from mailintake.base.rules import check_rules
-from mailintake.cli.common import config, deployment, moment, now_option
+from mailintake.cli.common import config, deployment, moment, now_option, use_config
 from mailintake.cli.output import CSV, JSON, NL, emit, json_option, output_options, print_json
 from mailintake.desk.roles import require
 from mailintake.ops import backup as backups
-from mailintake.ops.demo import init_directory, run_demo
+from mailintake.ops.demo import init_directory, run_demo, write_config
 from mailintake.ops.listings import EVENTS
 from mailintake.ops.reports import log_csv, service_log
 
@@ -23,7 +24,8 @@ from mailintake.ops.reports import log_csv, service_log
 @click.command()
 @click.argument("directory", type=click.Path(file_okay=False))
 def init(directory: str) -> None:
-    """Create a deployment directory with config.toml, rules/ and templates/ to edit.
+    """Create a deployment directory with config.toml, rules/ and templates/ to
+    edit, and print the next three commands. Needs no configuration.
 
     Example: mailintake init /etc/mailintake
     """
@@ -36,11 +38,19 @@ def init(directory: str) -> None:
 @click.pass_context
 def demo(ctx: click.Context, fresh: bool) -> None:
     """Deliver the sample applications into the local Maildir with realistic
-    receipt times, sweep, and show the triage list.
+    receipt times, sweep, and show the triage list. Without --config (or a
+    config.toml here) it writes its own config.toml here first.
 
     Example: mailintake demo --fresh
     """
-    run_demo(config(ctx), fresh=fresh, echo=click.echo)
+    try:
+        # Never /etc/mailintake/config.toml: sample mail must not reach a real registry.
+        cfg = config(ctx, system=False)
+    except ConfigNotFound:
+        made = write_config(Path.cwd())
+        click.echo(f"no config.toml here: wrote {made} for the demo (the shipped defaults; mail and registry in ./var)")
+        cfg = use_config(ctx, made)
+    run_demo(cfg, fresh=fresh, echo=click.echo)
 
 
 # --- backup ----------------------------------------------------------------------------------

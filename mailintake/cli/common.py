@@ -1,24 +1,27 @@
 """What every command shares: the configuration and the deployment, built
 once per process and only when a command needs them (``init``, ``--help`` and
-``backup verify`` need no storage); ``--now``; and the one mapping from the
-error family to one line on stderr and an exit code.
+``backup verify`` need no configuration; ``demo`` makes its own); ``--now``; and
+the one mapping from the error family to one line on stderr and an exit code.
 """
 
 from __future__ import annotations
 
-import logging
-import sys
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from mailintake.base import logs
 from mailintake.base.config import Config, load
-from mailintake.base.deployment import Deployment
 from mailintake.base.errors import ConfigError, UserError
+from mailintake.base.places import locate
 from mailintake.base.rules import ServicesError
 from mailintake.base.store import StorageError
+
+if TYPE_CHECKING:  # imported when a command first needs storage: --help stays light
+    from mailintake.base.deployment import Deployment
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -32,17 +35,30 @@ def _state(ctx: click.Context) -> dict[str, Any]:
     return obj
 
 
-def config(ctx: click.Context) -> Config:
-    """The configuration named by ``--config`` (or the environment, or the
-    defaults), loaded on first use; logging goes to stderr at its level."""
+def config(ctx: click.Context, *, system: bool = True) -> Config:
+    """The configuration named by ``--config`` (or ``$MAILINTAKE_CONFIG``, or
+    found in ``./config.toml`` or ``/etc/mailintake/config.toml``: see
+    ``locate``), loaded on first use. Finding none is one line and exit 2."""
     state = _state(ctx)
     if "config" not in state:
-        state["config"] = load(state.get("config_path"))
-        logging.basicConfig(
-            level=state["config"].log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-        )
+        use_config(ctx, locate(state.get("config_path"), system=system))
     cfg: Config = state["config"]
     return cfg
+
+
+def use_config(ctx: click.Context, path: Path) -> Config:
+    """Load ``path`` as this process's configuration; logging goes to stderr at
+    its level."""
+    cfg = load(path)
+    _state(ctx)["config"] = cfg
+    setup_logging(ctx, cfg)
+    return cfg
+
+
+def setup_logging(ctx: click.Context, cfg: Config) -> None:
+    """Our loggers at ``[log] level``, libraries at WARNING, on stderr as text
+    or JSON (``--log-format``, else ``[log] format``): see ``base.logs``."""
+    logs.configure(cfg.log.level, _state(ctx).get("log_format") or cfg.log.format)
 
 
 def deployment(ctx: click.Context) -> Deployment:
@@ -50,6 +66,8 @@ def deployment(ctx: click.Context) -> Deployment:
     the command ends."""
     state = _state(ctx)
     if "deployment" not in state:
+        from mailintake.base.deployment import Deployment
+
         dep = Deployment.build(config(ctx))
         state["deployment"] = dep
         ctx.find_root().call_on_close(dep.close)

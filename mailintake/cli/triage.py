@@ -81,12 +81,23 @@ def triage_show(ctx: click.Context, transaction_id: str, as_json: bool) -> None:
         click.echo(line)
 
 
+def _receipt_source(app: dict[str, Any]) -> str:
+    """Where the receipt time came from (R1), and the mailbox's time when it differs."""
+    if app.get("receipt_source") != "received":
+        return "by the mailbox, INTERNALDATE: no trusted Received header"
+    shown = "by the agency's mail server, trusted Received header"
+    internal, received = app.get("internaldate"), datetime.fromisoformat(app["received_at"])
+    if internal and datetime.fromisoformat(internal) != received:
+        shown += f"; the mailbox stored it at {datetime.fromisoformat(internal).astimezone(received.tzinfo).isoformat()}"
+    return shown
+
+
 def _application_lines(app: dict[str, Any]) -> list[str]:
     lines = [
         f"{app['transaction_id']}  [{app['status']}]  service: {app['service'] or 'unassigned'}",
         f"Applicant:     {app['applicant_name'] or ''} <{app['applicant_email']}>",
         f"Subject:       {app['subject']}",
-        f"Received:      {app['received_at']}",
+        f"Received:      {app['received_at']}  ({_receipt_source(app)})",
         f"Deemed:        {app['deemed_received_at']}  ({app['ack_reason']})",
         f"Ack due:       {app['ack_due_at']}",
         f"Service due:   {app['due_at'] or '-'}   assigned to: {app['assigned_to'] or '-'}",

@@ -136,6 +136,8 @@ def _message(m: Message) -> dict[str, Any]:
         "from": m.from_addr,
         "subject": m.subject,
         "received_at": m.received_at,
+        "receipt_source": m.receipt_source,
+        "trusted_received_at": m.trusted_received_at,
         "internaldate": m.internaldate,
         "date_header": m.date_header,
         "fetched_at": m.fetched_at,
@@ -181,7 +183,13 @@ def show_application(reg: Registry, tid: str, now: datetime | None = None) -> di
     if app is None:
         raise NotFound(f"no application {tid}")
     out = _application(reg, app, now)
-    out["messages"] = [_message(m) for m in applications.messages_of(reg, app.transaction_id)]
+    found = applications.messages_of(reg, app.transaction_id)
+    # The receipt time's source (R1) is the first message's: the one that opened it.
+    first = next((m for m in found if m.kind == "application"), None)
+    out["receipt_source"] = first.receipt_source if first else None
+    out["trusted_received_at"] = first.trusted_received_at if first else None
+    out["internaldate"] = first.internaldate if first else None
+    out["messages"] = [_message(m) for m in found]
     out["outgoing"] = [_outgoing(o) for o in applications.outgoing_of(reg, app.transaction_id)]
     out["events"] = [_event(e) for e in applications.events_of(reg, app.transaction_id)]
     return out

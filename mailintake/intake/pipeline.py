@@ -35,6 +35,7 @@ from datetime import datetime
 from email.message import Message
 from typing import Any
 
+from mailintake.base import logs
 from mailintake.base.calendar import Deadline
 from mailintake.base.data import messages
 from mailintake.base.data.records import Message as MessageRow
@@ -158,6 +159,8 @@ def register_stage(road: Road, letter: Letter) -> None:
         letter.outcome = rec.verify(env, msg, verdict.permit, now, receipt)
     else:
         letter.outcome = rec.report(env, msg, verdict, now, receipt)
+    if letter.outcome is not None and letter.outcome.transaction_id:
+        logs.note_transaction(letter.outcome.transaction_id)
 
 
 def respond_stage(road: Road, letter: Letter) -> None:
@@ -252,7 +255,15 @@ class Road:
     def process(
         self, env: Envelope | None, raw: bytes, now: datetime, *, retry_row: int | None = None, received: datetime | None = None
     ) -> Outcome:
-        """Run ``STAGES``; quarantine the message at the stage that failed."""
+        """Run ``STAGES``; quarantine the message at the stage that failed. Every
+        line logged meanwhile names the message (folder and UID, then its
+        transaction ID once registered)."""
+        with logs.about_message(folder=env.folder if env else None, uid=env.uid if env else None):
+            return self._process(env, raw, now, retry_row=retry_row, received=received)
+
+    def _process(
+        self, env: Envelope | None, raw: bytes, now: datetime, *, retry_row: int | None, received: datetime | None
+    ) -> Outcome:
         letter = Letter(
             env, raw, now, received or (env.internaldate if env else now), Budget(self.cfg.limits.message_seconds), retry_row
         )

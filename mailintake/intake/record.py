@@ -331,7 +331,9 @@ class Recorder:
         )
         return Outcome("application", row, tid)
 
-    def reply(self, env: Envelope | None, msg: Incoming, tid: str, checks: Checked, now: datetime, receipt: ReceiptTime) -> Outcome:
+    def reply(
+        self, env: Envelope | None, msg: Incoming, tid: str, checks: Checked, now: datetime, receipt: ReceiptTime
+    ) -> Outcome:
         """More mail on an application: its files, and the ``new_documents`` flag."""
         app = applications.get(self.reg, tid)
         assert app is not None

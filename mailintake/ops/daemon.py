@@ -28,9 +28,7 @@ from datetime import datetime
 from multiprocessing.connection import Connection
 from typing import Any
 
-from apscheduler.schedulers.blocking import BlockingScheduler
-from apscheduler.triggers.cron import CronTrigger
-
+from mailintake.base import logs
 from mailintake.base.calendar import WorkCalendar
 from mailintake.base.config import Config
 from mailintake.base.data.db import Registry
@@ -48,6 +46,8 @@ class Daemon:
     def __init__(self, cfg: Config, clock: Callable[[], datetime] | None = None):
         self.cfg = cfg
         self.cal = WorkCalendar(cfg.hours)
+        from apscheduler.schedulers.blocking import BlockingScheduler  # only `run` needs the scheduler
+
         self.scheduler = BlockingScheduler(
             timezone=cfg.hours.timezone, job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 600}
         )
@@ -178,6 +178,8 @@ class Daemon:
         self.scheduler.shutdown(wait=False)
 
     def run(self) -> None:
+        from apscheduler.triggers.cron import CronTrigger
+
         Registry(self.cfg.db_path, self.cfg.busy_timeout_seconds).close()  # a bad storage path stops here, in one line
         d = self.cfg.daemon
         self.scheduler.add_job(self.start_up, id="start", next_run_time=self.now())
@@ -230,7 +232,8 @@ def sweep_in_child(cfg: Config, now: datetime, *, full: bool, timeout: float) ->
     registry connection or thread of the daemon) and wait at most ``timeout``
     seconds; then it is killed (SIGKILL), and its check worker dies with it
     (``PR_SET_PDEATHSIG``, see ``intake.sandbox``). The child's log records come
-    back through the same pipe and are logged here under their own names."""
+    back through the same pipe and are logged here under their own names, with
+    the fields of the message they are about (``base.logs``)."""
     context = multiprocessing.get_context("spawn")
     receiver, sender = context.Pipe(duplex=False)
     level = logging.getLogger("mailintake").getEffectiveLevel()
@@ -297,9 +300,7 @@ def _sweep_child(conn: Connection, cfg: Config, now: datetime, full: bool, level
         with lock:
             conn.send(item)
 
-    root = logging.getLogger()
-    root.handlers[:] = [_PipeHandler(send)]
-    root.setLevel(level)
+    logs.configure(level, handler=_PipeHandler(send))  # the daemon's levels; it formats the lines
     try:
         report = run_sweep(cfg, now, full=full, wait=False)
         outcome = SweepOutcome(SWEPT, report.failure, as_json(report), report.summary(), tuple(report.errors))

@@ -4,12 +4,13 @@ The demo delivers the sample applications shipped in ``samples/`` into the
 local Maildir with the receipt times in ``samples/index.toml``, sweeps at the
 scenario's ``now``, and prints the triage list and where the acknowledgements are.
 It prints through ``echo`` (``print`` unless the caller passes its own).
+Both read what came with the program through ``base.places.shipped``, so they
+work from an installed wheel as from a checkout.
 """
 
 from __future__ import annotations
 
 import shutil
-import sys
 import tomllib
 from collections.abc import Callable
 from datetime import datetime
@@ -18,19 +19,20 @@ from pathlib import Path
 from mailintake.base.config import DEFAULTS, Config, ConfigError
 from mailintake.base.data.db import Registry
 from mailintake.base.errors import UserError
+from mailintake.base.places import shipped
 from mailintake.desk.queries import list_applications
 from mailintake.intake.source import MaildirSource
 from mailintake.intake.sweep import run_sweep
 from mailintake.ops.listings import triage_table
 
-ROOT = Path(__file__).resolve().parents[2]
+EDITED = ("rules", "templates")  # what an office edits, besides config.toml
 
 
 def _samples_dir(cfg: Config) -> Path:
-    for d in (cfg.base_dir / "samples", ROOT / "samples"):
-        if (d / "index.toml").is_file():
+    for d in (cfg.base_dir / "samples", shipped("samples")):
+        if d is not None and (d / "index.toml").is_file():
             return d
-    raise ConfigError("samples/index.toml not found: run the demo from a mailintake checkout")
+    raise ConfigError("samples/index.toml not found beside config.toml nor in the package: reinstall mailintake")
 
 
 def run_demo(cfg: Config, *, fresh: bool, echo: Callable[[str], None] = print) -> None:
@@ -72,19 +74,40 @@ def run_demo(cfg: Config, *, fresh: bool, echo: Callable[[str], None] = print) -
     )
 
 
+def write_config(target: Path) -> Path:
+    """A new ``config.toml`` in ``target``: the shipped defaults, every key with
+    its comment (never over an existing one)."""
+    path = target / "config.toml"
+    if path.exists():
+        raise UserError(f"{path} exists; not overwriting it")
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        path.write_text(DEFAULTS.read_text(encoding="utf-8"), encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"cannot write {path}: {exc.strerror}") from None
+    return path
+
+
 def init_directory(target: Path) -> list[str]:
-    """Copy the defaults into a new deployment directory."""
-    if (target / "config.toml").exists():
-        raise UserError(f"{target / 'config.toml'} exists; not overwriting it")
-    target.mkdir(parents=True, exist_ok=True)
-    text = DEFAULTS.read_text(encoding="utf-8")
-    (target / "config.toml").write_text(text, encoding="utf-8")
-    lines = [f"wrote {target / 'config.toml'} (edit [agency], [mailbox] and [smtp])"]
-    for kind in ("rules", "templates"):
-        for src in (ROOT / kind, Path(sys.prefix) / "share" / "mailintake" / kind):
-            if src.is_dir():
-                shutil.copytree(src, target / kind, dirs_exist_ok=True)
-                lines.append(f"copied {kind}/ to {target / kind}")
-                break
-    lines.append(f"check it with:  mailintake --config {target / 'config.toml'} rules check")
+    """A new deployment directory: config.toml, and the rules and templates
+    that came with the program, to edit; then the next three commands."""
+    sources: dict[str, Path] = {}
+    for kind in EDITED:
+        src = shipped(kind)
+        if src is None:
+            raise ConfigError(f"{kind}/: not found in the installed package; reinstall mailintake")
+        sources[kind] = src
+    config = write_config(target)
+    lines = [f"wrote {config}"]
+    for kind, src in sources.items():
+        shutil.copytree(src, target / kind, dirs_exist_ok=True)
+        lines.append(f"copied {kind}/ to {target / kind}")
+    lines += [
+        "next:",
+        f"  1. edit {config}: [agency], [mailbox] and [smtp] (passwords go in the environment,",
+        "     e.g. MAILINTAKE_MAILBOX_PASSWORD)",
+        f"  2. mailintake --config {config} rules check",
+        f"  3. mailintake --config {config} sweep",
+        "to try mailintake first with sample mail: `mailintake demo` in an empty directory",
+    ]
     return lines

@@ -13,8 +13,6 @@ import re
 import secrets
 from collections.abc import Iterable
 
-import qrcode
-
 from mailintake.base.config import Config
 from mailintake.base.errors import UserError
 
@@ -83,6 +81,8 @@ def parse_qr(text: str) -> tuple[str, str] | None:
 
 def qr_png(data: str, box_size: int = 8) -> bytes:
     """``data`` as a QR code image (PNG), drawn by the ``qrcode`` package."""
+    import qrcode
+
     img = qrcode.make(data, box_size=box_size, border=4)
     buf = io.BytesIO()
     img.save(buf, format="PNG")

@@ -4,11 +4,15 @@ with a password sent in a separate email.
 - The number comes from its own yearly sequence (``[permits] number_format``).
 - The PDF is drawn by fpdf2 with HarfBuzz text shaping and the shipped Sarabun
   font (unshaped Thai loses its tone marks); Thai lines break at word
-  boundaries found by PyThaiNLP. A QR code carries the number and a keyed hash
-  (``permits.codes``).
+  boundaries (``permits.thaibreak``). A QR code carries the number and a keyed
+  hash (``permits.codes``).
 - The file is encrypted AES-256 (R=6) with a per-permit password; when a
   certificate is configured it is then signed (PAdES) incrementally, since a
-  signature made before encryption would not survive it.
+  signature made before encryption would not survive it. Signing needs the
+  ``sign`` extra (``pip install 'mailintake[sign]'``: pyHanko and its chain).
+
+fpdf2 (with fontTools), pikepdf and pyHanko are imported by the functions that
+use them, so commands that issue no permit never load them.
 
 Verifying a file and the public register are ``permits.register``.
 """
@@ -22,15 +26,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pikepdf
-
 from mailintake.base import thaitext
 from mailintake.base.config import Config
 from mailintake.base.data.records import Application, Permit
+from mailintake.base.errors import ConfigError
 from mailintake.base.rules import Service
+from mailintake.permits import thaibreak
 from mailintake.permits.codes import PermitError, qr_hash, qr_payload, qr_png
-
-# Until the intake's respond stage imports it from permits.register, where it lives:
 
 FONTS = Path(__file__).with_name("fonts")
 
@@ -48,13 +50,11 @@ def load_layout(cfg: Config, service_id: str) -> dict[str, Any]:
 
 def _wrap(pdf: Any, text: str, width: float) -> list[str]:
     """Break text into lines no wider than ``width``, at Thai word boundaries
-    (PyThaiNLP's dictionary segmenter) and at spaces."""
-    from pythainlp.tokenize import word_tokenize
-
+    (``thaibreak``: dictionary maximal matching) and at spaces."""
     lines: list[str] = []
     for paragraph in text.splitlines() or [""]:
         line = ""
-        for token in word_tokenize(paragraph, engine="newmm", keep_whitespace=True):
+        for token in thaibreak.break_units(paragraph):
             candidate = line + token
             if line and pdf.get_string_width(candidate.rstrip()) > width:
                 lines.append(line.rstrip())
@@ -65,10 +65,24 @@ def _wrap(pdf: Any, text: str, width: float) -> list[str]:
     return lines
 
 
+def new_page() -> Any:
+    """An A4 page with the permit's margins and the Sarabun font, shaped
+    (HarfBuzz): what ``render`` draws on and line breaks are measured on."""
+    from fpdf import FPDF
+
+    pdf = FPDF(format="A4", unit="mm")
+    pdf.set_margins(20, 18, 20)
+    pdf.set_auto_page_break(True, 18)
+    pdf.add_font("Sarabun", "", str(FONTS / "Sarabun-Regular.ttf"))
+    pdf.add_font("Sarabun", "B", str(FONTS / "Sarabun-Bold.ttf"))
+    pdf.set_text_shaping(True)
+    pdf.add_page()
+    return pdf
+
+
 def render(cfg: Config, layout: dict[str, Any], context: dict[str, Any], qr_text: str) -> bytes:
     """The permit as an unencrypted PDF."""
     import jinja2
-    from fpdf import FPDF
     from fpdf.enums import XPos, YPos
 
     env = jinja2.Environment(autoescape=False, undefined=jinja2.StrictUndefined)
@@ -77,15 +91,9 @@ def render(cfg: Config, layout: dict[str, Any], context: dict[str, Any], qr_text
     def th(text: str) -> str:
         return thaitext.thai_digits(text) if thai_num else text
 
-    pdf = FPDF(format="A4", unit="mm")
-    pdf.set_margins(20, 18, 20)
-    pdf.set_auto_page_break(True, 18)
-    pdf.add_font("Sarabun", "", str(FONTS / "Sarabun-Regular.ttf"))
-    pdf.add_font("Sarabun", "B", str(FONTS / "Sarabun-Bold.ttf"))
-    pdf.set_text_shaping(True)
+    pdf = new_page()
     pdf.set_title(f"{layout.get('title_en', 'Permit')} {context['permit']['number']}")
     pdf.set_creator("mailintake")
-    pdf.add_page()
     width = pdf.w - pdf.l_margin - pdf.r_margin
 
     def para(text: str, size: float, style: str = "", gap: float = 1.5) -> None:
@@ -134,6 +142,8 @@ def render(cfg: Config, layout: dict[str, Any], context: dict[str, Any], qr_text
 # --- protection ------------------------------------------------------------------------------
 def protect(pdf_bytes: bytes, user_password: str, qr_text: str) -> tuple[bytes, str]:
     """AES-256 (R=6); returns the file and the owner password (never stored)."""
+    import pikepdf
+
     owner = secrets.token_urlsafe(24)
     out = io.BytesIO()
     with pikepdf.open(io.BytesIO(pdf_bytes)) as pdf:
@@ -149,6 +159,7 @@ def protect(pdf_bytes: bytes, user_password: str, qr_text: str) -> tuple[bytes, 
 
 def sign(cfg: Config, encrypted: bytes, owner_password: str) -> bytes:
     """PAdES signature added incrementally to the encrypted file."""
+    require_signing(cfg)
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.sign import signers
     from pyhanko.sign.fields import SigFieldSpec, SigSeedSubFilter
@@ -166,9 +177,41 @@ def sign(cfg: Config, encrypted: bytes, owner_password: str) -> bytes:
     return bytes(out.getvalue())
 
 
+def signing_installed() -> bool:
+    """Whether the ``sign`` extra (pyHanko) can be imported here."""
+    try:
+        import pyhanko.sign  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def is_signed(data: bytes, password: str) -> bool:
+    """Whether the file carries a filled signature field: what can be said of
+    a signature without the ``sign`` extra (read with pikepdf)."""
+    import pikepdf
+
+    with pikepdf.open(io.BytesIO(data), password=password) as pdf:
+        form = pdf.Root.get("/AcroForm")
+        fields: Any = form.get("/Fields", []) if form is not None else []
+        return any(f.get("/FT") == "/Sig" and f.get("/V") is not None for f in fields)
+
+
+def require_signing(cfg: Config) -> None:
+    """A configured signing certificate without the ``sign`` extra is a
+    configuration error in one line, before anything is drawn or stored."""
+    if cfg.permits.sign_pkcs12 is not None and not signing_installed():
+        where = cfg.source.name if cfg.source is not None else "config.toml"
+        raise ConfigError(
+            f"{where}: [permits] sign_pkcs12 is set but permit signing is not installed: "
+            "pip install 'mailintake[sign]', or empty sign_pkcs12 to issue unsigned permits"
+        )
+
+
 # --- the permit ------------------------------------------------------------------------------
 def make_permit(cfg: Config, *, app: Application, service: Service, permit: Permit, password: str) -> tuple[bytes, str, bool]:
     """Render, encrypt and (when configured) sign ``permit``; returns (pdf, qr hash, signed)."""
+    require_signing(cfg)
     layout = load_layout(cfg, service.id)
     digest = qr_hash(cfg, permit.number, permit.valid_until)
     qr_text = qr_payload(permit.number, digest)

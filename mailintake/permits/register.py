@@ -14,12 +14,11 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-import pikepdf
-
 from mailintake.base.config import Agency, Config
 from mailintake.base.data import permits as register
 from mailintake.base.data.db import Registry, to_iso
 from mailintake.base.data.records import Permit
+from mailintake.permits import document
 from mailintake.permits.codes import PermitError, parse_qr, qr_hash
 
 
@@ -75,6 +74,8 @@ def verify_file(cfg: Config, reg: Registry, data: bytes, password: str | None, n
     result["file_matches_register"] = known is not None
     inside = None
     if password is not None:
+        import pikepdf
+
         try:
             with pikepdf.open(io.BytesIO(data), password=password) as pdf:
                 inside = str(pdf.docinfo.get("/MailintakePermit", ""))
@@ -92,7 +93,10 @@ def verify_file(cfg: Config, reg: Registry, data: bytes, password: str | None, n
     if parsed is not None and state["status"] != "unknown":
         result["hash_ok"] = hmac.compare_digest(parsed[1], qr_hash(cfg, number, state["valid_until"]))
     if password is not None:
-        result["signature"] = _signature_status(cfg, data, password)
+        if document.signing_installed():
+            result["signature"] = _signature_status(cfg, data, password)
+        elif document.is_signed(data, password):
+            raise PermitError("this file is signed: checking its signature needs pip install 'mailintake[sign]'")
     return result
 
 
