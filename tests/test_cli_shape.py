@@ -31,7 +31,7 @@ LISTINGS = {
     ("log", "export"),
 }
 # Commands that show one thing and so have ``--json`` alone.
-SINGLE = {("sweep",), ("triage", "show"), ("permit", "status"), ("permit", "verify"), ("backup", "verify")}
+SINGLE = {("sweep",), ("triage", "show"), ("outbox", "show"), ("permit", "status"), ("permit", "verify"), ("backup", "verify")}
 FORMATS = {"--json", "--csv", "--nl"}
 
 

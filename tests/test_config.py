@@ -134,3 +134,9 @@ def test_each_key_of_the_defaults_is_one_field(tmp_path: Path, monkeypatch: pyte
         assert keys == set(defaults[name]), name
     monkeypatch.chdir(tmp_path)
     assert load(None, environ={}).source is None  # the defaults alone are valid
+
+
+def test_an_unknown_key_names_the_nearest_known_one() -> None:
+    with pytest.raises(ConfigError) as exc:
+        build(retires=3)
+    assert str(exc.value) == "config.toml: [test] retires: unknown key (did you mean retries?)"

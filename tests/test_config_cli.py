@@ -130,3 +130,96 @@ def test_rules_check(tmp_path: Path) -> None:
     assert code == 1 and "mail.toml: [[spam.rules]] #1: regex: bad regular expression" in out
     code, out = run("--config", str(Path(__file__).parent.parent / "config.toml"), "rules", "check")
     assert code == 0 and "mail.toml: ok" in out and "tm30.toml: ok (TM30" in out
+
+
+# --- checked configuration (issue 15) --------------------------------------------------------
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        (
+            '[agency]\ntemplates_dri = "templates"\n',
+            "config.toml: [agency] templates_dri: unknown key (did you mean templates_dir?)",
+        ),
+        ('[agnecy]\nname_th = "x"\n', "config.toml: unknown key [agnecy] (did you mean [agency]?)"),
+        ('templates_dir = "templates"\n', "config.toml: unknown key [templates_dir] (it belongs in [agency])"),
+        ('[users]\nsomchai = { rols = ["clerk"] }\n', "config.toml: [users] somchai.rols: unknown key (did you mean roles?)"),
+    ],
+)
+def test_an_unknown_key_or_section_names_the_nearest_known_one(tmp_path: Path, text: str, message: str) -> None:
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(text)
+    assert run("--config", str(cfg), "triage", "list") == (2, f"Error: {message}\n")
+
+
+def test_a_templates_or_rules_dir_that_does_not_exist_is_refused(tmp_path: Path) -> None:
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('[agency]\ntemplates_dir = "templtes"\n')
+    code, out = run("--config", str(cfg), "triage", "list")
+    assert (code, out) == (
+        2,
+        f"Error: config.toml: [agency] templates_dir: no such directory {tmp_path}/templtes, got 'templtes'\n",
+    )
+    cfg.write_text(f'[agency]\nrules_dir = "{tmp_path}/nowhere"\n')
+    code, out = run("--config", str(cfg), "triage", "list")
+    assert code == 2 and out.startswith(f"Error: config.toml: [agency] rules_dir: no such directory {tmp_path}/nowhere")
+    # The default (templates/ beside config.toml) is used when it is there, and missing is no error.
+    cfg.write_text(f'[storage]\npath = "{tmp_path}/var"\n')
+    assert load(cfg, environ={}).search_path("templates")[0].name == "templates"
+
+
+SHIPPED = Path(__file__).parent.parent / "templates"
+
+
+def _rules_check(tmp_path: Path, name: str, text: str) -> tuple[int, list[str], Path]:
+    """``rules check`` with one template of the office's own, the rest shipped."""
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / name).write_text(text, encoding="utf-8")
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f'[storage]\npath = "{tmp_path}/var"\n')
+    r = CliRunner().invoke(cli, ["--config", str(cfg), "rules", "check"])
+    return r.exit_code, r.output.splitlines(), templates
+
+
+@pytest.mark.parametrize(
+    "name,text,error",
+    [
+        ("ack.txt.j2", "เรียน {{ applicant_name }}\n{% if tid %}\n{{ tid }\n", "ack.txt.j2:3: unexpected '}'"),
+        ("more.subject.j2", "[{{ tid }}] {{ no_such_field }}\n", "more.subject.j2:1: unknown variable 'no_such_field'"),
+        (
+            "ack.txt.j2",
+            "{% for f in files %}{{ f.nmae }}{% endfor %}\n",
+            "ack.txt.j2:1: 'mailintake.base.wording.SampleFile object' has no attribute 'nmae'",
+        ),
+        (
+            "notices.toml",
+            (SHIPPED / "notices.toml").read_text(encoding="utf-8").replace("[fee_due]", "[fee_owed]"),
+            "notices.toml: no [fee_due] (the desk sends it)",
+        ),
+        (
+            "notices.toml",
+            (SHIPPED / "notices.toml").read_text(encoding="utf-8").replace("{{ permit.number }}", "{{ permit.numbr }}", 1),
+            "notices.toml: [permit_pdf] subject_th:1: 'dict object' has no attribute 'numbr'",
+        ),
+        (
+            "problems.toml",
+            (SHIPPED / "problems.toml").read_text(encoding="utf-8").replace("{min_dpi} dpi)", "{min} dpi)"),
+            "problems.toml: [low_resolution] th: unknown field {min}; it may use {name} {dpi} {min_dpi}",
+        ),
+    ],
+    ids=["syntax", "unknown-variable", "unknown-attribute", "notice-missing", "notice-broken", "problem-field"],
+)
+def test_rules_check_renders_every_template_and_names_the_broken_one(tmp_path: Path, name: str, text: str, error: str) -> None:
+    code, lines, templates = _rules_check(tmp_path, name, text)
+    assert code == 1
+    assert [line for line in lines if line.startswith("error:")] == [f"error: {templates}/{error}"]
+    assert lines[-1] == "Error: 1 error(s) in rules"
+    # What the office's directory lacks falls back to the shipped file, checked too.
+    assert f"{SHIPPED}/oversized.txt.j2: ok" in lines
+
+
+def test_rules_check_passes_on_the_shipped_templates() -> None:
+    r = CliRunner().invoke(cli, ["--config", str(Path(__file__).parent.parent / "config.toml"), "rules", "check"])
+    assert r.exit_code == 0 and "error" not in r.output
+    for name in ("ack.txt.j2", "ack.html.j2", "notice.txt.j2", "verify.txt.j2", "notices.toml", "problems.toml"):
+        assert f"{SHIPPED}/{name}: ok" in r.output.splitlines()

@@ -24,12 +24,13 @@ from zoneinfo import ZoneInfo
 from mailintake.base.errors import ConfigError
 from mailintake.base.places import shipped
 from mailintake.base.promptpay import target
-from mailintake.base.settings import Reader, apply_env, build_section, is_section, merge, setting
+from mailintake.base.settings import Reader, apply_env, build_section, did_you_mean, is_section, merge, setting
 
 DEFAULTS = Path(__file__).with_name("defaults.toml")
 ENV_PREFIX = "MAILINTAKE_"
 OPEN_TABLES = {"users"}  # tables whose keys are names chosen by the agency
 ROLES = ("clerk", "approver", "finance", "admin")
+USER_KEYS = ("roles", "name", "position")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MB, KB = 1024 * 1024, 1024
 
@@ -49,6 +50,13 @@ class Agency:
     def check(self, r: Reader) -> None:
         if "@" not in self.mailbox_address:
             raise r.fail("mailbox_address", "expected an email address")
+        # The defaults ("templates", "rules" beside config.toml) are used when
+        # they exist; any other directory named here must exist, or a typo would
+        # quietly leave the office with the shipped wording and rules.
+        for key, default in (("templates_dir", "templates"), ("rules_dir", "rules")):
+            path = getattr(self, key)
+            if not path.is_dir() and r.table.get(key) != default:
+                raise r.fail(key, f"no such directory {path}")
 
 
 def _no_plain_text(r: Reader, host: str, security: str) -> None:
@@ -377,7 +385,10 @@ def _users(where: str, table: dict[str, Any]) -> dict[str, User]:
     users: dict[str, User] = {}
     for login, value in table.items():
         spec = {"roles": value} if isinstance(value, list) else value
-        if not isinstance(spec, dict) or set(spec) - {"roles", "name", "position"}:
+        unknown = sorted(set(spec) - set(USER_KEYS)) if isinstance(spec, dict) else []
+        if unknown:
+            raise ConfigError(f"{where}: [users] {login}.{unknown[0]}: unknown key{did_you_mean(unknown[0], USER_KEYS)}")
+        if not isinstance(spec, dict):
             raise ConfigError(
                 f"{where}: [users] {login}: expected a list of roles or {{ roles = [...], name = ..., position = ... }}"
             )

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from mailintake.base.errors import ConfigError
+from mailintake.base.wording import TemplatePlaces, check_templates
 
 KNOWN_TYPES: dict[str, tuple[str, tuple[str, ...]]] = {
     # kind: (label for people, file-name extensions)
@@ -300,28 +301,26 @@ def load_rules(path: Path) -> MailRules:
     )
 
 
-# --- checking every rule file at once ---------------------------------------------------------
-class RulePlaces(Protocol):
-    """Where the rule files are (the configuration answers; named here so
-    that this module does not import the configuration, which imports it)."""
-
-    def find(self, kind: str, name: str) -> Path: ...
-
-    def search_path(self, kind: str) -> list[Path]: ...
+# --- checking every rule file and template at once ---------------------------------------------
+class RulePlaces(TemplatePlaces, Protocol):
+    """Where the rule files and templates are, and the agency they speak for
+    (the configuration answers; named here so that this module does not import
+    the configuration, which imports it)."""
 
 
 @dataclass(frozen=True)
 class RulesCheck:
     """What ``mailintake rules check`` reports: a line for each good file and
-    each error with its file and key."""
+    each error with its file and key (or line)."""
 
     ok: tuple[str, ...]
     errors: tuple[str, ...]
 
 
 def check_rules(places: RulePlaces) -> RulesCheck:
-    """Load ``mail.toml`` and every service file, collecting every error
-    instead of stopping at the first."""
+    """Load ``mail.toml`` and every service file, then render every template
+    with sample data (``wording.check_templates``), collecting every error
+    instead of stopping at the first: what a sweep would meet, found before it."""
     ok: list[str] = []
     errors: list[str] = []
     try:
@@ -330,8 +329,29 @@ def check_rules(places: RulePlaces) -> RulesCheck:
         ok.append(f"{path}: ok")
     except ConfigError as exc:
         errors.append(str(exc))
+    services: list[Service] = []
     try:
-        ok += [f"{s.source}: ok ({s.code}, {s.name_en})" for s in load_services(places.search_path("rules"))]
+        services = load_services(places.search_path("rules"))
+        ok += [f"{s.source}: ok ({s.code}, {s.name_en})" for s in services]
     except ServicesError as exc:
         errors += exc.errors
-    return RulesCheck(ok=tuple(ok), errors=tuple(errors))
+    good, bad = check_templates(places, services[0] if services else SAMPLE_SERVICE)
+    return RulesCheck(ok=tuple(ok + good), errors=tuple(errors + bad))
+
+
+# A service for the templates' sample data when the rules have none that loads.
+SAMPLE_SERVICE = Service(
+    "event-permit",
+    "EVT",
+    "ขออนุญาตจัดงาน",
+    "Event permit",
+    ("จัดงาน",),
+    ("event",),
+    "medium",
+    True,
+    500,
+    15,
+    None,
+    (Document("แบบคำขอ", "Application form", ("pdf",)),),
+    Path("services/event-permit.toml"),
+)

@@ -12,8 +12,9 @@ the file, the section and the key: ``config.toml: [hours] open: expected HH:MM, 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import field
 from datetime import date, time
 from pathlib import Path
@@ -150,17 +151,30 @@ class Reader:
         return tuple(self.clock(key, v) for v in self.strings(key))
 
 
+def did_you_mean(word: str, known: Iterable[str], shown: str = "{}") -> str:
+    """`` (did you mean templates_dir?)`` for a misspelled key, or nothing when
+    no known name is close; ``shown`` frames the suggestion (``"[{}]"`` for a section)."""
+    close = difflib.get_close_matches(word, list(known), n=1)
+    return f" (did you mean {shown.format(close[0])}?)" if close else ""
+
+
 # --- layers: defaults, the agency's file, the environment ----------------------------------
 def merge(base: dict[str, Any], over: dict[str, Any], where: str, open_tables: set[str]) -> dict[str, Any]:
     """``over`` laid over ``base`` key by key; a key ``base`` lacks is refused,
-    except in ``open_tables`` (whose keys are names chosen by the agency)."""
+    with the nearest known name, except in ``open_tables`` (whose keys are names
+    chosen by the agency)."""
     out = dict(base)
     for key, value in over.items():
         if key in open_tables and isinstance(value, dict):
             out[key] = {**base.get(key, {}), **value}
             continue
         if key not in base:
-            raise ConfigError(f"{where}: unknown key [{key}]" if not where.endswith("]") else f"{where} {key}: unknown key")
+            if where.endswith("]"):  # a key of a section
+                raise ConfigError(f"{where} {key}: unknown key{did_you_mean(key, base)}")
+            sections = [k for k, v in base.items() if isinstance(v, dict)]
+            home = [k for k in sections if key in base[k]]  # a key written above its section's header
+            hint = f" (it belongs in [{home[0]}])" if len(home) == 1 else did_you_mean(key, sections, "[{}]")
+            raise ConfigError(f"{where}: unknown key [{key}]{hint}")
         if isinstance(base[key], dict):
             if not isinstance(value, dict):
                 raise ConfigError(f"{where}: [{key}] must be a table")
@@ -243,7 +257,7 @@ def build_section(cls: type[T], r: Reader) -> T:
         values[f.name] = _read(r, f.name, hints[f.name], dict(f.metadata), values)
     for key in r.table:
         if key not in known:
-            raise ConfigError(f"{r.where}: [{r.section}] {key}: unknown key")
+            raise ConfigError(f"{r.where}: [{r.section}] {key}: unknown key{did_you_mean(key, known)}")
     section = cls(**values)
     check = getattr(section, "check", None)
     if check is not None:

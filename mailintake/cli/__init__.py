@@ -14,7 +14,6 @@ from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 import click
-from click.utils import make_default_short_help
 
 from mailintake import __version__
 from mailintake.cli.common import FamilyGroup
@@ -96,7 +95,7 @@ class CommandFamily(FamilyGroup):
         rows = [
             (
                 n,
-                make_default_short_help(self._lazy[n][2], limit)
+                click.Command(n, help=self._lazy[n][2]).get_short_help_str(limit)
                 if n in self._lazy
                 else self._loaded[n].get_short_help_str(limit),
             )

@@ -3,6 +3,10 @@
 
 from __future__ import annotations
 
+import os
+import re
+import shutil
+import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -23,14 +27,142 @@ from mailintake.ops.reports import log_csv, service_log
 
 @click.command()
 @click.argument("directory", type=click.Path(file_okay=False))
-def init(directory: str) -> None:
+@click.option(
+    "--systemd",
+    is_flag=True,
+    help="Also write mailintake.service for this program and DIRECTORY, and keep the data in /var/lib/mailintake.",
+)
+def init(directory: str, systemd: bool) -> None:
     """Create a deployment directory with config.toml, rules/ and templates/ to
-    edit, and print the next three commands. Needs no configuration.
+    edit, and print the next three commands. Needs no configuration. With
+    --systemd the new config.toml keeps its registry, files, backups and
+    outgoing mail in /var/lib/mailintake, the only place the service may write,
+    and a hardened unit is written beside it to install.
 
-    Example: mailintake init /etc/mailintake
+    Example: mailintake init /etc/mailintake --systemd
     """
-    for line in init_directory(Path(directory)):
+    target = Path(directory).absolute() if systemd else Path(directory)
+    for line in init_directory(target):
         click.echo(line)
+    if systemd:
+        for line in write_service(target):
+            click.echo(line)
+
+
+# --- the systemd service ---------------------------------------------------------------------
+# The service may write only under DATA_DIR (ProtectSystem=strict), so `init --systemd` points
+# every data path of the new config.toml there. contrib/systemd/mailintake.service is UNIT for
+# /usr/local/bin/mailintake and /etc/mailintake/config.toml (tests/test_systemd.py checks).
+DATA_DIR = Path("/var/lib/mailintake")
+DATA_KEYS = re.compile(r'^((?:path|outgoing_path) = )"var(/[^"]*)?"', re.MULTILINE)
+UNIT = """\
+# mailintake: the daemon of one agency's central mailbox (README, "Deploy on a server").
+# Install: cp mailintake.service /etc/systemd/system/ && systemctl enable --now mailintake
+# Logs: journalctl -u mailintake -f (for a log shipper: --log-format json before "run").
+[Unit]
+Description=mailintake: register and answer the permit applications of the central mailbox
+After=network-online.target
+Wants=network-online.target
+
+[Service]
+Type=simple
+User=mailintake
+Group=mailintake
+ExecStart={exec_start} --config {config} run
+# Passwords as MAILINTAKE_MAILBOX_PASSWORD=... and MAILINTAKE_SMTP_PASSWORD=..., in a file
+# only root reads (systemd reads it before dropping to the user).
+EnvironmentFile=-{environment}
+WorkingDirectory={data_dir}
+StateDirectory={state}
+StateDirectoryMode=0700
+UMask=0077
+Restart=on-failure
+RestartSec=30s
+# Exit 2 is a wrong configuration (one line in the journal): restarting will not mend it.
+RestartPreventExitStatus=2
+# SIGTERM: the daemon stops after the message in hand (each message is its own transaction).
+TimeoutStopSec=90s
+StandardOutput=journal
+StandardError=journal
+SyslogIdentifier=mailintake
+
+# Hardening: the whole file system read-only but the data directory, no home directories,
+# a private /tmp, no devices, no privileges to gain, mail and DNS sockets only.
+NoNewPrivileges=yes
+ProtectSystem=strict
+ReadWritePaths={data_dir}
+ProtectHome=yes
+PrivateTmp=yes
+PrivateDevices=yes
+ProtectKernelTunables=yes
+ProtectKernelModules=yes
+ProtectKernelLogs=yes
+ProtectControlGroups=yes
+ProtectClock=yes
+ProtectHostname=yes
+ProtectProc=invisible
+RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6
+RestrictNamespaces=yes
+RestrictRealtime=yes
+RestrictSUIDSGID=yes
+LockPersonality=yes
+RemoveIPC=yes
+PrivateMounts=yes
+SystemCallArchitectures=native
+# @resources stays allowed: the check worker limits its own address space (setrlimit).
+SystemCallFilter=@system-service
+SystemCallFilter=~@privileged
+CapabilityBoundingSet=
+AmbientCapabilities=
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+
+def unit_text(exec_start: str, config: Path, data_dir: Path = DATA_DIR) -> str:
+    """The unit for the daemon, run as ``exec_start --config CONFIG run``."""
+    return UNIT.format(
+        exec_start=exec_start,
+        config=config,
+        environment=config.parent / "environment",
+        data_dir=data_dir,
+        state=data_dir.relative_to("/var/lib"),
+    )
+
+
+def this_program() -> str:
+    """The command that started this process, as an absolute path the service can run:
+    the ``mailintake`` script beside this interpreter (a venv, pipx), else the one on
+    PATH, else ``python -m mailintake``."""
+    for found in (Path(sys.executable).parent / "mailintake", shutil.which("mailintake")):
+        if found and Path(found).is_file() and os.access(found, os.X_OK):
+            return str(Path(found).absolute())
+    return f"{sys.executable} -m mailintake"
+
+
+def write_service(target: Path) -> list[str]:
+    """Point the new config.toml's data at DATA_DIR and write the unit beside it."""
+    config = target / "config.toml"
+    config.write_text(
+        DATA_KEYS.sub(lambda m: f'{m[1]}"{DATA_DIR}{m[2] or ""}"', config.read_text(encoding="utf-8")), encoding="utf-8"
+    )
+    program = this_program()
+    unit = target / "mailintake.service"
+    unit.write_text(unit_text(program, config), encoding="utf-8")
+    lines = [f"{config}: registry, files, backups and outgoing mail in {DATA_DIR}", f"wrote {unit}"]
+    if program.startswith(("/home/", "/root/")):
+        lines.append(
+            f"warning: {program} is in a home directory, which ProtectHome=yes hides from the service: install into /opt (README)"
+        )
+    return [
+        *lines,
+        "to install the service (as root):",
+        f"  useradd --system --user-group --home-dir {DATA_DIR} --shell /usr/sbin/nologin mailintake",
+        f"  chgrp -R mailintake {target} && chmod -R g+rX,o-rwx {target}",
+        f"  cp {unit} /etc/systemd/system/ && systemctl daemon-reload && systemctl enable --now mailintake",
+        "  journalctl -u mailintake -f",
+    ]
 
 
 @click.command()
@@ -188,7 +320,9 @@ def rules() -> None:
 @rules.command("check")
 @click.pass_context
 def rules_check(ctx: click.Context) -> None:
-    """Report every error in rules/mail.toml and rules/services/*.toml with file and key.
+    """Report every error in rules/mail.toml and rules/services/*.toml with file
+    and key, and in every template (templates/*.j2, notices.toml, problems.toml)
+    rendered with sample data, with file and line.
 
     Example: mailintake rules check
     """

@@ -112,9 +112,7 @@ def as_click_error(ctx: click.Context, exc: UserError | ConfigError) -> click.Cl
         return ConfigClickError(f"{exc.errors[0]} (and {more} more; run `mailintake rules check`)" if more else exc.errors[0])
     if isinstance(exc, ConfigError):
         return ConfigClickError(str(exc))
-    error = click.ClickException(str(exc))
-    error.exit_code = exc.exit_code
-    return error
+    return click.ClickException(str(exc))  # exit 1, as every UserError
 
 
 class FamilyGroup(click.Group):

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import click
 
+from mailintake.base.data import outbox as outbox_data
+from mailintake.base.errors import NotFound
 from mailintake.cli.common import config, deployment, moment, now_option
-from mailintake.cli.output import emit, emit_one, json_option, output_options, print_json
+from mailintake.cli.output import emit, emit_one, json_option, output_options, print_json, sweep_progress
 from mailintake.desk.queries import list_outbox, list_quarantine
 from mailintake.intake import outbox
 from mailintake.intake.sweep import as_json as report_json
 from mailintake.intake.sweep import run_sweep
 from mailintake.ops.daemon import run_daemon
-from mailintake.ops.listings import OUTBOX, QUARANTINE
+from mailintake.ops.listings import OUTBOX, QUARANTINE, sent_mail, sent_mail_lines
 from mailintake.ops.quarantine import retry_quarantined
 from mailintake.ops.status import status_lines, system_status
 
@@ -29,7 +31,12 @@ def sweep(ctx: click.Context, now: str | None, wait: bool, inbox_only: bool, as_
     Example: mailintake sweep --now 2025-12-04T18:05+07:00
     """
     cfg = config(ctx)
-    report = run_sweep(cfg, moment(ctx, now), full=not inbox_only, wait=wait)
+    bar = sweep_progress(as_json)
+    try:
+        report = run_sweep(cfg, moment(ctx, now), full=not inbox_only, wait=wait, progress=bar)
+    finally:
+        if bar is not None:
+            bar.close()
     if as_json:
         print_json(report_json(report))
     elif not report.failure:
@@ -116,6 +123,28 @@ def outbox_list(ctx: click.Context, status: str | None, fmt: str) -> None:
     Example: mailintake outbox list --json
     """
     emit(list_outbox(deployment(ctx).registry, status=status), fmt, OUTBOX)
+
+
+@outbox_group.command("show")
+@click.argument("mail_id", type=int)
+@json_option
+@click.pass_context
+def outbox_show(ctx: click.Context, mail_id: int, as_json: bool) -> None:
+    """One outgoing mail as the recipient reads it: From, To, Subject, Date,
+    Message-ID, the attachments by name and size, and the text (the ID is the
+    first column of `outbox list` and is listed by `triage show`).
+
+    Example: mailintake outbox show 1
+    """
+    mail = outbox_data.get(deployment(ctx).registry, mail_id)
+    if mail is None:
+        raise NotFound(f"no outgoing mail {mail_id}: see `mailintake outbox list`")
+    view = sent_mail(mail)
+    if as_json:
+        print_json(view)
+        return
+    for line in sent_mail_lines(view):
+        click.echo(line)
 
 
 @outbox_group.command("send")

@@ -11,12 +11,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 import click
 
-from mailintake.ops.listings import TableView, plain
+from mailintake.ops.listings import Paint, TableView, plain
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -85,6 +87,29 @@ def csv_text(rows: Iterable[Mapping[str, Any]]) -> str:
     return out.getvalue()
 
 
+def colour_wanted(stream: Any = None, environ: Mapping[str, str] | None = None) -> bool:
+    """Colour only on a terminal, and never when ``NO_COLOR`` is set to
+    anything (https://no-color.org): piped, redirected or logged output stays
+    plain. Only tables and text use it, never ``--json``, ``--csv`` or ``--nl``."""
+    env = os.environ if environ is None else environ
+    if env.get("NO_COLOR"):
+        return False
+    out = sys.stdout if stream is None else stream
+    isatty = getattr(out, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def painter() -> Paint | None:
+    """``click.style`` when colour is wanted, else None (plain text)."""
+    if not colour_wanted():
+        return None
+
+    def paint(text: str, colour: str) -> str:
+        return click.style(text, fg=colour, bold=True if colour == "red" else None)
+
+    return paint
+
+
 def emit(rows: Iterable[Any], fmt: str, table: TableView | Callable[[list[Any]], list[str]]) -> None:
     """Print a listing's rows (records or mappings) in the chosen format; the
     table is a ``TableView`` or a function giving the lines."""
@@ -97,7 +122,7 @@ def emit(rows: Iterable[Any], fmt: str, table: TableView | Callable[[list[Any]],
     elif fmt == CSV:
         click.echo(csv_text(plain(r) for r in rows), nl=False)
     else:
-        lines = table.lines(rows) if isinstance(table, TableView) else table(rows)
+        lines = table.lines(rows, painter()) if isinstance(table, TableView) else table(rows)
         for line in lines:
             click.echo(line)
 
@@ -115,9 +140,18 @@ def flatten(data: Mapping[str, Any], prefix: str = "") -> list[dict[str, Any]]:
     return out
 
 
+def warnings_painted(lines: list[str]) -> list[str]:
+    """Lines starting ``WARNING:`` in yellow, on a terminal only."""
+    paint = painter()
+    if paint is None:
+        return lines
+    return [paint(line, "yellow") if line.startswith("WARNING:") else line for line in lines]
+
+
 def emit_one(data: Mapping[str, Any], fmt: str, lines: Callable[[Any], list[str]]) -> None:
     """Print a report of one thing in many fields (``status``): its own text
-    as the table, the mapping as JSON, one JSON line, or ``field,value`` CSV."""
+    (its ``WARNING:`` lines coloured on a terminal) as the table, the mapping
+    as JSON, one JSON line, or ``field,value`` CSV."""
     if fmt == JSON:
         print_json(data)
     elif fmt == NL:
@@ -125,5 +159,40 @@ def emit_one(data: Mapping[str, Any], fmt: str, lines: Callable[[Any], list[str]
     elif fmt == CSV:
         click.echo(csv_text(flatten(data)), nl=False)
     else:
-        for line in lines(data):
+        for line in warnings_painted(lines(data)):
             click.echo(line)
+
+
+# --- a sweep's progress ----------------------------------------------------------------------
+PROGRESS_AFTER = 5  # a folder with more messages than this gets a bar
+
+
+class SweepProgress:
+    """A progress bar on stderr for each folder of more than a few messages
+    (the ``progress`` of ``run_sweep``). Made only for a terminal: logs, pipes
+    and ``--json`` never see it (``sweep_progress``)."""
+
+    def __init__(self) -> None:
+        self.folder: str | None = None
+        self.bar: Any = None
+
+    def __call__(self, folder: str, done: int, total: int) -> None:
+        if folder != self.folder:
+            self.close()
+            self.folder = folder
+            if total > PROGRESS_AFTER:
+                self.bar = click.progressbar(length=total, label=folder, show_pos=True, file=sys.stderr).__enter__()
+        if self.bar is not None:
+            self.bar.update(done - self.bar.pos)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
+
+def sweep_progress(as_json: bool) -> SweepProgress | None:
+    """A bar when stderr is a terminal and the output is not JSON, else None."""
+    if as_json or not colour_wanted(sys.stderr, {}):
+        return None
+    return SweepProgress()

@@ -9,8 +9,9 @@ from typing import Any, TextIO
 
 import click
 
+from mailintake.base.wording import whole_dpi
 from mailintake.cli.common import deployment, moment, now_option
-from mailintake.cli.output import emit, json_option, output_options, print_json
+from mailintake.cli.output import emit, json_option, output_options, painter, print_json
 from mailintake.desk.lifecycle import Desk
 from mailintake.desk.queries import list_applications, show_application
 from mailintake.desk.roles import acting_login, require
@@ -118,7 +119,7 @@ def _application_lines(app: dict[str, Any]) -> list[str]:
     lines.append("\nFiles:")
     for i, f in enumerate(app["files"], 1):
         verdict = "ok" if f["accepted"] else f"PROBLEM {', '.join(f['problems'])}: {f['problem_en']}"
-        dpi = f", {f['dpi']:.0f} dpi" if f["dpi"] else ""
+        dpi = f", {whole_dpi(f['dpi'])} dpi" if f["dpi"] else ""
         lines.append(f"  {i}. {f['name']} ({f['content_type']}, {f['size']} bytes{dpi}) {verdict}")
     lines.append("\nMessages:")
     for m in app["messages"]:
@@ -127,10 +128,10 @@ def _application_lines(app: dict[str, Any]) -> list[str]:
             f"      Message-ID {m['message_id']}; Date: {m['date_header']}; fetched {m['fetched_at']}; "
             f"{len(m['received_chain'])} Received lines" + (f"; defects: {', '.join(m['defects'])}" if m["defects"] else "")
         )
-    lines.append("\nOutgoing mail:")
+    lines.append("\nOutgoing mail (read one with `mailintake outbox show ID`):")
     for o in app["outgoing"]:
         lines.append(
-            f"  {o['kind']:8} {o['status']:8} to {o['to']} {o['sent_at'] or ''} {o['message_id']}"
+            f"  ID {o['id']:<4} {o['kind']:8} {o['status']:8} to {o['to']} {o['sent_at'] or ''} {o['message_id']}"
             + (f" ({o['last_error']})" if o["last_error"] else "")
         )
     lines.append("\nEvents:")
@@ -149,7 +150,8 @@ def triage_files(ctx: click.Context, transaction_id: str, fmt: str) -> None:
 
     Example: mailintake triage files SRB-2568-000001
     """
-    emit(plain(show_application(deployment(ctx).registry, transaction_id))["files"], fmt, files_table)
+    files = plain(show_application(deployment(ctx).registry, transaction_id))["files"]
+    emit(files, fmt, lambda rows: files_table(rows, painter()))
 
 
 @triage.command("export")

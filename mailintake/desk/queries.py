@@ -152,6 +152,7 @@ def _message(m: Message) -> dict[str, Any]:
 
 def _outgoing(o: OutgoingMail) -> dict[str, Any]:
     return {
+        "id": o.id,
         "message_id": o.message_id,
         "kind": o.kind,
         "to": o.recipient,

@@ -25,7 +25,7 @@ from PIL import Image
 from mailintake.base.config import Checks, Limits
 from mailintake.base.rules import KNOWN_TYPES
 from mailintake.base.store import Store
-from mailintake.base.wording import Problem, Wording
+from mailintake.base.wording import Problem, Wording, whole_dpi
 from mailintake.intake.parse import Attachment
 
 # A4 at 600 dpi is 35 Mpx; allow twice that, and make Pillow's bomb warning an error.
@@ -306,7 +306,7 @@ def check_file(data: bytes, name: str, declared: str, cfg: Checks, wording: Word
     if dpi is not None:
         dpi = round(dpi, 1)
         if dpi < cfg.min_dpi * (1 - cfg.dpi_tolerance_percent / 100):
-            problems.append(wording.problem("low_resolution", name=name, dpi=int(round(dpi)), min_dpi=cfg.min_dpi))
+            problems.append(wording.problem("low_resolution", name=name, dpi=whole_dpi(dpi), min_dpi=cfg.min_dpi))
     return FileCheck(name, len(data), declared, mime, kind, not problems, dpi, tuple(problems), details)
 
 

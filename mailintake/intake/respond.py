@@ -17,16 +17,23 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from dataclasses import replace
+from datetime import date, datetime, time, timedelta
 from email.message import Message
+from functools import lru_cache
 from typing import Any
 
+import holidays
+
 from mailintake.base import thaitext
+from mailintake.base.calendar import short_holiday_name
+from mailintake.base.config import Hours
 from mailintake.base.data import applications, messages
 from mailintake.base.data import outbox as sent
 from mailintake.base.deployment import Deployment
 from mailintake.base.outgoing import Composed, compose, queue
 from mailintake.base.rules import MailRules
+from mailintake.base.wording import whole_dpi
 from mailintake.desk.lifecycle import Desk
 from mailintake.desk.reactions import REPLIED, Happened, react
 from mailintake.desk.services import JURISTIC_PROBLEMS
@@ -70,7 +77,8 @@ class Responder:
             )
             return
         domain = (msg.from_addr or "").rpartition("@")[2]
-        ctx = self.context(tid, msg, received, deemed, checks)
+        app = applications.get(self.reg, tid)
+        ctx = self.context(tid, msg, received, deemed, checks, reason=app.ack_reason if app else None)
         ctx["inquiry"] = verdict.application_kind == "inquiry"
         ctx["service"] = verdict.service
         ctx["app_problems"] = [
@@ -166,8 +174,15 @@ class Responder:
         queue(self.cfg, self.reg, composed, kind=kind, tid=tid, now=now)
         return composed
 
-    def context(self, tid: str, msg: Incoming, received: datetime, deemed: datetime, checks: Checked) -> dict[str, Any]:
+    def context(
+        self, tid: str, msg: Incoming, received: datetime, deemed: datetime, checks: Checked, *, reason: str | None = None
+    ) -> dict[str, Any]:
+        """What an answer about received mail says. ``reason`` is the stored
+        reason for the deemed receipt (``applications.ack_reason``): when it
+        says receipt was deemed later, ``later_th`` and ``later_en`` give why."""
         local_received, local_deemed = self.cal.local(received), self.cal.local(deemed)
+        later = deemed_later(reason or "", local_received.date(), self.cfg.hours)
+        source = receipt_by_mailbox(reason or "") if later else None
         return {
             "tid": tid,
             "subject": msg.subject,
@@ -176,6 +191,10 @@ class Responder:
             "received_en": thaitext.english_date(local_received),
             "deemed_th": thaitext.thai_date(local_deemed),
             "deemed_en": thaitext.english_date(local_deemed),
+            "later_th": [th for th, _en in later],
+            "later_en": [en for _th, en in later],
+            "later_source_th": source[0] if source else None,
+            "later_source_en": source[1] if source else None,
             **self.listed_files([fc for _d, fc in checks]),
             "resend": any(not fc.accepted for _d, fc in checks),
             "inquiry": False,
@@ -189,6 +208,8 @@ class Responder:
         with problems first (the applicant must act on them), and how many more
         were received."""
         limit = self.cfg.limits.ack_max_files
+        # The dpi as the clerk's listings show it (one rounding rule: ``whole_dpi``).
+        files = [replace(f, dpi=whole_dpi(f.dpi)) for f in files]
         ordered = list(files) if len(files) <= limit else [f for f in files if not f.accepted] + [f for f in files if f.accepted]
         shown, rest = ordered[:limit], ordered[limit:]
         return {"files": shown, "files_more": len(rest), "files_more_problems": sum(not f.accepted for f in rest)}
@@ -197,3 +218,81 @@ class Responder:
 def is_automatic(rules: MailRules, headers: Message) -> bool:
     """Headers that say a robot sent the message (RFC 3834 and the like)."""
     return any(r.matches([str(v) for v in headers.get_all(r.header) or []]) for r in rules.auto_rules)
+
+
+# --- why receipt was deemed later, in Thai and English ----------------------------------------
+# The parts of the stored reason (``WorkCalendar.deadline`` and ``Receipt.describe``
+# write them, joined by "; "): each part the applicant should know of is said
+# in both languages; the others (the deemed time itself) are already in the answer.
+_HOLIDAY = re.compile(r"^(\d{1,2}) ([A-Z][a-z]{2}) is (a public|an agency) holiday \((.+)\)$")
+_NOT_WORKING = re.compile(r"^[A-Z][a-z]+day is not a working day$")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+@lru_cache(maxsize=8)
+def _thai_holiday_names(year: int) -> dict[date, str]:
+    return {d: str(n) for d, n in holidays.country_holidays("TH", years=[year], language="th").items()}
+
+
+def _day_after(received: date, day: int, month: str) -> date:
+    """The date of ``day month`` on or after the receipt (a holiday can be in the next year)."""
+    moment = date(received.year, _MONTHS.index(month) + 1, day)
+    return moment if moment >= received else moment.replace(year=received.year + 1)
+
+
+def _as_moment(day: date) -> datetime:
+    return datetime.combine(day, time())
+
+
+def deemed_later(reason: str, received: date, hours: Hours) -> list[tuple[str, str]]:
+    """Why receipt was deemed later than the mail arrived, as (Thai, English)
+    sentences, from the stored reason; none for mail received in working time."""
+    parts = [p.strip() for p in reason.split(";")]
+    if not reason or any(p.startswith("in working time") for p in parts):
+        return []
+    hours_th = f"{hours.open:%H.%M}–{hours.close:%H.%M} น."
+    hours_en = f"{hours.open:%H:%M}–{hours.close:%H:%M}"
+    out: list[tuple[str, str]] = []
+    for part in parts:
+        holiday = _HOLIDAY.match(part)
+        if part == "after hours":
+            out.append((f"ได้รับอีเมลหลังเวลาทำการ ({hours_th})", f"it arrived after office hours ({hours_en})"))
+        elif part == "before opening":
+            out.append((f"ได้รับอีเมลก่อนเวลาทำการ ({hours_th})", f"it arrived before office hours ({hours_en})"))
+        elif _NOT_WORKING.match(part):
+            day = _as_moment(received)
+            out.append(
+                (
+                    f"ได้รับอีเมลใน{thaitext.thai_date(day, with_time=False)} ซึ่งไม่ใช่วันทำการ",
+                    f"it arrived on {thaitext.english_date(day, with_time=False)}, not a working day",
+                )
+            )
+        elif holiday is not None:
+            day_of = _day_after(received, int(holiday.group(1)), holiday.group(2))
+            name_en = holiday.group(4)
+            if holiday.group(3) == "a public":
+                name_th = short_holiday_name(_thai_holiday_names(day_of.year).get(day_of, "")) or name_en
+                kind_th, kind_en = "วันหยุดราชการ", "a public holiday"
+            else:
+                name_th, kind_th, kind_en = name_en, "วันหยุดของหน่วยงาน", "a holiday of the office"
+            when = _as_moment(day_of)
+            out.append(
+                (
+                    f"{thaitext.thai_date(when, with_time=False)} เป็น{kind_th} ({name_th})",
+                    f"{thaitext.english_date(when, with_time=False)} is {kind_en} ({name_en})",
+                )
+            )
+    return out
+
+
+def receipt_by_mailbox(reason: str) -> tuple[str, str] | None:
+    """(Thai, English) saying the receipt time is the mailbox's, when the
+    stored reason says no trusted Received: header gave it; else None."""
+    if not any(
+        p.strip().startswith("received by the mailbox at") and "no trusted Received header" in p for p in reason.split(";")
+    ):
+        return None
+    return (
+        "เวลารับคือเวลาที่กล่องอีเมลของหน่วยงานบันทึกไว้ เนื่องจากไม่พบบันทึกการรับจากเครื่องแม่ข่ายอีเมลของหน่วยงาน",
+        "The time of receipt is when our mailbox stored the email: no record of our mail server receiving it was found.",
+    )

@@ -18,7 +18,7 @@ import os
 import sqlite3
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -48,6 +48,10 @@ OVERSIZED = "Oversized"
 # A message in progress when its sweep died (killed, timed out, out of memory)
 # this many times is quarantined at its next attempt.
 MAX_CRASHES = 3
+
+# Told how far a sweep is in one folder: (folder, messages done, messages in it).
+# The command line draws a progress bar with it; the daemon passes none.
+Progress = Callable[[str, int, int], None]
 
 
 class SweepBusy(Busy):
@@ -209,7 +213,7 @@ class Intake:
         report.counts["left pending"] += 1
         return None
 
-    def sweep(self, now: datetime, *, full: bool = True, drain: bool = True) -> SweepReport:
+    def sweep(self, now: datetime, *, full: bool = True, drain: bool = True, progress: Progress | None = None) -> SweepReport:
         report = SweepReport(started_at=now)
         try:
             with self.reg.transaction():
@@ -234,13 +238,19 @@ class Intake:
                 continue
             report.folders[folder.name] = len(envelopes)
             bodies = [e for e in envelopes if self._guard(e, report, self._first_look, e, folder.role, now, report)]
+            done = len(envelopes) - len(bodies)
+            if progress is not None:
+                progress(folder.name, done, len(envelopes))
             try:
                 for env, raw in self.source.fetch_many(bodies):
                     if isinstance(raw, Exception):
                         report.errors.append(f"{folder.name} uid {env.uid}: {raw}")
                         report.counts["left pending"] += 1
-                        continue
-                    self._guard(env, report, self._take, env, raw, now, report)
+                    else:
+                        self._guard(env, report, self._take, env, raw, now, report)
+                    done += 1
+                    if progress is not None:
+                        progress(folder.name, done, len(envelopes))
                 self.source.flush()
             except Exception as exc:  # noqa: BLE001 - the connection failed mid-folder; the next sweep resumes
                 report.errors.append(f"{folder.name}: {type(exc).__name__}: {exc}")
@@ -323,8 +333,11 @@ class Intake:
         return outcomes
 
 
-def run_sweep(cfg: Config, now: datetime, *, full: bool = True, wait: bool = False) -> SweepReport:
-    """One locked sweep (what ``mailintake sweep`` and the daemon call)."""
+def run_sweep(
+    cfg: Config, now: datetime, *, full: bool = True, wait: bool = False, progress: Progress | None = None
+) -> SweepReport:
+    """One locked sweep (what ``mailintake sweep`` and the daemon call);
+    ``progress`` is told of each message taken (the command line's bar)."""
     started = time.monotonic()
     ensure_dir(cfg.storage_path)
     ensure_dir(cfg.store_path)
@@ -332,7 +345,7 @@ def run_sweep(cfg: Config, now: datetime, *, full: bool = True, wait: bool = Fal
         dep = Deployment.build(cfg)
         intake = Intake(dep)
         try:
-            report = intake.sweep(now, full=full)
+            report = intake.sweep(now, full=full, progress=progress)
         finally:
             intake.close()
             dep.close()

@@ -22,8 +22,9 @@ from mailintake.base.errors import UserError
 from mailintake.base.places import shipped
 from mailintake.desk.queries import list_applications
 from mailintake.intake.source import MaildirSource
-from mailintake.intake.sweep import run_sweep
-from mailintake.ops.listings import triage_table
+from mailintake.intake.sweep import SweepReport, run_sweep
+from mailintake.ops.listings import demo_table
+from mailintake.ops.status import counted
 
 EDITED = ("rules", "templates")  # what an office edits, besides config.toml
 
@@ -59,19 +60,41 @@ def run_demo(cfg: Config, *, fresh: bool, echo: Callable[[str], None] = print) -
     echo(f"Delivered {len(index['sample'])} sample emails to {cfg.mailbox.path} (INBOX and Junk).")
     echo(f"Sweeping as the clock reads {now:%a %d %b %Y %H:%M %z} (the Monday-morning sweep)...\n")
     report = run_sweep(cfg, now)
-    echo(report.summary() + "\n")
+    echo(count_line(report) + "\n")
     apps = list_applications(reg, now=datetime.now(cfg.hours.timezone))
-    for line in triage_table(apps):
+    for line in demo_table(apps):
         echo(line)
     out = Path(cfg.smtp.outgoing_path)
+    first = apps[0]["transaction_id"] if apps else "ID"
     echo(
-        f"\n{len(apps)} applications registered. Acknowledgements (Thai and English) are in the Maildir "
-        f"{out}/new/ ({len(list((out / 'new').glob('*')))} messages);"
+        f"\n{len(apps)} applications registered (every column: mailintake triage list). "
+        f"Acknowledgements (Thai and English): {len(list((out / 'new').glob('*')))} in the Maildir {out}/new/."
     )
-    echo(
-        f"read one with:  mailintake triage show {apps[0]['transaction_id'] if apps else 'ID'}   "
-        f"or any mail reader, e.g.  mutt -f {out}"
-    )
+    echo(f"Read one:  mailintake triage show {first}  lists its mail;  mailintake outbox show 1  prints the first.")
+    echo(f"Or with any mail reader:  mutt -f {out}")
+
+
+# What each outcome of the demo's sweep is called on its count line.
+_SAID = {"spam": "spam (deleted)"}
+
+
+def count_line(report: SweepReport) -> str:
+    """The sweep as the user counts it: each email once, by what it turned out
+    to be; one moved from Junk to INBOX is one email, said as rescued.
+    E.g. ``6 emails: 4 applications, 1 auto-reply, 1 spam (deleted), with 1 of
+    them rescued from Junk; 4 acknowledgements sent``."""
+    counts = dict(report.counts)
+    rescued = counts.pop("moved from junk", 0)
+    total = sum(counts.values())
+    words = counted({_SAID.get(k, k): n for k, n in counts.items()}, empty="nothing new")
+    line = f"{total} email{'' if total == 1 else 's'}: {words}"
+    if rescued:
+        line += f", with {rescued} of them rescued from Junk"
+    if report.outbox is not None:
+        line += f"; {report.outbox.sent} acknowledgement{'' if report.outbox.sent == 1 else 's'} sent"
+        if report.outbox.failed or report.outbox.retried:
+            line += f" ({report.outbox.failed} failed, {report.outbox.retried} to retry)"
+    return line
 
 
 def write_config(target: Path) -> Path:

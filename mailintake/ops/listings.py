@@ -14,9 +14,17 @@ import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from email import policy
+from email.parser import BytesParser
 from typing import Any
 
+from mailintake.base.data.records import OutgoingMail
+from mailintake.base.wording import whole_dpi
+
 Row = Mapping[str, Any]
+# Colours a cell's text (``click.style`` on a terminal); a table printed
+# elsewhere is drawn without one, so it never carries escape codes.
+Paint = Callable[[str, str], str]
 
 
 @dataclass(frozen=True)
@@ -24,6 +32,8 @@ class Column:
     key: str
     title: str
     width: int
+    # The colour of a cell by its value (None: plain), used only when painted.
+    colour: Callable[[Any], str | None] | None = None
 
 
 def plain(row: Any) -> dict[str, Any]:
@@ -60,7 +70,19 @@ def fit(text: str, width: int) -> str:
     return "".join(out) + "…" + " " * (width - 1 - cells)
 
 
-def table_lines(rows: Iterable[Row], columns: Iterable[Column]) -> list[str]:
+def _cell(row: Row, column: Column, paint: Paint | None) -> str:
+    """One cell fitted to its column; painted, the colour spans the text and
+    not the padding, so the widths stay as measured."""
+    value = row.get(column.key)
+    cell = fit("" if value is None else str(value), column.width)
+    colour = column.colour(value) if paint is not None and column.colour is not None else None
+    text = cell.rstrip(" ")
+    if paint is None or not colour or not text:
+        return cell
+    return paint(text, colour) + cell[len(text) :]
+
+
+def table_lines(rows: Iterable[Row], columns: Iterable[Column], paint: Paint | None = None) -> list[str]:
     """A header, a rule and one line a row; ``(none)`` for no rows."""
     rows, columns = list(rows), list(columns)
     if not rows:
@@ -68,8 +90,7 @@ def table_lines(rows: Iterable[Row], columns: Iterable[Column]) -> list[str]:
     header = "  ".join(fit(c.title, c.width) for c in columns).rstrip()
     lines = [header, "-" * display_width(header)]
     for row in rows:
-        cells = [fit("" if row.get(c.key) is None else str(row.get(c.key)), c.width) for c in columns]
-        lines.append("  ".join(cells).rstrip())
+        lines.append("  ".join(_cell(row, c, paint) for c in columns).rstrip())
     return lines
 
 
@@ -84,12 +105,20 @@ class TableView:
     columns: tuple[Column, ...]
     shape: Callable[[Row], Row] = dict
 
-    def lines(self, rows: Iterable[Any]) -> list[str]:
-        return table_lines((self.shape(plain(r)) for r in rows), self.columns)
+    def lines(self, rows: Iterable[Any], paint: Paint | None = None) -> list[str]:
+        return table_lines((self.shape(plain(r)) for r in rows), self.columns, paint)
 
 
-def _cols(*spec: tuple[str, str, int]) -> tuple[Column, ...]:
-    return tuple(Column(*s) for s in spec)
+def _cols(*spec: tuple[str, str, int] | Column) -> tuple[Column, ...]:
+    return tuple(s if isinstance(s, Column) else Column(*s) for s in spec)
+
+
+def _problems_colour(value: Any) -> str | None:
+    return "yellow" if value else None
+
+
+def _outbox_status_colour(value: Any) -> str | None:
+    return "red" if value in ("failed", "bounced", "blocked") else None
 
 
 # --- the listings ----------------------------------------------------------------------------
@@ -120,20 +149,39 @@ APPLICATIONS = TableView(
         ("ack", "ACK", 17),
         ("due", "DUE", 12),
         ("files", "FILES", 8),
-        ("problems", "PROBLEMS/FLAGS", 30),
+        Column("problems", "PROBLEMS/FLAGS", 30, _problems_colour),
+    ),
+    _application,
+)
+
+# The demo's view of the same rows, within 120 columns: what the demo is about
+# (when each mail counts as received, and what is wrong with its files).
+DEMO_APPLICATIONS = TableView(
+    _cols(
+        ("tid", "TRANSACTION", 16),
+        ("service", "SERVICE", 22),
+        ("received", "RECEIVED", 12),
+        ("deemed", "DEEMED", 12),
+        ("files", "FILES", 8),
+        Column("problems", "PROBLEMS/FLAGS", 32, _problems_colour),
     ),
     _application,
 )
 
 
 def triage_table(applications: Iterable[Any]) -> list[str]:
-    """The triage list as the clerk reads it (``mailintake triage list``, the demo)."""
+    """The triage list as the clerk reads it (``mailintake triage list``)."""
     return APPLICATIONS.lines(applications)
+
+
+def demo_table(applications: Iterable[Any]) -> list[str]:
+    """The triage list as the demo prints it, narrower than ``triage list``."""
+    return DEMO_APPLICATIONS.lines(applications)
 
 
 def _numbered_files(files: Iterable[Any]) -> list[Row]:
     return [
-        {**f, "n": i, "verdict": "ok" if f["accepted"] else ",".join(f["problems"])}
+        {**f, "n": i, "dpi": whole_dpi(f.get("dpi")), "verdict": "ok" if f["accepted"] else ",".join(f["problems"])}
         for i, f in enumerate((plain(f) for f in files), 1)
     ]
 
@@ -145,13 +193,13 @@ FILES = TableView(
         ("content_type", "TYPE", 24),
         ("size", "BYTES", 9),
         ("dpi", "DPI", 6),
-        ("verdict", "CHECK", 30),
+        Column("verdict", "CHECK", 30, lambda v: None if v == "ok" else "yellow"),
     )
 )
 
 
-def files_table(files: Iterable[Any]) -> list[str]:
-    return FILES.lines(_numbered_files(files))
+def files_table(files: Iterable[Any], paint: Paint | None = None) -> list[str]:
+    return FILES.lines(_numbered_files(files), paint)
 
 
 def _payment(r: Row) -> Row:
@@ -185,7 +233,7 @@ OUTBOX = TableView(
         ("transaction_id", "TRANSACTION", 16),
         ("kind", "KIND", 8),
         ("recipient", "TO", 28),
-        ("status", "STATUS", 8),
+        Column("status", "STATUS", 8, _outbox_status_colour),
         ("attempts", "TRIES", 5),
         ("when", "WHEN", 12),
         ("note", "NOTE", 14),
@@ -232,3 +280,54 @@ PERMITS = TableView(
 def faq_lines(pairs: Iterable[Any]) -> list[str]:
     """Question and answer pairs as text to publish."""
     return [f"Q: {p['question']}\nA: {p['answer']}\n" for p in (plain(p) for p in pairs)]
+
+
+# --- one sent mail (``mailintake outbox show``) ----------------------------------------------
+def sent_mail(mail: OutgoingMail) -> dict[str, Any]:
+    """An outgoing mail as a person reads it: its headers decoded, its text part
+    (Thai as Thai, whatever the transfer encoding) and its attachments by name
+    and size. The JSON of ``outbox show`` is this mapping."""
+    msg = BytesParser(policy=policy.default).parsebytes(mail.raw)
+    body = msg.get_body(preferencelist=("plain",))
+    text = body.get_content() if body is not None else ""
+    attachments = []
+    for part in msg.iter_attachments():
+        payload = part.get_payload(decode=True) or b""
+        attachments.append({"name": part.get_filename() or "", "content_type": part.get_content_type(), "size": len(payload)})
+
+    def header(name: str) -> str:
+        # Decoded, and unfolded: an encoded word's folding leaves stray spaces.
+        return " ".join(str(msg.get(name, "")).split())
+
+    return {
+        "id": mail.id,
+        "transaction_id": mail.transaction_id,
+        "kind": mail.kind,
+        "status": mail.status,
+        "sent_at": mail.sent_at,
+        "from": header("From"),
+        "to": header("To"),
+        "subject": header("Subject"),
+        "date": header("Date"),
+        "message_id": header("Message-ID"),
+        "text": text,
+        "attachments": attachments,
+    }
+
+
+def sent_mail_lines(view: Mapping[str, Any]) -> list[str]:
+    """The headers, the attachments and the text of ``sent_mail``."""
+    state = f"sent {view['sent_at']}" if view["sent_at"] else view["status"]
+    lines = [
+        f"Outbox #{view['id']}  {view['kind']}  {state}" + (f"  ({view['transaction_id']})" if view["transaction_id"] else ""),
+        f"From:        {view['from']}",
+        f"To:          {view['to']}",
+        f"Subject:     {view['subject']}",
+        f"Date:        {view['date']}",
+        f"Message-ID:  {view['message_id']}",
+    ]
+    files = view["attachments"]
+    lines.append("Attachments: none" if not files else "Attachments:")
+    lines += [f"  {i}. {a['name']} ({a['content_type']}, {a['size']:,} bytes)" for i, a in enumerate(files, 1)]
+    lines += ["", *view["text"].rstrip("\n").splitlines()]
+    return lines

@@ -39,17 +39,66 @@ def system_status(dep: Deployment, *, live: bool = True) -> dict[str, Any]:
     return data
 
 
+# How a count of each kind reads: the singular and the plural. A kind not named
+# here reads as its name with spaces, the same in both.
+_WORDS = {
+    "application": ("application", "applications"),
+    "reply": ("reply", "replies"),
+    "autoreply": ("auto-reply", "auto-replies"),
+    "bounce": ("delivery report", "delivery reports"),
+    "read_receipt": ("read receipt", "read receipts"),
+    "verify": ("permit check", "permit checks"),
+    "spam": ("spam", "spam"),
+    "oversized": ("too large", "too large"),
+    "duplicate": ("duplicate", "duplicates"),
+    "quarantined": ("in quarantine", "in quarantine"),
+    "own": ("own mail", "own mails"),
+    "info_requested": ("information requested", "information requested"),
+    "under_review": ("under review", "under review"),
+    "fee_due": ("fee due", "fee due"),
+    "fee_submitted": ("fee submitted", "fee submitted"),
+    "fee_confirmed": ("fee confirmed", "fee confirmed"),
+    "permit_issued": ("permit issued", "permit issued"),
+}
+
+
+def counted(counts: dict[str, int] | None, *, empty: str = "none") -> str:
+    """Counts in words, the largest first: ``4 applications, 1 auto-reply, 1 spam``."""
+    items = sorted((counts or {}).items(), key=lambda kv: (-kv[1], kv[0]))
+    words = []
+    for kind, n in items:
+        one, many = _WORDS.get(kind, (kind.replace("_", " "), kind.replace("_", " ")))
+        words.append(f"{n} {one if n == 1 else many}")
+    return ", ".join(words) or empty
+
+
+def _kb(kb: int) -> str:
+    return f"{kb / 1024:,.0f} MB" if kb >= 10 * 1024 else f"{kb:,} KB"
+
+
+LABEL = 14  # "Applications: " and the values under one another
+
+
 def status_lines(data: dict[str, Any]) -> list[str]:
-    """The status as the admin reads it."""
-    lines = [f"Last sweep:   {health.describe(data['last_sweep'])}"]
+    """The status as the admin reads it: a label and words with numbers a
+    line, the warnings last (the JSON is ``data`` itself)."""
+    rows = [("Last sweep", health.describe(data["last_sweep"]))]
     if (data["last_sweep"] or {}).get("full") is not True and data["last_full_sweep"]:
-        lines.append(f"Full sweep:   {health.describe(data['last_full_sweep'])}")
+        rows.append(("Full sweep", health.describe(data["last_full_sweep"])))
     if data["backlog"] is not None:
-        lines.append("Backlog:      " + (", ".join(f"{k} {v}" for k, v in data["backlog"].items()) or "none"))
-    lines.append(f"Messages:     {data['messages']}")
-    lines.append(f"Applications: {data['applications']} ({data['unacknowledged']} not yet acknowledged)")
-    lines.append(f"Outbox:       {data['outbox']}")
+        pending = {k: v for k, v in data["backlog"].items() if v}
+        rows.append(("Backlog", ", ".join(f"{v} in {k}" for k, v in pending.items()) or "nothing waiting"))
+    rows.append(("Messages", counted(data["messages"])))
+    apps = data["applications"] or {}
+    total = sum(apps.values())
+    if total:
+        waiting = f"; {data['unacknowledged']} not yet acknowledged" if data["unacknowledged"] else "; all acknowledged"
+        rows.append(("Applications", f"{total} ({counted(apps)}){waiting}"))
+    else:
+        rows.append(("Applications", "none"))
+    rows.append(("Outbox", counted(data["outbox"], empty="empty")))
     q = data["quota"]
-    lines.append(f"Quota:        {q['percent']}% of {q['limit_kb']} KB" if q else "Quota:        not reported by the server")
-    lines += [f"WARNING: {w}" for w in data["warnings"]]
-    return lines
+    quota = f"{q['percent']}% used ({_kb(q['used_kb'])} of {_kb(q['limit_kb'])})" if q else "not reported by the server"
+    rows.append(("Quota", quota))
+    lines = [f"{label + ':':{LABEL}}{value}" for label, value in rows]
+    return lines + [f"WARNING: {w}" for w in data["warnings"]]

@@ -59,6 +59,12 @@ def due(reg: Registry, now: datetime, limit: int) -> list[OutgoingMail]:
     return [m for m in pending if datetime.fromisoformat(m.next_attempt_at) <= now][:limit]
 
 
+def get(reg: Registry, mail_id: int) -> OutgoingMail | None:
+    """One outgoing mail by its row ID, with its wire form (``outbox show``)."""
+    row = reg.one("SELECT * FROM outbox WHERE id = ?", (mail_id,))
+    return None if row is None else OutgoingMail.from_row(row)
+
+
 def by_message_id(reg: Registry, message_id: str) -> OutgoingMail | None:
     row = reg.one("SELECT * FROM outbox WHERE message_id = ?", (message_id,))
     return None if row is None else OutgoingMail.from_row(row)
