@@ -189,7 +189,7 @@ def _rules_check(tmp_path: Path, name: str, text: str) -> tuple[int, list[str], 
         (
             "ack.txt.j2",
             "{% for f in files %}{{ f.nmae }}{% endfor %}\n",
-            "ack.txt.j2:1: 'mailintake.base.wording.SampleFile object' has no attribute 'nmae'",
+            "ack.txt.j2:1: 'mailintake.intake.check.FileCheck object' has no attribute 'nmae'",
         ),
         (
             "notices.toml",

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from mailintake.base.errors import ConfigError
-from mailintake.base.wording import TemplatePlaces, check_templates
+from mailintake.base.wording import TemplatePlaces
 
 KNOWN_TYPES: dict[str, tuple[str, tuple[str, ...]]] = {
     # kind: (label for people, file-name extensions)
@@ -315,12 +315,12 @@ class RulesCheck:
 
     ok: tuple[str, ...]
     errors: tuple[str, ...]
+    services: tuple[Service, ...] = ()  # those that loaded
 
 
 def check_rules(places: RulePlaces) -> RulesCheck:
-    """Load ``mail.toml`` and every service file, then render every template
-    with sample data (``wording.check_templates``), collecting every error
-    instead of stopping at the first: what a sweep would meet, found before it."""
+    """Load ``mail.toml`` and every service file, collecting every error
+    instead of stopping at the first (``ops.checkup`` adds the templates)."""
     ok: list[str] = []
     errors: list[str] = []
     try:
@@ -335,23 +335,4 @@ def check_rules(places: RulePlaces) -> RulesCheck:
         ok += [f"{s.source}: ok ({s.code}, {s.name_en})" for s in services]
     except ServicesError as exc:
         errors += exc.errors
-    good, bad = check_templates(places, services[0] if services else SAMPLE_SERVICE)
-    return RulesCheck(ok=tuple(ok + good), errors=tuple(errors + bad))
-
-
-# A service for the templates' sample data when the rules have none that loads.
-SAMPLE_SERVICE = Service(
-    "event-permit",
-    "EVT",
-    "ขออนุญาตจัดงาน",
-    "Event permit",
-    ("จัดงาน",),
-    ("event",),
-    "medium",
-    True,
-    500,
-    15,
-    None,
-    (Document("แบบคำขอ", "Application form", ("pdf",)),),
-    Path("services/event-permit.toml"),
-)
+    return RulesCheck(ok=tuple(ok), errors=tuple(errors), services=tuple(services))

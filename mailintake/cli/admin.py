@@ -15,11 +15,11 @@ import click
 from mailintake.base.data.audit import list_events
 from mailintake.base.data.audit import verify as verify_chain
 from mailintake.base.places import ConfigNotFound
-from mailintake.base.rules import check_rules
 from mailintake.cli.common import config, deployment, moment, now_option, use_config
 from mailintake.cli.output import CSV, JSON, NL, emit, json_option, output_options, print_json
 from mailintake.desk.roles import require
 from mailintake.ops import backup as backups
+from mailintake.ops.checkup import check_all
 from mailintake.ops.demo import init_directory, run_demo, write_config
 from mailintake.ops.listings import EVENTS
 from mailintake.ops.reports import log_csv, service_log
@@ -326,7 +326,7 @@ def rules_check(ctx: click.Context) -> None:
 
     Example: mailintake rules check
     """
-    result = check_rules(config(ctx))
+    result = check_all(config(ctx))
     for line in result.ok:
         click.echo(line)
     for e in result.errors:
