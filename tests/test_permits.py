@@ -136,8 +136,16 @@ def test_permit_is_issued_encrypted_and_delivered_in_two_separate_emails(deploy:
 
     # permit verify: the delivered file is in the register; with the password the keyed hash checks.
     (tmp_path / "permit.pdf").write_bytes(pdf)
+    (tmp_path / "pw.txt").write_text(password + "\n", encoding="utf-8")
     ok = deploy.run(
-        "permit", "verify", str(tmp_path / "permit.pdf"), "--password", password, "--now", "2025-12-10T09:00:00+07:00", "--json"
+        "permit",
+        "verify",
+        str(tmp_path / "permit.pdf"),
+        "--password-file",
+        str(tmp_path / "pw.txt"),
+        "--now",
+        "2025-12-10T09:00:00+07:00",
+        "--json",
     )
     assert '"status": "valid"' in ok.stdout and '"hash_ok": true' in ok.stdout and '"file_matches_register": true' in ok.stdout
 
@@ -268,10 +276,12 @@ def test_signed_permit_validates_and_a_tampered_one_does_not(deploy: Env, tmp_pa
         assert opened.encryption.R == 6
     good = tmp_path / "good.pdf"
     good.write_bytes(pdf)
-    r = deploy.run("permit", "verify", str(good), "--password", password, "--json", "--now", "2025-12-10T09:00:00+07:00")
+    pw = tmp_path / "pw.txt"
+    pw.write_text(password + "\n", encoding="utf-8")
+    r = deploy.run("permit", "verify", str(good), "--password-file", str(pw), "--json", "--now", "2025-12-10T09:00:00+07:00")
     assert '"intact": true' in r.stdout and '"trusted": true' in r.stdout
     assert '"status": "valid"' in r.stdout and '"hash_ok": true' in r.stdout
-    human = deploy.run("permit", "verify", str(good), "--password", password, "--now", "2025-12-10T09:00:00+07:00")
+    human = deploy.run("permit", "verify", str(good), "--password-file", str(pw), "--now", "2025-12-10T09:00:00+07:00")
     assert human.stdout.strip() == (
         "permit CERT-2568-0001: valid; file in register: yes; keyed hash: ok; signature: valid, by the agency's certificate"
     )
@@ -285,7 +295,9 @@ def test_signed_permit_validates_and_a_tampered_one_does_not(deploy: Env, tmp_pa
     data[pos + 1] = ord("Q") if data[pos + 1] != ord("Q") else ord("R")
     bad = tmp_path / "bad.pdf"
     bad.write_bytes(bytes(data))
-    r = deploy.run("permit", "verify", str(bad), "--password", password, "--json", "--now", "2025-12-10T09:00:00+07:00", ok=False)
+    r = deploy.run(
+        "permit", "verify", str(bad), "--password-file", str(pw), "--json", "--now", "2025-12-10T09:00:00+07:00", ok=False
+    )
     assert r.exit_code == 1
     assert '"intact": false' in r.stdout and '"file_matches_register": false' in r.stdout
 
@@ -333,6 +345,8 @@ def test_publish_a_register_without_personal_data(deploy: Env, tmp_path: Path) -
     assert "ทะเบียนใบอนุญาต" in html and "Permit register" in html
     for private in (CITIZEN, "สมชาย ใจดี", "example.com"):
         assert private not in html and private not in data
+    # Public on purpose: a web server running as another user can read it.
+    assert (out.stat().st_mode & 0o777, (out / "index.html").stat().st_mode & 0o777) == (0o755, 0o644)
 
 
 def test_derived_password_is_the_id_the_applicant_gave_and_is_never_mailed(deploy: Env) -> None:

@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 from mailintake.base.errors import ConfigError
 from mailintake.base.places import shipped
 from mailintake.base.promptpay import target
-from mailintake.base.settings import Reader, apply_env, build_section, did_you_mean, is_section, merge, setting
+from mailintake.base.settings import Reader, apply_env, build_section, did_you_mean, is_section, masked_repr, merge, setting
 
 DEFAULTS = Path(__file__).with_name("defaults.toml")
 ENV_PREFIX = "MAILINTAKE_"
@@ -340,6 +340,12 @@ class Config:
             if (d / name).is_file():
                 return d / name
         raise ConfigError(f"{kind}/{name}: not found in {', '.join(map(str, self.search_path(kind))) or 'any directory'}")
+
+
+# Every section's repr (and so the Config's) shows its secrets as ``***``.
+for _hint in typing.get_type_hints(Config).values():
+    if is_section(_hint):
+        setattr(_hint, "__repr__", masked_repr)  # noqa: B010 (mypy refuses assigning to a method)
 
 
 # --- loading ---------------------------------------------------------------------------------

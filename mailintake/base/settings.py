@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 import typing
 from collections.abc import Callable, Iterable
 from dataclasses import field
@@ -24,6 +25,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from mailintake.base.errors import ConfigError
 
 SECRET_KEYS = frozenset({"password"})  # never shown in a message (nor a field declared secret)
+# A key whose name says it holds a secret is masked too, even when no field
+# declares it so: ``password``, ``sign_password``, ``api_secret``, ``token``.
+_SECRET_NAME = re.compile(r"(?i)(password|passwd|passphrase|token)$|secret")
+MASK = "***"
 T = typing.TypeVar("T")
 
 
@@ -45,7 +50,24 @@ def setting(
     read from ``key`` (the TOML name when it differs from the field's);
     ``read``: a reader of its own for a value of a special shape."""
     meta = {"low": low, "high": high, "choices": choices, "required": required, "unit": unit, "key": key, "read": read}
-    return field(metadata=meta, repr=not secret)
+    return field(metadata={**meta, "secret": secret}, repr=not secret)
+
+
+def is_secret(key: str, declared: frozenset[str] | set[str] = frozenset()) -> bool:
+    """Whether the value of ``key`` must never be shown: declared secret, or
+    named like one."""
+    return key in declared or key in SECRET_KEYS or bool(_SECRET_NAME.search(key))
+
+
+def masked_repr(self: Any) -> str:
+    """The ``repr`` of a section dataclass with every secret field shown as
+    ``***``, so a logged or printed configuration never carries a password."""
+    shown = []
+    for f in dataclasses.fields(self):
+        value = getattr(self, f.name)
+        secret = f.metadata.get("secret") or is_secret(f.metadata.get("key") or f.name)
+        shown.append(f"{f.name}={MASK!s}" if secret and value else f"{f.name}={value!r}")
+    return f"{type(self).__name__}({', '.join(shown)})"
 
 
 class Reader:
@@ -57,7 +79,7 @@ class Reader:
 
     def fail(self, key: str, what: str) -> ConfigError:
         value = self.table.get(key)
-        shown = "***" if key in self.secrets else repr(value)
+        shown = MASK if is_secret(key, self.secrets) else repr(value)
         return ConfigError(f"{self.where}: [{self.section}] {key}: {what}, got {shown}")
 
     def text(self, key: str, *, choices: tuple[str, ...] = (), required: bool = False) -> str:
@@ -189,14 +211,16 @@ def _coerce_env(default: Any, text: str, key: str) -> Any:
     if isinstance(default, bool):
         words = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
         if text.lower() not in words:
-            raise ConfigError(f"environment {key}: expected true or false, got {text!r}")
+            shown = MASK if is_secret(key) else repr(text)
+            raise ConfigError(f"environment {key}: expected true or false, got {shown}")
         return words[text.lower()]
     if isinstance(default, (int, float)):
         try:
             return type(default)(text)
         except ValueError:
             what = "a whole number" if isinstance(default, int) else "a number"
-            raise ConfigError(f"environment {key}: expected {what}, got {text!r}") from None
+            shown = MASK if is_secret(key) else repr(text)
+            raise ConfigError(f"environment {key}: expected {what}, got {shown}") from None
     if isinstance(default, list):
         return [part.strip() for part in text.split(",") if part.strip()]
     return text
@@ -249,7 +273,8 @@ def build_section(cls: type[T], r: Reader) -> T:
     """Build the section dataclass ``cls`` from ``r.table``: every field read
     and validated, then the section's ``check``; a key no field declares is refused."""
     hints = typing.get_type_hints(cls)
-    r.secrets = r.secrets | {f.metadata.get("key") or f.name for f in dataclasses.fields(cls) if not f.repr}  # type: ignore[arg-type]
+    fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+    r.secrets = r.secrets | {f.metadata.get("key") or f.name for f in fields if f.metadata.get("secret")}
     values: dict[str, Any] = {}
     known = set()
     for f in dataclasses.fields(cls):  # type: ignore[arg-type]

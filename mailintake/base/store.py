@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 from mailintake.base.errors import ConfigError
+from mailintake.base.privacy import DIR_MODE, FILE_MODE, tighten
 
 
 def sha256(data: bytes) -> str:
@@ -20,18 +21,22 @@ class StorageError(ConfigError):
     line about the path; the CLI puts the config key (``[storage] path``) before it."""
 
 
-def ensure_dir(path: Path) -> Path:
+def ensure_dir(path: Path, *, private: bool = True) -> Path:
     """Make ``path`` if missing (its parent must exist: a typo is not a reason
-    to build a tree) and prove that this process can write in it."""
+    to build a tree) and prove that this process can write in it. It is made
+    0700, and one made earlier with looser modes is tightened (``base.privacy``)
+    unless ``private`` is False (the daemon refuses such a directory instead)."""
     if path.exists() and not path.is_dir():
         raise StorageError(f"{path} is a file, not a directory")
     if not path.exists():
         if not path.parent.is_dir():
             raise StorageError(f"{path.parent} does not exist (create it, or correct the path)")
         try:
-            path.mkdir(exist_ok=True)
+            path.mkdir(mode=DIR_MODE, exist_ok=True)
         except OSError as exc:
             raise StorageError(f"cannot create {path}: {exc.strerror}") from None
+    if private:
+        tighten(path)
     if not os.access(path, os.W_OK | os.X_OK):
         raise StorageError(f"{path} is not writable by this user (uid {os.getuid()})")
     return path
@@ -54,9 +59,10 @@ class Store:
         target = self.path_of(digest)
         if target.exists() and target.stat().st_size == len(data):
             return digest
-        target.parent.mkdir(parents=True, exist_ok=True)
+        self.root.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+        target.parent.mkdir(mode=DIR_MODE, exist_ok=True)
         tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        with open(tmp, "wb") as fh:
+        with open(tmp, "wb", opener=_private) as fh:
             fh.write(data)
             if durable:
                 fh.flush()
@@ -69,3 +75,8 @@ class Store:
 
     def has(self, digest: str) -> bool:
         return self.path_of(digest).exists()
+
+
+def _private(path: str, flags: int) -> int:
+    """Open for ``open(..., opener=)``: a new file is 0600 whatever the umask."""
+    return os.open(path, flags, FILE_MODE)

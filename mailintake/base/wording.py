@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import jinja2
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 
 class TemplatePlaces(Protocol):
@@ -62,8 +63,13 @@ class Wording:
 
 def environment(dirs: list[Path]) -> jinja2.Environment:
     """The one Jinja environment of the mail templates: HTML escaped, an
-    unknown variable an error (never an empty hole in a letter)."""
-    return jinja2.Environment(
+    unknown variable an error (never an empty hole in a letter). It is
+    sandboxed (``ImmutableSandboxedEnvironment``): a template may read what it
+    is given but not reach Python's internals (``''.__class__``) nor change a
+    list or dict, so an edited template cannot run a command; the attempt is a
+    ``jinja2.exceptions.SecurityError``. Templates are looked up only in
+    ``dirs``, the configured and the shipped directories."""
+    return ImmutableSandboxedEnvironment(
         loader=jinja2.FileSystemLoader([str(p) for p in dirs]),
         autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
         undefined=jinja2.StrictUndefined,

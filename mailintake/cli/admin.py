@@ -14,6 +14,8 @@ import click
 
 from mailintake.base.data.audit import list_events
 from mailintake.base.data.audit import verify as verify_chain
+from mailintake.base.data.db import Registry
+from mailintake.base.errors import UserError
 from mailintake.base.places import ConfigNotFound
 from mailintake.cli.common import config, deployment, moment, now_option, use_config
 from mailintake.cli.output import CSV, JSON, NL, emit, json_option, output_options, print_json
@@ -180,9 +182,28 @@ def demo(ctx: click.Context, fresh: bool) -> None:
         cfg = config(ctx, system=False)
     except ConfigNotFound:
         made = write_config(Path.cwd())
+        made.write_text(f"{DEMO_MARK}\n{made.read_text(encoding='utf-8')}", encoding="utf-8")
         click.echo(f"no config.toml here: wrote {made} for the demo (the shipped defaults; mail and registry in ./var)")
         cfg = use_config(ctx, made)
+    refuse_real_config(cfg.source, cfg.db_path, fresh=fresh)
     run_demo(cfg, fresh=fresh, echo=click.echo)
+
+
+DEMO_MARK = "# made by mailintake demo"
+
+
+def refuse_real_config(source: Path | None, db_path: Path, *, fresh: bool) -> None:
+    """The demo delivers sample mail and ``--fresh`` deletes the registry, so it
+    runs only on a config the demo made (its first lines carry ``DEMO_MARK``),
+    and ``--fresh`` empties only a registry the demo filled: a real office's
+    config or registry is refused in one line."""
+    head = source.read_text(encoding="utf-8").splitlines()[:5] if source is not None and source.is_file() else []
+    if DEMO_MARK not in (line.strip() for line in head):
+        raise UserError(
+            f"{source}: not a config made by `mailintake demo` (no {DEMO_MARK!r} line); run the demo in an empty directory"
+        )
+    if fresh and db_path.exists() and not Registry(db_path).get_kv("demo_delivered"):
+        raise UserError(f"{db_path}: a registry the demo did not fill; not emptying it")
 
 
 # --- backup ----------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from mailintake.base import logs
 from mailintake.base.config import Config, load
 from mailintake.base.errors import ConfigError, UserError
 from mailintake.base.places import locate
+from mailintake.base.privacy import private_umask
 from mailintake.base.rules import ServicesError
 from mailintake.base.store import StorageError
 
@@ -116,11 +117,13 @@ def as_click_error(ctx: click.Context, exc: UserError | ConfigError) -> click.Cl
 
 
 class FamilyGroup(click.Group):
-    """The root group: a command's ``UserError`` or ``ConfigError`` becomes one
-    line on stderr, never a traceback."""
+    """The root group: every command runs under umask 077 (``base.privacy``: what
+    it creates is its owner's alone), and its ``UserError`` or ``ConfigError``
+    becomes one line on stderr, never a traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            with private_umask():
+                return super().invoke(ctx)
         except (UserError, ConfigError) as exc:
             raise as_click_error(ctx, exc) from None

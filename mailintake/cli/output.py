@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import click
 
 from mailintake.ops.listings import Paint, TableView, plain
+from mailintake.ops.reports import spreadsheet_safe
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -66,13 +67,18 @@ def _cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, (list, tuple, dict)):
-        return json.dumps(value, ensure_ascii=False, default=str)
+        return spreadsheet_safe(json.dumps(value, ensure_ascii=False, default=str))
+    if isinstance(value, str):
+        # A carriage return inside a cell becomes a newline, which the writer
+        # quotes (it is its line terminator): every CSV reader takes the line.
+        return spreadsheet_safe(value.replace("\r\n", "\n").replace("\r", "\n"))
     return str(value)
 
 
 def csv_text(rows: Iterable[Mapping[str, Any]]) -> str:
     """A header of every key seen, then a line a row; nothing for no rows.
-    Lists and mappings in a cell are written as JSON."""
+    Lists and mappings in a cell are written as JSON; text a spreadsheet would
+    run as a formula is neutralised (``spreadsheet_safe``)."""
     rows = list(rows)
     if not rows:
         return ""

@@ -3,6 +3,8 @@ revoke and publish permits (R18, R19)."""
 
 from __future__ import annotations
 
+import os
+import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -109,18 +111,43 @@ def permit_list(ctx: click.Context, fmt: str) -> None:
     emit([listed(p) for p in list_permits(deployment(ctx).registry)], fmt, PERMITS)
 
 
+PASSWORD_ENV = "MAILINTAKE_PERMIT_PASSWORD"
+
+
+def _file_password(password_file: str | None) -> str | None:
+    """The permit's password, never from the command line (where ``ps`` and the
+    shell history would show it): the first line of ``--password-file``, else
+    ``$MAILINTAKE_PERMIT_PASSWORD`` (for scripts), else a hidden prompt on a
+    terminal (empty to check without it), else none."""
+    if password_file is not None:
+        lines = Path(password_file).read_text(encoding="utf-8").splitlines()
+        return (lines[0].strip() if lines else "") or None
+    if os.environ.get(PASSWORD_ENV):
+        return os.environ[PASSWORD_ENV].strip() or None
+    if sys.stdin.isatty():
+        typed: str = click.prompt("Password of the file (empty to skip)", default="", hide_input=True, show_default=False)
+        return typed.strip() or None
+    return None
+
+
 @permit.command("verify")
 @click.argument("pdf", type=click.Path(exists=True, dir_okay=False))
-@click.option("--password", help="The file's password (to read the number inside and check the signature).")
+@click.option(
+    "--password-file",
+    type=click.Path(exists=True, dir_okay=False),
+    help=f"A file whose first line is the file's password (else ${PASSWORD_ENV}, else asked on a terminal).",
+)
 @now_option
 @json_option
 @click.pass_context
-def permit_verify(ctx: click.Context, pdf: str, password: str | None, now: str | None, as_json: bool) -> None:
+def permit_verify(ctx: click.Context, pdf: str, password_file: str | None, now: str | None, as_json: bool) -> None:
     """Check a permit file: the register, the QR's keyed hash and the signature.
+    With the password it also reads the number inside and checks the signature.
 
-    Example: mailintake permit verify permit-EVT-2568-0001.pdf --password K7mPq3RtXa
+    Example: mailintake permit verify permit-EVT-2568-0001.pdf --password-file pw.txt
     """
     dep = deployment(ctx)
+    password = _file_password(password_file)
     result = verify_file(dep.cfg, dep.registry, Path(pdf).read_bytes(), password, moment(ctx, now))
     line, passed = verdict(result)
     if as_json:

@@ -32,6 +32,7 @@ from mailintake.base.data.messages import Place
 from mailintake.base.deployment import Deployment
 from mailintake.base.errors import Busy, UserError
 from mailintake.base.faults import checkpoint
+from mailintake.base.privacy import FILE_MODE, tighten
 from mailintake.base.store import ensure_dir
 from mailintake.intake import health, outbox
 from mailintake.intake.health import quota_warning
@@ -99,9 +100,12 @@ class SweepReport:
 
 @contextmanager
 def sweep_lock(storage: Path, *, wait: bool) -> Iterator[None]:
-    storage.mkdir(parents=True, exist_ok=True)
+    """The one sweep at a time: ``sweep.lock`` inside the data directory (0700),
+    itself 0600, so no other account can open it and hold every sweep back."""
+    ensure_dir(storage)
     path = storage / "sweep.lock"
-    fh = open(path, "a+")
+    fh = open(path, "a+", opener=lambda name, flags: os.open(name, flags, FILE_MODE))
+    tighten(path)
     try:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))

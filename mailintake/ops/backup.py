@@ -1,7 +1,8 @@
 """Backups (R14, R27): the registry by SQLite's online backup (consistent while
 the daemon writes), the content-addressed file store, and a manifest of
 hashes; ``verify`` proves a backup whole, ``restore`` puts it into an empty
-storage directory. The daemon makes one on the configured days."""
+storage directory. The daemon makes one on the configured days. A backup holds
+what the registry holds, so it is as private: directories 0700, files 0600."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from mailintake.base.config import Config
 from mailintake.base.data.audit import verify as verify_chain
 from mailintake.base.data.db import Registry, copy_file, count_rows, file_is_sound, to_iso
 from mailintake.base.errors import UserError
+from mailintake.base.privacy import DIR_MODE, tighten_tree
 
 MANIFEST = "manifest.json"
 COUNTED = ("applications", "messages", "files", "events", "permits", "outbox")  # counts kept in the manifest
@@ -67,7 +69,9 @@ def create(cfg: Config, now: datetime, out: Path | None = None) -> Path:
         raise BackupError(f"{target} exists already")
     tmp = root / f".{target.name}.partial"
     shutil.rmtree(tmp, ignore_errors=True)
-    (tmp / "store").mkdir(parents=True)
+    root.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)  # an --out that exists keeps its mode: the backup in it is 0700
+    tmp.mkdir(mode=DIR_MODE)
+    (tmp / "store").mkdir(mode=DIR_MODE)
     copy_file(cfg.db_path, tmp / "mailintake.db")
     files: dict[str, str] = {}
     store = cfg.store_path
@@ -87,6 +91,7 @@ def create(cfg: Config, now: datetime, out: Path | None = None) -> Path:
     (tmp / MANIFEST).write_text(
         json.dumps({"created_at": to_iso(now), "files": files, "counts": counts}, indent=2, sort_keys=True), encoding="utf-8"
     )
+    tighten_tree(tmp)  # copies keep their source's mode: a store file from before umask 077 was 0644
     tmp.rename(target)
     return target
 
@@ -130,7 +135,7 @@ def restore(path: Path, storage: Path, *, force: bool = False) -> dict[str, Any]
         raise BackupError(f"{path} does not verify: {'; '.join(result['problems'][:3])}")
     if storage.exists() and any(p for p in storage.iterdir() if p.name != "backups") and not force:
         raise BackupError(f"{storage} is not empty; restore into an empty directory (or use --force)")
-    storage.mkdir(parents=True, exist_ok=True)
+    storage.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
     for suffix in ("-wal", "-shm"):
         (storage / f"mailintake.db{suffix}").unlink(missing_ok=True)
     shutil.copy2(path / "mailintake.db", storage / "mailintake.db")
@@ -138,6 +143,7 @@ def restore(path: Path, storage: Path, *, force: bool = False) -> dict[str, Any]
         shutil.copy2(path / "permit.key", storage / "permit.key")
     if (path / "store").exists():
         shutil.copytree(path / "store", storage / "store", dirs_exist_ok=True)
+    tighten_tree(storage)
     return result
 
 

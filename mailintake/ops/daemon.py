@@ -33,6 +33,7 @@ from mailintake.base.calendar import WorkCalendar
 from mailintake.base.config import Config
 from mailintake.base.data.db import Registry
 from mailintake.base.errors import ConfigError, UserError
+from mailintake.base.privacy import refuse_open_storage, set_private_umask
 from mailintake.base.store import StorageError
 from mailintake.intake import health, outbox
 from mailintake.intake.source import ImapSource
@@ -180,7 +181,7 @@ class Daemon:
     def run(self) -> None:
         from apscheduler.triggers.cron import CronTrigger
 
-        Registry(self.cfg.db_path, self.cfg.busy_timeout_seconds).close()  # a bad storage path stops here, in one line
+        start_private(self.cfg)
         d = self.cfg.daemon
         self.scheduler.add_job(self.start_up, id="start", next_run_time=self.now())
         self.scheduler.add_job(self.poll, "interval", seconds=d.poll_seconds, id="poll")
@@ -300,6 +301,7 @@ def _sweep_child(conn: Connection, cfg: Config, now: datetime, full: bool, level
         with lock:
             conn.send(item)
 
+    set_private_umask()  # a fresh interpreter: private before it creates anything
     logs.configure(level, handler=_PipeHandler(send))  # the daemon's levels; it formats the lines
     try:
         report = run_sweep(cfg, now, full=full, wait=False)
@@ -315,6 +317,18 @@ def _sweep_child(conn: Connection, cfg: Config, now: datetime, full: bool, level
         outcome = SweepOutcome(FAILED, f"{type(exc).__name__}: {exc}")
     send(("outcome", outcome))
     conn.close()
+
+
+def start_private(cfg: Config) -> None:
+    """The daemon's first act: umask 077 for good; open the registry (a bad
+    storage path stops here, in one line); then refuse (``ConfigError``, exit 2)
+    a data directory, database or permit key that other accounts can read or
+    write, with the path and the fix in one line. The daemon keeps the registry
+    for a long time as its own service account, so it does not quietly change
+    modes an administrator set; a one-shot CLI command tightens them."""
+    set_private_umask()
+    Registry(cfg.db_path, cfg.busy_timeout_seconds, tighten=False).close()
+    refuse_open_storage(cfg.storage_path)
 
 
 def run_daemon(cfg: Config) -> None:

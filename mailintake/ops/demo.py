@@ -10,6 +10,7 @@ work from an installed wheel as from a checkout.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tomllib
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from mailintake.base.config import DEFAULTS, Config, ConfigError
 from mailintake.base.data.db import Registry
 from mailintake.base.errors import UserError
 from mailintake.base.places import shipped
+from mailintake.base.privacy import FILE_MODE
 from mailintake.desk.queries import list_applications
 from mailintake.intake.source import MaildirSource
 from mailintake.intake.sweep import SweepReport, run_sweep
@@ -99,13 +101,15 @@ def count_line(report: SweepReport) -> str:
 
 def write_config(target: Path) -> Path:
     """A new ``config.toml`` in ``target``: the shipped defaults, every key with
-    its comment (never over an existing one)."""
+    its comment (never over an existing one). It is 0600 from the start: the
+    office adds its IMAP and SMTP passwords to it."""
     path = target / "config.toml"
     if path.exists():
         raise UserError(f"{path} exists; not overwriting it")
     try:
         target.mkdir(parents=True, exist_ok=True)
-        path.write_text(DEFAULTS.read_text(encoding="utf-8"), encoding="utf-8")
+        with open(path, "x", encoding="utf-8", opener=lambda name, flags: os.open(name, flags, FILE_MODE)) as fh:
+            fh.write(DEFAULTS.read_text(encoding="utf-8"))
     except OSError as exc:
         raise UserError(f"cannot write {path}: {exc.strerror}") from None
     return path

@@ -50,12 +50,30 @@ def service_log(reg: Registry, start: date, end: date) -> list[dict[str, Any]]:
     return rows
 
 
+# A text cell a spreadsheet would read as a formula (or, after a tab or carriage
+# return, as the start of one) begins with one of these.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """A CSV cell that no spreadsheet runs as a formula: text starting with
+    ``= + - @``, a tab or a carriage return gets a leading single quote (the
+    OWASP advice for CSV injection). Numbers, and text that is only a number such
+    as ``-5``, stay as they are, so sums still work."""
+    if not isinstance(value, str) or not value.startswith(_FORMULA_STARTS):
+        return value
+    if _NUMBER.fullmatch(value):
+        return value
+    return "'" + value
+
+
 def log_csv(rows: list[dict[str, Any]], lang: str) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow([th if lang == "th" else en for _k, th, en in LOG_COLUMNS])
     for r in rows:
-        writer.writerow([r[k] or "" for k, _th, _en in LOG_COLUMNS])
+        writer.writerow([spreadsheet_safe(r[k] or "") for k, _th, _en in LOG_COLUMNS])
     return buf.getvalue()
 
 

@@ -83,9 +83,10 @@ def new_page() -> Any:
 def render(cfg: Config, layout: dict[str, Any], context: dict[str, Any], qr_text: str) -> bytes:
     """The permit as an unencrypted PDF."""
     import jinja2
+    import jinja2.sandbox
     from fpdf.enums import XPos, YPos
 
-    env = jinja2.Environment(autoescape=False, undefined=jinja2.StrictUndefined)
+    env = jinja2.sandbox.ImmutableSandboxedEnvironment(autoescape=False, undefined=jinja2.StrictUndefined)
     thai_num = bool(layout.get("thai_numerals"))
 
     def th(text: str) -> str:

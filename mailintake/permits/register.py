@@ -187,4 +187,10 @@ def publish(reg: Registry, out: Path, now: datetime, agency: Agency) -> list[Pat
 </table></body></html>
 """
     (out / "index.html").write_text(html, encoding="utf-8")
-    return [out / "index.html", out / "permits.json"]
+    # The register is public on purpose: a web server running as another user
+    # serves it, whatever the private umask mailintake runs under.
+    out.chmod(0o755)
+    written = [out / "index.html", out / "permits.json"]
+    for path in written:
+        path.chmod(0o644)
+    return written

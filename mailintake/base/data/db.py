@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,7 +19,9 @@ from typing import Any
 
 import sqlite_utils
 
+from mailintake.base import privacy
 from mailintake.base.data.migrations import MIGRATIONS
+from mailintake.base.privacy import FILE_MODE
 from mailintake.base.store import StorageError, ensure_dir
 
 GENESIS = "0" * 64
@@ -37,8 +40,12 @@ def event_hash(prev: str, row: dict[str, Any]) -> str:
 
 
 class Registry:
-    def __init__(self, path: Path, busy_timeout: float = 30.0):
-        ensure_dir(path.parent)
+    def __init__(self, path: Path, busy_timeout: float = 30.0, *, tighten: bool = True):
+        """Open (or create, 0600) the registry at ``path``; one made earlier with
+        looser modes is tightened, with its directory, unless ``tighten`` is False
+        (the daemon's start-up, which refuses it instead)."""
+        ensure_dir(path.parent, private=tighten)
+        make_private(path, tighten=tighten)
         try:
             conn = sqlite3.connect(str(path), timeout=busy_timeout)
         except sqlite3.DatabaseError as exc:
@@ -173,10 +180,24 @@ class Registry:
 
 
 # --- the registry file as a whole (backups) -------------------------------------------------
+def make_private(path: Path, *, tighten: bool = True) -> None:
+    """The database file at ``path`` readable by its owner alone: a new one is
+    created empty with mode 0600 before SQLite opens it (SQLite gives its -wal
+    and -shm the database's mode), one made earlier is tightened with them."""
+    if not path.exists() and path.parent.is_dir():
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
+        except OSError:
+            return  # created meanwhile, or not ours to create: SQLite says why
+    for suffix in ("", "-wal", "-shm") if tighten else ():
+        privacy.tighten(Path(f"{path}{suffix}"))
+
+
 def copy_file(source: Path, target: Path) -> None:
     """A consistent copy of the registry at ``source`` by SQLite's online
     backup, safe while another process writes."""
     src = sqlite3.connect(str(source))
+    make_private(target)
     dst = sqlite3.connect(str(target))
     try:
         with dst:
