@@ -94,6 +94,8 @@ def test_outbox_show_prints_the_sent_mail_in_thai(demo: tuple[Path, str]) -> Non
     text = _run(cfg, "outbox", "show", "1")
     assert "Subject:     [SRB-2568-000001] ได้รับอีเมลของท่านแล้ว / Your email has been received" in text
     assert "To:          somchai.jaidee@example.com" in text
+    # The agency's Thai name is split across encoded-words when composed; it reads whole.
+    assert "From:        เทศบาลตำบลบ้านใหม่ / Ban Mai Subdistrict Municipality <saraban@banmai.go.th>" in text
     assert re.search(r"^Message-ID:  <srb-2568-000001\.ack\.", text, re.M)
     assert "เรียน สมชาย ใจดี" in text and "=?utf-8?" not in text.lower() and "=E0" not in text
     data = json.loads(_run(cfg, "outbox", "show", "1", "--json"))

@@ -19,6 +19,7 @@ from email.parser import BytesParser
 from typing import Any
 
 from mailintake.base.data.records import OutgoingMail
+from mailintake.base.headers import decode
 from mailintake.base.wording import whole_dpi
 
 Row = Mapping[str, Any]
@@ -295,9 +296,12 @@ def sent_mail(mail: OutgoingMail) -> dict[str, Any]:
         payload = part.get_payload(decode=True) or b""
         attachments.append({"name": part.get_filename() or "", "content_type": part.get_content_type(), "size": len(payload)})
 
+    raw_headers = BytesParser(policy=policy.compat32).parsebytes(mail.raw, headersonly=True)
+
     def header(name: str) -> str:
-        # Decoded, and unfolded: an encoded word's folding leaves stray spaces.
-        return " ".join(str(msg.get(name, "")).split())
+        # Adjacent encoded-words joined before decoding (``base.headers``): a Thai
+        # word the composer split across two of them comes back whole.
+        return " ".join(decode(str(raw_headers.get(name, ""))).split())
 
     return {
         "id": mail.id,
