@@ -173,33 +173,44 @@ def _install_venv(wheel: Path, tmp: Path, env: dict[str, str]) -> tuple[Path, Pa
     naming this interpreter's site directories when it is itself a venv."""
     venv = tmp / "venv"
     _run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], cwd=tmp, env=env)
-    purelib = Path(sysconfig.get_path("purelib", vars={"base": str(venv), "platbase": str(venv)}))
-    (purelib / "_mailintake_test_deps.pth").write_text("\n".join(site.getsitepackages()) + "\n")
+    _deps_pth(Path(sysconfig.get_path("purelib", vars={"base": str(venv), "platbase": str(venv)})))
     python = venv / "bin" / "python"
     install = [str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-index", "--ignore-installed", str(wheel)]
     _run(install, cwd=tmp, env=env)
     return venv / "bin" / "mailintake", python
 
 
+def _deps_pth(site_packages: Path) -> None:
+    """The dependencies without a network: a .pth naming this interpreter's
+    site directories, in the site directory of the installation under test."""
+    site_packages.mkdir(parents=True, exist_ok=True)
+    (site_packages / "_mailintake_test_deps.pth").write_text("\n".join(site.getsitepackages()) + "\n")
+
+
 def _install_user(wheel: Path, tmp: Path, env: dict[str, str]) -> tuple[Path, Path]:
     """``pip install --user`` into a temporary user base (where Debian's and
-    ``--prefix`` installs used to lose the rules and templates)."""
-    if sys.prefix != sys.base_prefix:
-        pytest.skip("pip install --user is refused inside a virtual environment")
+    ``--prefix`` installs used to lose the rules and templates). A virtual
+    environment refuses ``--user``, so inside one (CI's) the interpreter it was
+    made from installs."""
+    base = Path(getattr(sys, "_base_executable", sys.executable))
     env.pop("PYTHONNOUSERSITE")
     env["PYTHONUSERBASE"] = str(tmp / "userbase")
-    install = [sys.executable, "-m", "pip", "install", "-q", "--user", "--no-deps", "--no-index", "--ignore-installed"]
+    # An externally managed system Python (PEP 668) refuses --user without it.
+    env["PIP_BREAK_SYSTEM_PACKAGES"] = "1"
+    user_site = _run([str(base), "-c", "import site; print(site.getusersitepackages())"], cwd=tmp, env=env).strip()
+    _deps_pth(Path(user_site))
+    install = [str(base), "-m", "pip", "install", "-q", "--user", "--no-deps", "--no-index", "--ignore-installed"]
     _run([*install, str(wheel)], cwd=tmp, env=env)
-    return tmp / "userbase" / "bin" / "mailintake", Path(sys.executable)
+    return tmp / "userbase" / "bin" / "mailintake", base
 
 
 def _install_pipx(wheel: Path, tmp: Path, env: dict[str, str]) -> tuple[Path, Path]:
-    pipx = shutil.which("pipx")
-    if pipx is None:
-        pytest.skip("pipx is not installed on this machine")
-    env.update(PIPX_HOME=str(tmp / "pipx"), PIPX_BIN_DIR=str(tmp / "pipx-bin"))
-    pip_args = "--no-deps --no-index --ignore-installed"
-    _run([pipx, "install", "--system-site-packages", "--pip-args", pip_args, str(wheel)], cwd=tmp, env=env)
+    """pipx (in the ``test`` extra) into its own home, as an admin would run it:
+    the wheel and its dependencies from the package index pip is configured with."""
+    env.update(PIPX_HOME=str(tmp / "pipx"), PIPX_BIN_DIR=str(tmp / "pipx-bin"), PIPX_MAN_DIR=str(tmp / "pipx-man"))
+    # Its shared pip comes from ensurepip rather than a fresh download.
+    env["PIPX_DISABLE_SHARED_LIBS_AUTO_UPGRADE"] = "1"
+    _run([sys.executable, "-m", "pipx", "install", str(wheel)], cwd=tmp, env=env)
     return tmp / "pipx-bin" / "mailintake", tmp / "pipx" / "venvs" / "mailintake" / "bin" / "python"
 
 

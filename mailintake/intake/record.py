@@ -165,40 +165,29 @@ class Recorder:
     def spam(self, env: Envelope, headers: Message, raw_header: bytes, reason: str, now: datetime) -> Outcome:
         """Spam is recorded by its headers only; its body is never parsed (R22)."""
         with self.reg.transaction():
-            row = messages.add(
-                self.reg,
-                {
-                    "sha256": sha256(raw_header),
-                    "message_id": str(headers.get("Message-ID", ""))[:300] or None,
-                    "kind": "spam",
-                    "folder": env.folder,
-                    "uidvalidity": env.uidvalidity,
-                    "uid": env.uid,
-                    "received_at": to_iso(self.cal.local(env.internaldate)),
-                    "internaldate": to_iso(env.internaldate),
-                    "fetched_at": to_iso(now),
-                    "size": env.size,
-                    "from_addr": header_text(headers, "From", 300),
-                    "subject": header_text(headers, "Subject", 300),
-                    "headers": kept_headers(headers),
-                    "flags": _j([reason]),
-                    "stored": 0,
-                    "created_at": to_iso(now),
-                },
-                place_of(env),
-            )
+            row = self._by_headers(env, headers, raw_header, "spam", now, header_text(headers, "From", 300), reason)
             self.reg.add_event(at=now, actor=SYSTEM, action="spam_deleted", detail={"reason": reason, "message": row})
         return Outcome("spam", row)
 
     def oversized(self, env: Envelope, headers: Message, recipient: str | None, now: datetime) -> Outcome:
         """Too large to fetch: recorded by its headers (the caller's
         transaction, where the respond stage tells the sender)."""
-        row = messages.add(
+        sender = recipient or header_text(headers, "From", 300)
+        row = self._by_headers(env, headers, env.header, "oversized", now, sender, f"{env.size} bytes")
+        self.reg.add_event(at=now, actor=SYSTEM, action="oversized", detail={"message": row, "size": env.size})
+        return Outcome("oversized", row)
+
+    def _by_headers(
+        self, env: Envelope, headers: Message, raw_header: bytes, kind: str, now: datetime, sender: str, flag: str
+    ) -> int:
+        """The row of a message whose body is never fetched or kept: its headers,
+        where it was seen, and why (``flag``)."""
+        return messages.add(
             self.reg,
             {
-                "sha256": sha256(env.header),
+                "sha256": sha256(raw_header),
                 "message_id": str(headers.get("Message-ID", ""))[:300] or None,
-                "kind": "oversized",
+                "kind": kind,
                 "folder": env.folder,
                 "uidvalidity": env.uidvalidity,
                 "uid": env.uid,
@@ -206,17 +195,15 @@ class Recorder:
                 "internaldate": to_iso(env.internaldate),
                 "fetched_at": to_iso(now),
                 "size": env.size,
-                "from_addr": recipient or header_text(headers, "From", 300),
+                "from_addr": sender,
                 "subject": header_text(headers, "Subject", 300),
                 "headers": kept_headers(headers),
-                "flags": _j([f"{env.size} bytes"]),
+                "flags": _j([flag]),
                 "stored": 0,
                 "created_at": to_iso(now),
             },
             place_of(env),
         )
-        self.reg.add_event(at=now, actor=SYSTEM, action="oversized", detail={"message": row, "size": env.size})
-        return Outcome("oversized", row)
 
     def quarantine(
         self,
