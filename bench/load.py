@@ -78,9 +78,10 @@ def run_load(messages: int, clients: int, kills: int, timeout: float = 600) -> L
                 smtp_port=smtp.port,
                 storage=root / "var",
             )
-            + "\n[daemon]\npoll_seconds = 5\noutbox_seconds = 5\n[limits]\nacks_per_sender_per_hour = 100\n",
+            + "\n[daemon]\npoll_seconds = 5\noutbox_seconds = 5\n[limits]\nanswers_per_address_per_hour = 100\nanswers_per_hour = 100000\n",
             encoding="utf-8",
         )
+        config.chmod(0o600)  # it holds the mail passwords: the daemon refuses one others can read
         per_client = messages // clients
         total = per_client * clients
         appended = Counter[int]()

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -12,6 +13,33 @@ from click.testing import CliRunner, Result
 from servers import CONFIG, Dovecot, Mailbox, Postfix, SmtpSink
 
 from mailintake.cli import cli
+
+
+@pytest.fixture(autouse=True)
+def keep_umask() -> Iterator[None]:
+    """A test that starts the daemon in-process (``start_private`` sets umask 077
+    for good, as the daemon must) gives the runner its umask back: the servers
+    later tests start (Postfix's queue) need their own modes."""
+    before = os.umask(0o022)
+    os.umask(before)
+    yield
+    os.umask(before)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def daemon_socket() -> Iterator[Path]:
+    """Daemons the tests start serve the clerks' socket here, not at the
+    system's /run/mailintake (the environment sets only where, never who)."""
+    root = Path(tempfile.mkdtemp(prefix="mailintake-socket-"))
+    path = root / "mailintake.sock"
+    before = os.environ.get("MAILINTAKE_DAEMON_SOCKET")
+    os.environ["MAILINTAKE_DAEMON_SOCKET"] = str(path)
+    yield path
+    if before is None:
+        os.environ.pop("MAILINTAKE_DAEMON_SOCKET", None)
+    else:
+        os.environ["MAILINTAKE_DAEMON_SOCKET"] = before
+    shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -57,6 +85,7 @@ class Env:
         if smtp is None:
             text = text.replace('host = "127.0.0.1"\nport = 0', 'host = ""')
         self.config.write_text(text, encoding="utf-8")
+        self.config.chmod(0o600)  # as init writes it: the daemon refuses a config others can read
 
     def run(self, *args: str, ok: bool = True, env: dict[str, str] | None = None) -> Result:
         result = CliRunner().invoke(cli, ["--config", str(self.config), *args], env=env, catch_exceptions=False)

@@ -159,6 +159,9 @@ give_up_hours = 24
 
 [storage]
 path = "{storage}"
+
+[deployment]
+mode = "test"
 """
 
 

@@ -21,6 +21,7 @@ from mailintake.ops.listings import Column, display_width, fit, table_lines
 LISTINGS = {
     ("triage", "list"),
     ("triage", "files"),
+    ("triage", "held"),
     ("payments", "list"),
     ("inquiries", "faq"),
     ("permit", "list"),
@@ -29,9 +30,20 @@ LISTINGS = {
     ("audit", "list"),
     ("status",),
     ("log", "export"),
+    ("delays", "export"),
 }
 # Commands that show one thing and so have ``--json`` alone.
-SINGLE = {("sweep",), ("triage", "show"), ("outbox", "show"), ("permit", "status"), ("permit", "verify"), ("backup", "verify")}
+SINGLE = {
+    ("purge",),
+    ("sweep",),
+    ("triage", "show"),
+    ("outbox", "show"),
+    ("permit", "status"),
+    ("permit", "verify"),
+    ("backup", "verify"),
+    ("calendar", "show"),
+    ("calendar", "import"),
+}
 FORMATS = {"--json", "--csv", "--nl"}
 
 

@@ -144,5 +144,10 @@ def test_a_fresh_deployment_sweeps_before_anything_exists(tmp_path: Path) -> Non
     assert r.exit_code == 0
     cfg = load(tmp_path / "site" / "config.toml")
     MaildirSource(cfg.mailbox).add("INBOX", mail("คำขอแรก").as_bytes(), datetime.fromisoformat("2025-12-09T09:00:00+07:00"))
-    r = CliRunner().invoke(cli, ["--config", str(tmp_path / "site" / "config.toml"), "sweep", "--now", "2025-12-09T09:30"])
+    site = ["--config", str(tmp_path / "site" / "config.toml")]
+    # init makes a production deployment: a sweep that changes the registry
+    # acts at the clock, never at a --now (issue 11).
+    r = CliRunner().invoke(cli, [*site, "sweep", "--now", "2025-12-09T09:30"])
+    assert r.exit_code == 1 and 'marked [deployment] mode = "test"' in r.output
+    r = CliRunner().invoke(cli, [*site, "sweep"])
     assert r.exit_code == 0 and "1 application" in r.output

@@ -130,10 +130,11 @@ def test_a_loop_with_another_robot_ends_after_a_few_messages(deploy: Env) -> Non
             mail(f"Re: [SRB] ticket {i}", sender="robot@helpdesk.example").as_bytes(), at(f"2025-12-09 09:{i:02d}")
         )
     deploy.run("sweep", "--now", "2025-12-09T09:30:00+07:00")
-    assert len(deploy.smtp.received) == 5  # [limits] acks_per_sender_per_hour
+    assert len(deploy.smtp.received) == 5  # [limits] answers_per_address_per_hour
     reg = Registry(load(deploy.config).db_path)
-    limited = reg.all("SELECT detail FROM events WHERE action = 'ack_rate_limited'")
-    assert len(limited) == 7 and json.loads(limited[0]["detail"])["limit_per_hour"] == 5
+    limited = reg.all("SELECT detail FROM events WHERE action = 'answer_withheld'")
+    assert len(limited) == 7
+    assert json.loads(limited[0]["detail"])["why"] == "5 automatic answers to robot@helpdesk.example in the last hour"
 
 
 def test_a_message_that_parses_too_long_is_quarantined(deploy: Env) -> None:

@@ -60,9 +60,12 @@ def qr_of(pdf: bytes, password: str, tmp: Path) -> str:
     ).stdout.strip()
 
 
-def approved_certification(env: Env, extra: str = "") -> str:
-    """A low-risk, free service approved: ready for its permit."""
+def approved_certification(env: Env, extra: str = "", delay: int = 0) -> str:
+    """A low-risk, free service approved: ready for its permit (its password
+    mail ``delay`` minutes after the PDF's: at once unless a test says)."""
     assert env.mailbox is not None
+    permits = f"\n[permits]\npassword_delay_minutes = {delay}\n"
+    extra = extra.replace("\n[permits]\n", permits, 1) if "\n[permits]\n" in extra else extra + permits
     env.config.write_text(env.config.read_text() + OFFICE + extra, encoding="utf-8")
     env.mailbox.append(
         mail(
@@ -124,7 +127,7 @@ def test_permit_is_issued_encrypted_and_delivered_in_two_separate_emails(deploy:
     reg = Registry(load(deploy.config).db_path)
     row = reg.one("SELECT * FROM permits WHERE number = 'CERT-2568-0001'")
     assert row is not None
-    assert qr_of(pdf, password, tmp_path) == f"MI-PERMIT|CERT-2568-0001|{row['qr_hash']}"
+    assert qr_of(pdf, password, tmp_path) == f"MI-PERMIT|2|CERT-2568-0001|{row['content_sha256']}|{row['qr_hash']}"
     # The password is kept only as a salted hash.
     assert password not in str(row) and check_password(password, row["password_hash"])
     assert (row["status"], row["approver_name"], row["signed"]) == ("delivered", "นางมาลี ใจงาม", 0)
@@ -283,10 +286,11 @@ def test_signed_permit_validates_and_a_tampered_one_does_not(deploy: Env, tmp_pa
     assert '"status": "valid"' in r.stdout and '"hash_ok": true' in r.stdout
     human = deploy.run("permit", "verify", str(good), "--password-file", str(pw), "--now", "2025-12-10T09:00:00+07:00")
     assert human.stdout.strip() == (
-        "permit CERT-2568-0001: valid; file in register: yes; keyed hash: ok; signature: valid, by the agency's certificate"
+        "permit CERT-2568-0001: valid; file in register: yes; keyed hash: ok; content: as issued; "
+        "signature: valid, by the agency's certificate"
     )
     assert "Ban Mai Subdistrict Municipality" in r.stdout
-    assert qr_of(pdf, password, tmp_path).startswith("MI-PERMIT|CERT-2568-0001|")
+    assert qr_of(pdf, password, tmp_path).startswith("MI-PERMIT|2|CERT-2568-0001|")
 
     # Change one byte inside the signed range: the signature no longer holds.
     data = bytearray(pdf)
@@ -349,29 +353,6 @@ def test_publish_a_register_without_personal_data(deploy: Env, tmp_path: Path) -
     assert (out.stat().st_mode & 0o777, (out / "index.html").stat().st_mode & 0o777) == (0o755, 0o644)
 
 
-def test_derived_password_is_the_id_the_applicant_gave_and_is_never_mailed(deploy: Env) -> None:
-    assert deploy.mailbox is not None and deploy.smtp is not None
-    deploy.config.write_text(deploy.config.read_text() + OFFICE + '\n[permits]\npassword_policy = "derived"\n', encoding="utf-8")
-    deploy.mailbox.append(
-        mail(
-            "[CERT] ขอรับรองสำเนา",
-            body="เลขประจำตัวประชาชน 1103700012345",
-            sender=CITIZEN,
-            attachments=[("a.pdf", scanned_pdf(2480, 3508), "application/pdf")],
-        ).as_bytes(),
-        at("2025-12-09 09:00"),
-    )
-    deploy.run("sweep", "--now", "2025-12-09T09:05:00+07:00")
-    deploy.run("triage", "review", "SRB-2568-000001", env=CLERK)
-    deploy.run("triage", "approve", "SRB-2568-000001", env=APPROVER)
-    deploy.run("permit", "issue", "SRB-2568-000001", "--now", "2025-12-09T11:00:00+07:00", env=APPROVER)
-    pdf_mail, password_mail = deploy.smtp.messages()[-2:]
-    assert "1103700012345" not in pdf_mail.as_string() and "1103700012345" not in password_mail.as_string()
-    assert "the 13-digit number you gave in your application" in text(password_mail)
-    with pikepdf.open(io.BytesIO(pdf_of(pdf_mail)), password="1103700012345") as opened:
-        assert opened.encryption.R == 6
-
-
 def test_verdict_of_a_verification_names_each_check_and_passes_only_a_sound_file() -> None:
     sound = {
         "number": "EVT-2568-0001",
@@ -382,8 +363,11 @@ def test_verdict_of_a_verification_names_each_check_and_passes_only_a_sound_file
     }
     line, passed = verdict(sound)
     assert passed and line == (
-        "permit EVT-2568-0001: valid; file in register: yes; keyed hash: ok; signature: valid, by the agency's certificate"
+        "permit EVT-2568-0001: valid; file in register: yes; keyed hash: ok; content: -; "
+        "signature: valid, by the agency's certificate"
     )
+    assert verdict({**sound, "content_ok": True})[1] and "content: as issued;" in verdict({**sound, "content_ok": True})[0]
+    assert verdict({**sound, "content_ok": False}) == (line.replace("content: -", "content: ALTERED"), False)
     assert verdict({**sound, "signature": None})[1]
     assert verdict({**sound, "signature": None, "hash_ok": None})[1]
     assert verdict({**sound, "status": "revoked"}) == (line.replace(": valid;", ": revoked;", 1), False)
@@ -394,7 +378,7 @@ def test_verdict_of_a_verification_names_each_check_and_passes_only_a_sound_file
     broken = {**sound, "signature": {"intact": False, "valid": False, "trusted": False}}
     assert verdict(broken)[0].endswith("signature: BROKEN") and not verdict(broken)[1]
     unknown = {"status": "unknown", "file_matches_register": False, "hash_ok": None, "signature": None}
-    assert verdict(unknown) == ("permit ?: unknown; file in register: no; keyed hash: -; signature: none", False)
+    assert verdict(unknown) == ("permit ?: unknown; file in register: no; keyed hash: -; content: -; signature: none", False)
 
 
 # --- Thai line breaks ------------------------------------------------------------------------------

@@ -49,15 +49,6 @@ def demo_in(directory: Path) -> None:
     assert r.exit_code == 0, r.output
 
 
-@pytest.fixture(autouse=True)
-def keep_umask() -> Iterator[None]:
-    """The daemon's start-up sets umask 077 for good: give the test runner its own back."""
-    before = os.umask(0o022)
-    os.umask(before)
-    yield
-    os.umask(before)
-
-
 @pytest.fixture
 def demo(tmp_path: Path) -> Path:
     demo_in(tmp_path)

@@ -97,10 +97,10 @@ def test_outbox_show_prints_the_sent_mail_in_thai(demo: tuple[Path, str]) -> Non
     # The agency's Thai name is split across encoded-words when composed; it reads whole.
     assert "From:        เทศบาลตำบลบ้านใหม่ / Ban Mai Subdistrict Municipality <saraban@banmai.go.th>" in text
     assert re.search(r"^Message-ID:  <srb-2568-000001\.ack\.", text, re.M)
-    assert "เรียน สมชาย ใจดี" in text and "=?utf-8?" not in text.lower() and "=E0" not in text
+    assert "เรียน ผู้ยื่นคำขอ" in text and "=?utf-8?" not in text.lower() and "=E0" not in text
     data = json.loads(_run(cfg, "outbox", "show", "1", "--json"))
     assert {"from", "to", "subject", "date", "message_id", "text", "attachments"} <= set(data)
-    assert data["subject"].startswith("[SRB-2568-000001] ได้รับอีเมลของท่านแล้ว") and "เรียน สมชาย ใจดี" in data["text"]
+    assert data["subject"].startswith("[SRB-2568-000001] ได้รับอีเมลของท่านแล้ว") and "เรียน ผู้ยื่นคำขอ" in data["text"]
     assert data["attachments"] == []
     assert "no outgoing mail 99" in _run(cfg, "outbox", "show", "99", code=1)
 

@@ -44,13 +44,13 @@ def test_clerk_takes_notes_and_the_events_say_who(office: Env) -> None:
 @pytest.mark.parametrize(
     "user,args,message",
     [
-        ("malee", ("triage", "take", "SRB-2568-000001"), "Error: this needs the clerk role; malee has approver"),
+        ("malee", ("triage", "take", "SRB-2568-000001"), "Error: triage take needs the clerk role; malee has approver"),
         (
             "stranger",
             ("triage", "note", "SRB-2568-000001", "x"),
-            "Error: this needs the clerk or approver or finance or admin role; stranger is not a declared user",
+            "Error: triage note needs the clerk or approver or finance role; stranger is not a declared user",
         ),
-        ("somchai", ("audit", "list"), "Error: this needs the admin role; somchai has clerk"),
+        ("somchai", ("audit", "list"), "Error: audit list needs the admin role; somchai has clerk"),
         ("somchai", ("triage", "assign", "SRB-2568-000001", "nobody"), "Error: no user nobody in [users]"),
     ],
 )
@@ -62,7 +62,7 @@ def test_refusals_are_one_line_exit_1(office: Env, user: str, args: tuple[str, .
 
 def test_audit_verify_finds_tampering(office: Env) -> None:
     ok = office.run("audit", "verify")
-    assert ok.stdout.strip() == "audit chain intact: 3 events"
+    assert ok.stdout.strip() == "audit chain intact: 3 events; no anchor yet (mailintake audit anchor)"
     listed = office.run("audit", "list", "--id", "SRB-2568-000001", "--json", env={"MAILINTAKE_USER": "root"}).stdout
     assert '"action": "registered"' in listed
 

@@ -24,7 +24,7 @@ from mailintake.base.data.records import OutgoingMail
 from mailintake.base.deployment import Deployment
 from mailintake.base.store import Store
 from mailintake.intake.check import FileCheck, check_attachments, check_file
-from mailintake.intake.classify import AUTOREPLY, BOUNCE, NEW, REPLY, VERIFY, Verdict, classify, transaction_pattern
+from mailintake.intake.classify import AUTOREPLY, BOUNCE, HELD, NEW, REPLY, VERIFY, Verdict, classify, transaction_pattern
 from mailintake.intake.parse import Incoming, parse
 from mailintake.intake.pipeline import STAGES, Budget, Letter, Road, register_stage, respond_stage
 
@@ -38,9 +38,14 @@ class Lookup:
     """What classify may ask the registry, answered from what a test says exists."""
 
     def __init__(
-        self, transactions: Iterable[str] = (), sent: dict[str, str] | None = None, stored: dict[str, bytes] | None = None
+        self,
+        transactions: Iterable[str] = (),
+        sent: dict[str, str] | None = None,
+        stored: dict[str, bytes] | None = None,
+        applicants: dict[str, set[str]] | None = None,
     ):
         self.transactions, self.sent, self.stored = set(transactions), sent or {}, stored or {}
+        self.applicants = applicants or {}
 
     def transaction_exists(self, tid: str) -> bool:
         return tid in self.transactions
@@ -56,6 +61,9 @@ class Lookup:
 
     def last_sent_to(self, addresses: Iterable[str]) -> str | None:
         return None
+
+    def applicant_addresses(self, tid: str) -> set[str]:
+        return self.applicants.get(tid, set())
 
 
 def eml(name: str) -> tuple[bytes, Incoming]:
@@ -90,10 +98,20 @@ def test_a_thai_application_with_a_form_is_a_new_application_for_its_service(dep
     assert not v.juristic and v.problems == () and v.flags == ()
 
 
-def test_a_reply_is_known_by_the_transaction_id_in_its_subject(dep: Deployment) -> None:
-    v = verdict_of(dep, "reply-with-transaction-id.eml", Lookup(transactions={"SRB-2568-000007"}))
-    assert (v.kind, v.transaction_id) == (REPLY, "SRB-2568-000007")
-    assert v.reason == "transaction ID SRB-2568-000007 in subject"
+def test_a_reply_is_known_by_the_transaction_id_in_its_subject_from_the_applicant_only(dep: Deployment) -> None:
+    tid = "SRB-2568-000007"
+    v = verdict_of(
+        dep, "reply-with-transaction-id.eml", Lookup(transactions={tid}, applicants={tid: {"somying.rakdee@gmail.com"}})
+    )
+    assert (v.kind, v.transaction_id) == (REPLY, tid)
+    assert v.reason == f"transaction ID {tid} in subject, from the applicant's address"
+    # From anyone else (and answering none of our mail) it is held for the clerk (issue 11).
+    v = verdict_of(dep, "reply-with-transaction-id.eml", Lookup(transactions={tid}, applicants={tid: {"other@example.com"}}))
+    assert (v.kind, v.transaction_id) == (HELD, tid)
+    assert (
+        v.reason
+        == f"quotes {tid} but comes from somying.rakdee@gmail.com, not the applicant's address, and answers none of our mail"
+    )
 
 
 def test_a_reply_is_known_by_its_threading_when_the_id_is_unknown(dep: Deployment) -> None:
@@ -203,12 +221,13 @@ def test_the_acknowledgement_threads_on_the_application_and_lists_its_form_in_th
     [ack] = queued
     assert (ack.kind, ack.recipient, ack.transaction_id) == ("ack", "somchai.jaidee@banmai-trade.co.th", tid)
     m = received(ack)
-    assert subject_of(m) == f"[{tid}] ได้รับอีเมลของท่านแล้ว / Your email has been received: [EVT] ขออนุญาตจัดงานลอยกระทง ชุมชนบ้านใหม่"
+    # Our own subject: the sender's is never repeated (issue 11).
+    assert subject_of(m) == f"[{tid}] ได้รับอีเมลของท่านแล้ว / Your email has been received"
     assert m["In-Reply-To"] == "<CAF3n9Qx7Lk2p@mail.banmai-trade.co.th>"
     assert m["References"] == "<CAF3n9Qx7Lk2p@mail.banmai-trade.co.th>"
     assert m["Auto-Submitted"] == "auto-replied" and m["X-Mailintake-ID"] == tid
     body = text_of(m)
-    assert body.startswith("เรียน สมชาย ใจดี")
+    assert body.startswith("เรียน ผู้ยื่นคำขอ")  # no display name the sender chose
     assert f"เลขรับ (เลขที่อ้างอิง): {tid}" in body
     assert "บริการ: การขออนุญาตจัดงานหรือกิจกรรมในที่สาธารณะ" in body
     assert "1. แบบคำขอ.pdf - ใช้ได้" in body
@@ -242,7 +261,8 @@ def test_a_verification_is_answered_with_the_permits_status(dep: Deployment) -> 
     assert letter.outcome is not None and letter.outcome.kind == "verify"
     assert (answer.kind, answer.recipient) == ("verify_answer", "hr@siamhotel.co.th")
     m = received(answer)
-    assert subject_of(m) == "ผลการตรวจสอบใบอนุญาต / Permit check: EVT-2568-0012: unknown"
+    # A number not in the register is not repeated (issue 11).
+    assert subject_of(m) == "ผลการตรวจสอบใบอนุญาต / Permit check: unknown"
     assert m["In-Reply-To"] == "<5f1e2d3c.hr@siamhotel.co.th>"
     assert "สถานะ: ไม่พบในทะเบียน" in text_of(m)
 
@@ -253,7 +273,7 @@ def test_an_auto_reply_is_recorded_and_never_answered(dep: Deployment) -> None:
 
 
 def test_automatic_answers_to_one_sender_stop_at_the_hourly_limit(dep: Deployment) -> None:
-    limit = dep.cfg.limits.acks_per_sender_per_hour
+    limit = dep.cfg.limits.answers_per_address_per_hour
     verdict = verdict_of(dep, "inquiry-info.eml")
     answered = [
         len(registered(dep, "inquiry-info.eml", verdict, when=datetime.fromisoformat("2025-12-10T10:00:00+07:00"))[1])
@@ -261,5 +281,5 @@ def test_automatic_answers_to_one_sender_stop_at_the_hourly_limit(dep: Deploymen
     ]
     # Earlier tests answered this sender on another day: outside the hour.
     assert answered == [1] * limit + [0, 0]
-    events = dep.registry.all("SELECT action FROM events WHERE action = 'ack_rate_limited'")
+    events = dep.registry.all("SELECT action FROM events WHERE action = 'answer_withheld'")
     assert len(events) == 2

@@ -38,7 +38,10 @@ def cli_run(config: Path, *args: str) -> tuple[int, str]:
 
 def maildir_config(tmp: Path, storage: str) -> Path:
     cfg = tmp / "config.toml"
-    cfg.write_text(f'[mailbox]\nkind = "maildir"\npath = "{tmp}/mail"\n[storage]\npath = "{storage}"\n')
+    cfg.write_text(
+        f'[mailbox]\nkind = "maildir"\npath = "{tmp}/mail"\n[storage]\npath = "{storage}"\n[deployment]\nmode = "test"\n'
+    )
+    cfg.chmod(0o600)
     return cfg
 
 

@@ -35,7 +35,8 @@ HARDENED = {
     "Group": "mailintake",
     "ProtectSystem": "strict",
     "ReadWritePaths": str(DATA_DIR),
-    "StateDirectory": "mailintake",
+    "StateDirectory": "mailintake mailintake-audit",
+    "RuntimeDirectory": "mailintake",
     "NoNewPrivileges": "yes",
     "PrivateTmp": "yes",
     "ProtectHome": "yes",
@@ -118,6 +119,9 @@ def test_init_systemd_keeps_every_data_path_where_the_service_may_write(site: Pa
     cfg = load(site / "config.toml", environ={})
     for path in (cfg.storage_path, cfg.backup.path, cfg.smtp.outgoing_path, cfg.mailbox.path):
         assert path == DATA_DIR or DATA_DIR in path.parents, path
+    # The audit key in a state directory of its own: writable by the service, in no backup of the data.
+    assert cfg.audit.key_file == Path("/var/lib/mailintake-audit/audit.key")
+    assert not (site / "audit.key").exists()
     # Everything else an office edits stays beside config.toml, read-only to the service.
     assert (site / "rules").is_dir() and (site / "templates").is_dir()
 

@@ -11,7 +11,6 @@ the section and the key, e.g. ``config.toml: [hours] open: expected HH:MM, got '
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import tomllib
 import typing
@@ -21,7 +20,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from mailintake.base.connections import Mailbox, Smtp, Trust
 from mailintake.base.errors import ConfigError
+from mailintake.base.keeping import Permits, Retention
 from mailintake.base.places import shipped
 from mailintake.base.promptpay import target
 from mailintake.base.settings import Reader, apply_env, build_section, did_you_mean, is_section, masked_repr, merge, setting
@@ -29,8 +30,11 @@ from mailintake.base.settings import Reader, apply_env, build_section, did_you_m
 DEFAULTS = Path(__file__).with_name("defaults.toml")
 ENV_PREFIX = "MAILINTAKE_"
 OPEN_TABLES = {"users"}  # tables whose keys are names chosen by the agency
+# Who may do what, and what the deployment is for: the file's alone (only root
+# or the service account can write it), never an environment variable's.
+FILE_ONLY = ("users", "deployment")
 ROLES = ("clerk", "approver", "finance", "admin")
-USER_KEYS = ("roles", "name", "position")
+USER_KEYS = ("roles", "name", "position", "email")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MB, KB = 1024 * 1024, 1024
 
@@ -59,53 +63,6 @@ class Agency:
                 raise r.fail(key, f"no such directory {path}")
 
 
-def _no_plain_text(r: Reader, host: str, security: str) -> None:
-    if host and security == "none" and not _is_loopback(host):
-        raise r.fail("security", "'none' (no TLS) is allowed only for a loopback host; use ssl or starttls")
-
-
-@dataclass(frozen=True)
-class Mailbox:
-    kind: str = setting(choices=("imap", "maildir"))
-    path: Path = setting()
-    host: str = setting(required=("kind", "imap"))
-    port: int = setting(high=65535)
-    security: str = setting(choices=("ssl", "starttls", "none"))
-    username: str = setting(required=("kind", "imap"))
-    password: str = setting(secret=True)
-    ca_file: Path | None = setting()
-    done_action: str = setting(choices=("flag", "move"))
-    done_keyword: str = setting(required=True)
-    archive_folder: str = setting(required=True)
-    skip_folders: tuple[str, ...] = setting()
-    junk_names: tuple[str, ...] = setting()
-    sent_folder: str = setting()
-    timeout_seconds: float = setting(low=1)
-
-    def check(self, r: Reader) -> None:
-        if self.kind == "imap":
-            _no_plain_text(r, self.host, self.security)
-
-
-@dataclass(frozen=True)
-class Smtp:
-    host: str = setting()
-    port: int = setting(high=65535)
-    security: str = setting(choices=("ssl", "starttls", "none"))
-    username: str = setting()
-    password: str = setting(secret=True)
-    ca_file: Path | None = setting()
-    outgoing_path: Path = setting()
-    timeout_seconds: float = setting(low=1)
-    retry_base_seconds: int = setting(low=1)
-    retry_max_seconds: int = setting(low=1)
-    give_up_hours: float = setting(low=0)
-    bounce_block_days: int = setting(low=0, high=3650)
-
-    def check(self, r: Reader) -> None:
-        _no_plain_text(r, self.host, self.security)
-
-
 @dataclass(frozen=True)
 class Storage:
     path: Path = setting()
@@ -127,6 +84,8 @@ class Hours:
     working_weekdays: frozenset[int] = setting(read=Reader.weekdays)
     extra_holidays: dict[date, str] = setting(read=Reader.dates)
     extra_working_days: frozenset[date] = setting(read=Reader.date_set)
+    calendar: str = setting(choices=("government", "public", "bank"))
+    holidays_file: Path = setting()
     date_skew_hours: float = setting()
 
     def check(self, r: Reader) -> None:
@@ -173,10 +132,22 @@ class Daemon:
     sweep_timeout_seconds: int = setting(low=10)
     admin_email: str = setting()
     alert_after_failed_sweeps: int = setting(low=1, high=100)
+    socket: Path | None = setting(read=lambda r, key: r.path(key) if r.text(key) else None)
+    socket_group: str = setting()
 
     def check(self, r: Reader) -> None:
         if self.admin_email and "@" not in self.admin_email:
             raise r.fail("admin_email", "expected an email address")
+
+
+@dataclass(frozen=True)
+class Purpose:
+    """``[deployment]``: what this deployment is for. Only one marked
+    ``test`` or ``replay`` lets a command that changes the registry act at a
+    ``--now`` other than the clock (``base.identity`` says what else ``test``
+    allows)."""
+
+    mode: str = setting(choices=("production", "test", "replay"))
 
 
 @dataclass(frozen=True)
@@ -213,7 +184,8 @@ class Limits:
     zip_max_entries: int = setting(low=1)
     zip_max_total_bytes: int = setting(key="zip_max_total_mb", low=0.1, unit=MB)
     zip_max_ratio: float = setting(low=1)
-    acks_per_sender_per_hour: int = setting(low=1)
+    answers_per_address_per_hour: int = setting(low=1)
+    answers_per_hour: int = setting(low=1)
 
 
 @dataclass(frozen=True)
@@ -225,39 +197,18 @@ class Backup:
 
 
 @dataclass(frozen=True)
-class Permits:
-    number_format: str = setting(required=True)
-    valid_days: int = setting(low=1, high=3650)
-    password_policy: str = setting(choices=("random", "derived"))
-    password_length: int = setting(low=8, high=64)
-    sign_pkcs12: Path | None = setting()
-    sign_password: str = setting(secret=True)
-    verify_per_sender_per_day: int = setting(low=1, high=1000)
-
-    def check(self, r: Reader) -> None:
-        try:
-            self.number_format.format(code="EVT", be_year=2568, year=2025, seq=1)
-        except (KeyError, ValueError, IndexError) as exc:
-            raise r.fail("number_format", f"bad format field {exc}; use {{code}} {{be_year}} {{year}} {{seq}}") from None
-        if "{seq" not in self.number_format:
-            raise r.fail("number_format", "must contain {seq}")
-
-
-@dataclass(frozen=True)
-class Trust:
-    """The agency's own mail hosts: the trust boundary of ``base.trust``."""
-
-    mail_hosts: tuple[str, ...] = setting()
-    receipt_skew_minutes: int = setting(low=0, high=10080)
-
-    def check(self, r: Reader) -> None:
-        if any(not h.strip() or any(c.isspace() for c in h.strip()) for h in self.mail_hosts):
-            raise r.fail("mail_hosts", "expected host names such as mx.agency.go.th")
+class Audit:
+    key_file: Path = setting()
 
 
 @dataclass(frozen=True)
 class Lifecycle:
     default_time_limit_days: int = setting(low=1, high=365)
+    opdc_email: str = setting()
+
+    def check(self, r: Reader) -> None:
+        if self.opdc_email and "@" not in self.opdc_email:
+            raise r.fail("opdc_email", "expected an email address")
 
 
 @dataclass(frozen=True)
@@ -272,6 +223,7 @@ class User:
     roles: frozenset[str]
     name: str
     position: str
+    email: str = ""  # where the desk's own mail to this user goes (the s.10 reminder)
 
 
 @dataclass(frozen=True)
@@ -289,10 +241,13 @@ class Config:
     ids: Ids
     checks: Checks
     daemon: Daemon
+    deployment: Purpose
     limits: Limits
     backup: Backup
+    audit: Audit
     payment: Payment
     permits: Permits
+    retention: Retention
     lifecycle: Lifecycle
     trust: Trust
     log: Log
@@ -372,7 +327,7 @@ def load(path: str | os.PathLike[str] | None = None, environ: dict[str, str] | N
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: not valid TOML: {exc}") from None
         data = merge(data, user, where, OPEN_TABLES)
-    apply_env(data, env, ENV_PREFIX)
+    apply_env(data, env, ENV_PREFIX, fixed=FILE_ONLY)
     return build(data, source.parent if source else Path.cwd(), source, where)
 
 
@@ -401,14 +356,8 @@ def _users(where: str, table: dict[str, Any]) -> dict[str, User]:
         roles = spec.get("roles")
         if not isinstance(roles, list) or not roles or any(r not in ROLES for r in roles):
             raise ConfigError(f"{where}: [users] {login}: roles must be a list of {', '.join(ROLES)}, got {roles!r}")
-        users[login] = User(login, frozenset(roles), str(spec.get("name", login)), str(spec.get("position", "")))
+        email = str(spec.get("email", ""))
+        if email and "@" not in email:
+            raise ConfigError(f"{where}: [users] {login}.email: expected an email address, got {email!r}")
+        users[login] = User(login, frozenset(roles), str(spec.get("name", login)), str(spec.get("position", "")), email)
     return users
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

@@ -6,11 +6,14 @@ operations are handed this object; none of them reloads a file of its own.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
+from mailintake.base.auditkey import AuditKey
 from mailintake.base.calendar import WorkCalendar
 from mailintake.base.config import Config
-from mailintake.base.data.db import Registry
+from mailintake.base.data.db import Registry, utc_now
 from mailintake.base.rules import MailRules, Service, load_rules, load_services
 from mailintake.base.store import Store, ensure_dir
 from mailintake.base.wording import Renderer, Wording
@@ -36,7 +39,7 @@ class Deployment:
         services = tuple(load_services(cfg.search_path("rules")))
         rules = load_rules(cfg.find("rules", "mail.toml"))
         wording = Wording(cfg.find("templates", "problems.toml"))
-        registry = Registry(cfg.db_path, cfg.busy_timeout_seconds)
+        registry = open_registry(cfg)
         return cls(
             cfg=cfg,
             registry=registry,
@@ -54,3 +57,10 @@ class Deployment:
 
     def close(self) -> None:
         self.registry.close()
+
+
+def open_registry(cfg: Config, *, clock: Callable[[], datetime] = utc_now) -> Registry:
+    """The registry of ``cfg`` with its audit key (``[audit] key_file``, made on
+    the first write when there is none yet): every process that writes events
+    opens it this way, so each event carries its MAC."""
+    return Registry(cfg.db_path, cfg.busy_timeout_seconds, audit_key=AuditKey(cfg.audit.key_file), clock=clock)

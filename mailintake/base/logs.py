@@ -125,12 +125,19 @@ class StderrHandler(logging.StreamHandler):
         pass
 
 
+# The format the last ``configure`` chose, for the processes this one starts
+# (the daemon's ``serve``): they log in the same format to the same journal.
+active_format = "text"
+
+
 def configure(level: str | int, fmt: str = "text", *, handler: logging.Handler | None = None) -> None:
     """Route every record to one handler (stderr unless given): ``mailintake.*``
     at ``level``, everything else at WARNING. Called again, it replaces the
     handler it added before (and leaves others' handlers, a test runner's, alone)."""
     if fmt not in FORMATS:
         raise ValueError(f"log format {fmt!r}: expected one of {', '.join(FORMATS)}")
+    global active_format
+    active_format = fmt  # a process this one starts logs the same way
     if handler is None:
         handler = StderrHandler()
         handler.setFormatter(formatter(fmt))

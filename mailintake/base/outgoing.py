@@ -25,6 +25,7 @@ from mailintake.base.config import Config
 from mailintake.base.data import outbox
 from mailintake.base.data.db import Registry
 from mailintake.base.headers import one_line
+from mailintake.base.sealed import seal
 from mailintake.base.wording import Renderer
 
 
@@ -113,8 +114,25 @@ def as_bytes(msg: Message) -> bytes:
     return msg.as_bytes(policy=_WIRE)
 
 
-def queue(cfg: Config, reg: Registry, composed: Composed, *, kind: str, tid: str | None, now: datetime) -> int:
-    """Put composed mail in the outbox (call inside the caller's transaction)."""
+def queue(
+    cfg: Config,
+    reg: Registry,
+    composed: Composed,
+    *,
+    kind: str,
+    tid: str | None,
+    now: datetime,
+    due: datetime | None = None,
+    sms: tuple[str, str] | None = None,
+) -> int:
+    """Put composed mail in the outbox (call inside the caller's transaction),
+    due at ``due`` (default at once). Mail of a secret kind (``outbox.SECRET_KINDS``)
+    is sealed under a key of its own kept outside the database (``base.sealed``),
+    with ``sms`` (number, text): the same secret for the second channel."""
+    raw, key_id, sms_to, sms_text = as_bytes(composed.message), None, None, None
+    if kind in outbox.SECRET_KINDS:
+        key_id, sealed = seal(cfg.storage_path, raw, (sms[1] if sms else "").encode())
+        raw, sms_to, sms_text = sealed[0], sms[0] if sms else None, sealed[1] if sms else None
     return outbox.add(
         reg,
         message_id=composed.message_id,
@@ -123,6 +141,10 @@ def queue(cfg: Config, reg: Registry, composed: Composed, *, kind: str, tid: str
         recipient=composed.recipient,
         sender=cfg.agency.mailbox_address,
         subject=composed.subject,
-        raw=as_bytes(composed.message),
+        raw=raw,
         now=now,
+        due=due,
+        key_id=key_id,
+        sms_to=sms_to,
+        sms_text=sms_text,
     )

@@ -97,3 +97,21 @@ def refuse_open_storage(storage: Path, *, key: str = "[storage] path") -> None:
         open_to = openness(path)
         if open_to is not None:
             raise ConfigError(f"{key} {path} is {open_to}: {fix(path)}")
+
+
+def refuse_open_config(path: Path | None) -> None:
+    """The daemon's check of its config.toml, which says who may do what
+    (``[users]``) and holds the mail passwords: a ``ConfigError`` when another
+    account could write it (anyone but root or the account the daemon runs as
+    owning it, or a group or other write bit), or anyone could read it (the
+    other bits; a group the admin chose may read it)."""
+    if path is None:
+        return
+    st = path.stat()
+    mode = stat.S_IMODE(st.st_mode)
+    if st.st_uid not in (0, os.geteuid()):
+        raise ConfigError(f"{path} belongs to uid {st.st_uid}, who could rewrite [users]: chown root {path}")
+    if mode & 0o022:
+        raise ConfigError(f"{path} is writable by others (mode {mode:04o}), who could rewrite [users]: chmod go-w {path}")
+    if mode & 0o004:
+        raise ConfigError(f"{path} is readable by every account (mode {mode:04o}) and holds the mail passwords: chmod o-r {path}")

@@ -226,10 +226,11 @@ def _coerce_env(default: Any, text: str, key: str) -> Any:
     return text
 
 
-def apply_env(data: dict[str, Any], environ: dict[str, str], prefix: str) -> None:
-    """Set each scalar key from ``<prefix><SECTION>_<KEY>`` in ``environ`` when it is there."""
+def apply_env(data: dict[str, Any], environ: dict[str, str], prefix: str, *, fixed: tuple[str, ...] = ()) -> None:
+    """Set each scalar key from ``<prefix><SECTION>_<KEY>`` in ``environ`` when
+    it is there, except in the ``fixed`` sections, which only the file sets."""
     for section, table in data.items():
-        if not isinstance(table, dict):
+        if not isinstance(table, dict) or section in fixed:
             continue
         for key, value in table.items():
             name = f"{prefix}{section}_{key}".upper()

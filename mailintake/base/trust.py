@@ -17,6 +17,13 @@ count (``TrustBoundary.trusted_headers``): those the agency's hosts added,
 above and including the entry line. With no hosts named, nothing is trusted for
 the receipt time (the mailbox's INTERNALDATE is used, as before) and every
 header counts for the verdicts.
+
+``TrustBoundary.authentication`` reads the trusted ``Authentication-Results``
+(RFC 8601) into an ``Authentication``: the DMARC result the intake acts on
+(mail failing it joins no application and gets no automatic answer), SPF and
+DKIM for the clerk. ``[trust] authserv_id`` names the one authserv-id to read;
+empty, any result a trusted host added counts. A result a sender wrote counts
+only when no host is named, and then a forged "fail" hurts only its writer.
 """
 
 from __future__ import annotations
@@ -170,13 +177,14 @@ def _fields(headers: Headers) -> list[tuple[str, str]]:
 class TrustBoundary:
     """The agency's mail hosts, and what they let the program trust."""
 
-    def __init__(self, hosts: Iterable[str] = (), skew_minutes: int = 0):
+    def __init__(self, hosts: Iterable[str] = (), skew_minutes: int = 0, authserv_id: str = ""):
         self.hosts = frozenset(host_name(h) for h in hosts if h.strip())
         self.skew = timedelta(minutes=skew_minutes)
+        self.authserv_id = host_name(authserv_id) if authserv_id.strip() else None
 
     @classmethod
     def from_config(cls, cfg: Config) -> TrustBoundary:
-        return cls(cfg.trust.mail_hosts, cfg.trust.receipt_skew_minutes)
+        return cls(cfg.trust.mail_hosts, cfg.trust.receipt_skew_minutes, cfg.trust.authserv_id)
 
     @property
     def active(self) -> bool:
@@ -234,6 +242,25 @@ class TrustBoundary:
         run = self.trusted_run([fields[i][1] for i in received])
         return fields[: received[run - 1] + 1] if run else []
 
+    def authentication(self, headers: Headers) -> Authentication | None:
+        """The trusted ``Authentication-Results`` (topmost first: the agency's
+        last host wins), only those of ``authserv_id`` when one is named; None
+        when there is none."""
+        want = self.authserv_id
+        methods: dict[str, tuple[str, str]] = {}
+        servers = []
+        for value in header_values(self.trusted_headers(headers), "authentication-results"):
+            server, found = parse_auth_results(value)
+            if want is not None and server != want:
+                continue
+            servers.append(server)
+            for method, result in found.items():
+                methods.setdefault(method, result)
+        if not servers:
+            return None
+        flat = {m: r for m, (r, _d) in methods.items()} | {f"{m}_domain": d for m, (_r, d) in methods.items()}
+        return Authentication(servers[0], **flat)
+
     def receipt_time(self, received: Sequence[str], internaldate: datetime) -> ReceiptTime:
         """The legal receipt time of a message with these ``Received:`` values
         (top-down) that the mailbox stored at ``internaldate``."""
@@ -241,6 +268,82 @@ class TrustBoundary:
         at = trusted.at if trusted is not None else internaldate
         skewed = trusted is not None and self.skew > timedelta(0) and abs(trusted.at - internaldate) > self.skew
         return ReceiptTime(at, internaldate, trusted, skewed)
+
+
+# --- Authentication-Results (RFC 8601) ---------------------------------------------------------
+_METHODS = ("dmarc", "spf", "dkim")
+
+
+@dataclass(frozen=True)
+class Authentication:
+    """What the trusted ``Authentication-Results`` say: per method its result
+    (``pass``, ``fail``, ``none``...) and the domain it is about; None when absent."""
+
+    authserv_id: str = ""
+    dmarc: str | None = None
+    dmarc_domain: str = ""
+    spf: str | None = None
+    spf_domain: str = ""
+    dkim: str | None = None
+    dkim_domain: str = ""
+
+    @property
+    def dmarc_failed(self) -> bool:
+        return self.dmarc == "fail"
+
+    def describe(self) -> str:
+        """e.g. ``dmarc=fail (example.com) spf=softfail (example.com) dkim=none``."""
+        parts = []
+        for method in _METHODS:
+            result, domain = getattr(self, method), getattr(self, f"{method}_domain")
+            if result is not None:
+                parts.append(f"{method}={result}" + (f" ({domain})" if domain else ""))
+        return " ".join(parts) or "no result"
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {m: getattr(self, m) for m in _METHODS} | {f"{m}_domain": getattr(self, f"{m}_domain") for m in _METHODS}
+
+
+def _split_unquoted(text: str, sep: str) -> list[str]:
+    """``text`` split on ``sep`` outside double quotes."""
+    out: list[str] = []
+    cur: list[str] = []
+    quoted = escaped = False
+    for ch in text:
+        if escaped:
+            escaped = False
+        elif quoted and ch == "\\":
+            escaped = True
+        elif ch == '"':
+            quoted = not quoted
+        elif ch == sep and not quoted:
+            out.append("".join(cur))
+            cur = []
+            continue
+        cur.append(ch)
+    out.append("".join(cur))
+    return out
+
+
+def parse_auth_results(value: str) -> tuple[str, dict[str, tuple[str, str]]]:
+    """One ``Authentication-Results`` value: its authserv-id, and per method
+    (dmarc, spf, dkim; the first of each) its result and the domain it names
+    (``header.from``, ``smtp.mailfrom``'s domain, ``header.d``)."""
+    parts = [p.strip() for p in _split_unquoted(without_comments(value), ";")]
+    authserv = host_name(parts[0].split()[0]) if parts and parts[0].split() else ""
+    found: dict[str, tuple[str, str]] = {}
+    for part in parts[1:]:
+        tokens = part.split()
+        if not tokens or "=" not in tokens[0]:
+            continue
+        method, _eq, result = tokens[0].partition("=")
+        method = method.split("/")[0].lower()
+        if method not in _METHODS or method in found:
+            continue
+        props = {k.lower(): v.strip('"') for k, _e, v in (t.partition("=") for t in tokens[1:]) if _e}
+        domain = props.get("header.from") or props.get("header.d") or props.get("smtp.mailfrom", "").rpartition("@")[2]
+        found[method] = (result.strip('"').lower(), domain.lower())
+    return authserv, found
 
 
 def header_values(fields: Iterable[tuple[str, str]], name: str) -> list[str]:

@@ -50,8 +50,17 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "outbox": ("intake", "outbox_group", "Outgoing mail and its delivery attempts."),
     "quarantine": ("intake", "quarantine", "Messages whose processing failed, kept with the stage and the error."),
     "status": ("intake", "status", "Last sweep, backlog per folder, outbox, quarantine and mailbox quota."),
-    "audit": ("admin", "audit", "The audit log: every action, hash-chained."),
+    "audit": ("admin", "audit", "The audit log: every action, chained by HMAC under the audit key."),
     "rules": ("admin", "rules", "Validate rules/ (mail rules and services)."),
+    "purge": ("purge", "purge", "Remove what is kept past [retention] (PDPA): stored mail and files, personal fields."),
+    "calendar": ("calendar", "calendar", "The working-day calendar: holidays by name and source; import (R2)."),
+    "delays": ("delays", "delays_group", "The s.10 delay register: late applications and the delay notices sent (R25)."),
+    "serve": (
+        "peer",
+        "serve",
+        "Serve the commands of clerks, approvers and finance officers on the Unix socket ([daemon] socket), "
+        "each as the login the kernel names; stop with SIGTERM or Ctrl-C.",
+    ),
 }
 
 

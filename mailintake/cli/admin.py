@@ -12,14 +12,15 @@ from pathlib import Path
 
 import click
 
+from mailintake.base.auditkey import AuditKey
 from mailintake.base.data.audit import list_events
-from mailintake.base.data.audit import verify as verify_chain
 from mailintake.base.data.db import Registry
 from mailintake.base.errors import UserError
 from mailintake.base.places import ConfigNotFound
 from mailintake.cli.common import config, deployment, moment, now_option, use_config
 from mailintake.cli.output import CSV, JSON, NL, emit, json_option, output_options, print_json
 from mailintake.desk.roles import require
+from mailintake.ops import anchors
 from mailintake.ops import backup as backups
 from mailintake.ops.checkup import check_all
 from mailintake.ops.demo import init_directory, run_demo, write_config
@@ -46,6 +47,8 @@ def init(directory: str, systemd: bool) -> None:
     target = Path(directory).absolute() if systemd else Path(directory)
     for line in init_directory(target):
         click.echo(line)
+    if not systemd and AuditKey(target / "audit.key").create():
+        click.echo(f"wrote {target / 'audit.key'}: the audit key (0600); keep it out of backups of the data")
     if systemd:
         for line in write_service(target):
             click.echo(line)
@@ -56,6 +59,7 @@ def init(directory: str, systemd: bool) -> None:
 # every data path of the new config.toml there. contrib/systemd/mailintake.service is UNIT for
 # /usr/local/bin/mailintake and /etc/mailintake/config.toml (tests/test_systemd.py checks).
 DATA_DIR = Path("/var/lib/mailintake")
+KEY_DIR = Path("/var/lib/mailintake-audit")
 DATA_KEYS = re.compile(r'^((?:path|outgoing_path) = )"var(/[^"]*)?"', re.MULTILINE)
 UNIT = """\
 # mailintake: the daemon of one agency's central mailbox (README, "Deploy on a server").
@@ -75,8 +79,11 @@ ExecStart={exec_start} --config {config} run
 # only root reads (systemd reads it before dropping to the user).
 EnvironmentFile=-{environment}
 WorkingDirectory={data_dir}
-StateDirectory={state}
+StateDirectory={state} {state}-audit
 StateDirectoryMode=0700
+# The clerks' socket ([daemon] socket): /run/mailintake, which they may enter.
+RuntimeDirectory=mailintake
+RuntimeDirectoryMode=0755
 UMask=0077
 Restart=on-failure
 RestartSec=30s
@@ -146,13 +153,18 @@ def this_program() -> str:
 def write_service(target: Path) -> list[str]:
     """Point the new config.toml's data at DATA_DIR and write the unit beside it."""
     config = target / "config.toml"
-    config.write_text(
-        DATA_KEYS.sub(lambda m: f'{m[1]}"{DATA_DIR}{m[2] or ""}"', config.read_text(encoding="utf-8")), encoding="utf-8"
-    )
+    text = DATA_KEYS.sub(lambda m: f'{m[1]}"{DATA_DIR}{m[2] or ""}"', config.read_text(encoding="utf-8"))
+    # The audit key and its anchors log: in a state directory of their own, which the
+    # service may write and which no backup of the data directory carries.
+    text = text.replace('\nkey_file = "audit.key"\n', f'\nkey_file = "{KEY_DIR}/audit.key"\n', 1)
+    config.write_text(text, encoding="utf-8")
     program = this_program()
     unit = target / "mailintake.service"
     unit.write_text(unit_text(program, config), encoding="utf-8")
-    lines = [f"{config}: registry, files, backups and outgoing mail in {DATA_DIR}", f"wrote {unit}"]
+    lines = [
+        f"{config}: registry, files, backups and outgoing mail in {DATA_DIR}; the audit key in {KEY_DIR}",
+        f"wrote {unit}",
+    ]
     if program.startswith(("/home/", "/root/")):
         lines.append(
             f"warning: {program} is in a home directory, which ProtectHome=yes hides from the service: install into /opt (README)"
@@ -182,7 +194,9 @@ def demo(ctx: click.Context, fresh: bool) -> None:
         cfg = config(ctx, system=False)
     except ConfigNotFound:
         made = write_config(Path.cwd())
-        made.write_text(f"{DEMO_MARK}\n{made.read_text(encoding='utf-8')}", encoding="utf-8")
+        # A demo is a sandbox: marked for testing, so --now and playing a declared user work in it.
+        text = made.read_text(encoding="utf-8").replace('\nmode = "production"\n', '\nmode = "test"\n', 1)
+        made.write_text(f"{DEMO_MARK}\n{text}", encoding="utf-8")
         click.echo(f"no config.toml here: wrote {made} for the demo (the shipped defaults; mail and registry in ./var)")
         cfg = use_config(ctx, made)
     refuse_real_config(cfg.source, cfg.db_path, fresh=fresh)
@@ -231,16 +245,24 @@ def backup_create(ctx: click.Context, out_dir: str | None, now: str | None) -> N
 @backup.command("verify")
 @click.argument("path", type=click.Path(exists=True, file_okay=False))
 @json_option
-def backup_verify(path: str, as_json: bool) -> None:
-    """Check every file's hash, the database and the audit chain of a backup.
+@click.pass_context
+def backup_verify(ctx: click.Context, path: str, as_json: bool) -> None:
+    """Check every file's hash, the database and the audit chain of a backup,
+    and with the audit key (from the config, when there is one) the
+    manifest's MAC and every event's.
 
     Example: mailintake backup verify var/backups/backup-20251209T180000
     """
-    result = backups.verify(Path(path))
+    try:
+        key_path: Path | None = config(ctx).audit.key_file
+    except ConfigNotFound:
+        key_path = None
+    result = backups.verify(Path(path), AuditKey(key_path).load() if key_path else None, key_path)
     if as_json:
         print_json(result)
     else:
-        click.echo(f"{path}: {'ok' if result['ok'] else 'PROBLEMS'}; {result['files']} files; {result['counts']}")
+        ok = "ok" if result["ok"] else "PROBLEMS"
+        click.echo(f"{path}: {ok}; {result['keyed']}; {result['files']} files; {result['counts']}")
         for p in result["problems"]:
             click.echo(f"  {p}")
     if not result["ok"]:
@@ -261,7 +283,7 @@ def backup_restore(ctx: click.Context, path: str, into: str | None, force: bool)
     if cfg.users:
         require(cfg, "admin")
     target = Path(into) if into else cfg.storage_path
-    result = backups.restore(Path(path), target, force=force)
+    result = backups.restore(Path(path), target, force=force, key=AuditKey(cfg.audit.key_file).load())
     click.echo(f"restored {result['counts']['applications']} applications and {result['files']} files into {target}")
 
 
@@ -295,23 +317,36 @@ def log_export(ctx: click.Context, start: datetime, end: datetime, fmt: str, lan
 # --- audit -----------------------------------------------------------------------------------
 @click.group()
 def audit() -> None:
-    """The audit log: every action, hash-chained.
+    """The audit log: every action, chained by HMAC under the audit key.
 
     Example: mailintake audit verify
     """
 
 
 @audit.command("verify")
+@click.option("--anchor", "anchor_", multiple=True, metavar="ID:MAC", help="An anchor as the admin's anchor mail gives it.")
+@click.option("--manifest", type=click.Path(exists=True), multiple=True, help="A backup (or its manifest.json) to check against.")
 @click.pass_context
-def audit_verify(ctx: click.Context) -> None:
-    """Prove the chain of events intact, or name the first broken event.
+def audit_verify(ctx: click.Context, anchor_: tuple[str, ...], manifest: tuple[str, ...]) -> None:
+    """Prove the chain of events intact (every MAC recomputed with the audit
+    key) and not rolled back (every anchor: the anchors log beside the key,
+    --anchor, --manifest); else one line naming the event, exit 1.
 
-    Example: mailintake audit verify
+    Example: mailintake audit verify --anchor 42:3f6c...
     """
-    result = verify_chain(deployment(ctx).registry)
-    if not result.ok:
-        raise click.ClickException(f"audit chain broken at event {result.broken_id}: {result.reason}")
-    click.echo(f"audit chain intact: {result.events} events")
+    click.echo(anchors.check(deployment(ctx), anchor_, tuple(Path(m) for m in manifest)))
+
+
+@audit.command("anchor")
+@now_option
+@click.pass_context
+def audit_anchor(ctx: click.Context, now: str | None) -> None:
+    """Anchor the chain head now (the daemon does it daily): record it in the
+    anchors log beside the audit key and mail it to [daemon] admin_email.
+
+    Example: mailintake audit anchor
+    """
+    click.echo(anchors.anchor(deployment(ctx), moment(ctx, now)).describe())
 
 
 @audit.command("list")

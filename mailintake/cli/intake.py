@@ -61,13 +61,14 @@ def run(ctx: click.Context) -> None:
 @click.command()
 @output_options()
 @click.option("--live/--no-live", default=True, help="Ask the mailbox for its backlog and quota (default on).")
+@now_option
 @click.pass_context
-def status(ctx: click.Context, fmt: str, live: bool) -> None:
+def status(ctx: click.Context, fmt: str, live: bool, now: str | None = None) -> None:
     """Last sweep, backlog per folder, outbox, quarantine and mailbox quota.
 
     Example: mailintake status --json
     """
-    emit_one(system_status(deployment(ctx), live=live), fmt, status_lines)
+    emit_one(system_status(deployment(ctx), live=live, now=moment(ctx, now)), fmt, status_lines)
 
 
 # --- quarantine ------------------------------------------------------------------------------

@@ -29,9 +29,12 @@ def permit() -> None:
 @permit.command("issue")
 @click.argument("transaction_id")
 @click.option("--valid-until", type=click.DateTime(["%Y-%m-%d"]), help="Last day of validity (default: [permits] valid_days).")
+@click.option("--sms-to", help="The applicant's phone: the password goes by SMS ([permits] sms_command), not by email.")
 @now_option
 @click.pass_context
-def permit_issue(ctx: click.Context, transaction_id: str, valid_until: datetime | None, now: str | None) -> None:
+def permit_issue(
+    ctx: click.Context, transaction_id: str, valid_until: datetime | None, sms_to: str | None, now: str | None
+) -> None:
     """Issue the permit of an approved or paid application and send it (approver).
 
     Example: mailintake permit issue SRB-2568-000001 --valid-until 2026-12-31
@@ -41,25 +44,30 @@ def permit_issue(ctx: click.Context, transaction_id: str, valid_until: datetime 
     until = None
     if valid_until is not None:
         until = valid_until.replace(hour=23, minute=59, second=59, tzinfo=dep.cfg.hours.timezone)
-    issued = plain(desk(ctx).issue_permit(transaction_id, when, until))
+    issued = plain(desk(ctx).permits.issue(transaction_id, when, until, sms_to))
     send_now(ctx, when)
     state = status_of_number(dep.registry, issued["number"]) or issued["status"]
+    delay = dep.cfg.permits.password_delay_minutes
+    later = (
+        f"; its password follows in {delay} min (the daemon, or `mailintake outbox send`)" if state == "issued" and delay else ""
+    )
     click.echo(
-        f"permit {issued['number']} issued for {transaction_id.upper()}, valid until {issued['valid_until'][:10]}; {state}"
+        f"permit {issued['number']} issued for {transaction_id.upper()}, valid until {issued['valid_until'][:10]}; {state}{later}"
     )
 
 
 @permit.command("resend")
 @click.argument("transaction_id")
+@click.option("--sms-to", help="The applicant's phone: the new password goes by SMS ([permits] sms_command).")
 @now_option
 @click.pass_context
-def permit_resend(ctx: click.Context, transaction_id: str, now: str | None) -> None:
+def permit_resend(ctx: click.Context, transaction_id: str, sms_to: str | None, now: str | None) -> None:
     """Send the permit again with a new password and a newly encrypted file.
 
     Example: mailintake permit resend SRB-2568-000001
     """
     when = moment(ctx, now)
-    row = plain(desk(ctx).resend_permit(transaction_id, when))
+    row = plain(desk(ctx).permits.resend(transaction_id, when, sms_to))
     send_now(ctx, when)
     click.echo(f"permit {row['number']} sent again to {row['holder_email']}")
 

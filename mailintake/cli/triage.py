@@ -12,6 +12,8 @@ import click
 from mailintake.base.wording import whole_dpi
 from mailintake.cli.common import deployment, moment, now_option
 from mailintake.cli.output import emit, json_option, output_options, painter, print_json
+from mailintake.desk import delays
+from mailintake.desk import held as held_mail
 from mailintake.desk.lifecycle import Desk
 from mailintake.desk.queries import list_applications, show_application
 from mailintake.desk.roles import acting_login, require
@@ -53,14 +55,16 @@ def triage_list(
     Example: mailintake triage list --json
     """
     when = moment(ctx, now)
+    dep = deployment(ctx)
     rows = list_applications(
-        deployment(ctx).registry,
+        dep.registry,
         status=status,
         include_closed=include_closed,
         mine=acting_login() if mine else None,
         service=service,
         overdue_at=when if overdue else None,
         now=when,
+        cal=dep.calendar,
     )
     emit(rows, fmt, APPLICATIONS)
 
@@ -68,13 +72,16 @@ def triage_list(
 @triage.command("show")
 @click.argument("transaction_id")
 @json_option
+@now_option
 @click.pass_context
-def triage_show(ctx: click.Context, transaction_id: str, as_json: bool) -> None:
+def triage_show(ctx: click.Context, transaction_id: str, as_json: bool, now: str | None = None) -> None:
     """Everything about one application: messages, files, deadlines, events.
 
     Example: mailintake triage show SRB-2568-000001
     """
-    app = plain(show_application(deployment(ctx).registry, transaction_id))
+    dep, office = deployment(ctx), desk(ctx)
+    app = plain(show_application(dep.registry, transaction_id, moment(ctx, now), dep.calendar))
+    app.update(delays.result_times(office, office.app(transaction_id)))
     if as_json:
         print_json(app)
         return
@@ -93,6 +100,12 @@ def _receipt_source(app: dict[str, Any]) -> str:
     return shown
 
 
+def _left(app: dict[str, Any]) -> str:
+    left, state = app.get("working_days_left"), (app.get("clock") or {}).get("state")
+    paused = " (clock paused: information requested)" if state == "paused" else ""
+    return "-" if left is None else f"{-left} OVERDUE" if left < 0 else f"{left}{paused}"
+
+
 def _application_lines(app: dict[str, Any]) -> list[str]:
     lines = [
         f"{app['transaction_id']}  [{app['status']}]  service: {app['service'] or 'unassigned'}",
@@ -101,8 +114,10 @@ def _application_lines(app: dict[str, Any]) -> list[str]:
         f"Received:      {app['received_at']}  ({_receipt_source(app)})",
         f"Deemed:        {app['deemed_received_at']}  ({app['ack_reason']})",
         f"Ack due:       {app['ack_due_at']}",
-        f"Service due:   {app['due_at'] or '-'}   assigned to: {app['assigned_to'] or '-'}",
+        f"Service due:   {app['due_at'] or '-'}   working days left: {_left(app)}   assigned to: {app['assigned_to'] or '-'}",
     ]
+    for n in app.get("delay_notices") or []:
+        lines.append(f"Delay notice {n['number']}: {n['sent_at']} to {n['to'] or '-'}, copy to OPDC {n['opdc'] or '-'}")
     if app["juristic"] or app["identity"] or app["poa"] or app["stamp"]:
         ident = app["identity"]["method"] if app["identity"] else "not verified"
         lines.append(
@@ -128,6 +143,8 @@ def _application_lines(app: dict[str, Any]) -> list[str]:
             f"      Message-ID {m['message_id']}; Date: {m['date_header']}; fetched {m['fetched_at']}; "
             f"{len(m['received_chain'])} Received lines" + (f"; defects: {', '.join(m['defects'])}" if m["defects"] else "")
         )
+    for h in app.get("held", []):
+        lines.append(f"  #{h['id']} HELD        {h['received_at']} from {h['from']}: {h['reason']} ({len(h['files'])} files)")
     lines.append("\nOutgoing mail (read one with `mailintake outbox show ID`):")
     for o in app["outgoing"]:
         lines.append(
@@ -281,6 +298,20 @@ def triage_reject(ctx: click.Context, transaction_id: str, reason: str, now: str
     step(ctx, "reject", transaction_id, now, reason=reason)
 
 
+@triage.command("delay-reason")
+@click.argument("transaction_id")
+@click.argument("text")
+@now_option
+@click.pass_context
+def triage_delay_reason(ctx: click.Context, transaction_id: str, text: str, now: str | None) -> None:
+    """Record why a late application is late: the next s.10 delay notice gives it (R25).
+
+    Example: mailintake triage delay-reason SRB-2568-000001 "waiting for the site inspection"
+    """
+    delays.record_reason(desk(ctx), transaction_id, text, moment(ctx, now))
+    click.echo(f"{transaction_id.upper()}: delay reason recorded")
+
+
 @triage.command("verify-identity")
 @click.argument("transaction_id")
 @click.option("--method", required=True, type=click.Choice(["photo", "in-person", "digital-id"]))
@@ -342,3 +373,45 @@ def triage_reply(ctx: click.Context, transaction_id: str, answer_file: TextIO, n
     desk(ctx).reply_inquiry(transaction_id, answer_file.read(), when)
     send_now(ctx, when)
     click.echo(f"{transaction_id.upper()}: answered")
+
+
+# --- mail held for the clerk (desk.held) -------------------------------------------------------
+@triage.command("held")
+@output_options()
+@click.pass_context
+def triage_held(ctx: click.Context, fmt: str) -> None:
+    """Mail quoting a transaction ID from someone other than the applicant, held.
+
+    Example: mailintake triage held --json
+    """
+    rows = held_mail.held(deployment(ctx).registry)
+    emit(rows, fmt, lambda rs: [f"#{r['id']:<5} {r['transaction_id']}  from {r['from']}: {r['reason']}" for r in rs])
+
+
+@triage.command("release")
+@click.argument("message_row", type=int)
+@now_option
+@click.pass_context
+def triage_release(ctx: click.Context, message_row: int, now: str | None) -> None:
+    """Let a held message join its application, as if the applicant sent it (clerk).
+
+    Example: mailintake triage release 42
+    """
+    when = moment(ctx, now)
+    tid = held_mail.release(desk(ctx), message_row, when)
+    send_now(ctx, when)
+    click.echo(f"message #{message_row} joined {tid}")
+
+
+@triage.command("dismiss")
+@click.argument("message_row", type=int)
+@click.option("--reason", required=True, help="Why it is not the applicant's (kept in the audit log).")
+@now_option
+@click.pass_context
+def triage_dismiss(ctx: click.Context, message_row: int, reason: str, now: str | None) -> None:
+    """Dismiss a held message: it stays recorded and joins nothing (clerk).
+
+    Example: mailintake triage dismiss 42 --reason "not the applicant"
+    """
+    tid = held_mail.dismiss(desk(ctx), message_row, reason, moment(ctx, now))
+    click.echo(f"message #{message_row} dismissed ({tid} unchanged)")

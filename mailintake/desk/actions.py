@@ -83,6 +83,9 @@ class Actions:
         # The event keeps the problems as the column holds them: JSON text.
         detail = {k: json.dumps(list(v)) if isinstance(v, tuple) else v for k, v in changes.items() if k != "due_at"}
         _user, app = self.office.act(tid, now, ("clerk",), "updated", changes, detail)
+        if service is not None:  # the new time limit, with the pauses the events show (desk.clock)
+            with self.office.reg.transaction():
+                app = self.office.refresh_clock(app)
         return app
 
     def _problems_as_juristic(self, app: Application, juristic: bool, service_id: str | None) -> tuple[str, ...]:

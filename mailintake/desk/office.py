@@ -22,6 +22,7 @@ from mailintake.base.errors import NotFound
 from mailintake.base.headers import valid_address
 from mailintake.base.outgoing import compose, queue
 from mailintake.base.rules import Service
+from mailintake.desk import clock
 from mailintake.desk.roles import require
 
 Attachments = tuple[tuple[str, bytes, str], ...]
@@ -51,7 +52,8 @@ STEPS: dict[str, Step] = {
     )
 }
 # Statuses reached by other commands: permit issue (permit_issued), the outbox
-# when both permit emails are accepted (delivered).
+# when both permit emails are accepted (delivered), the deadline job once the
+# result was told (closed: desk.delays.close_finished).
 
 
 def allowed_next(status: str) -> list[str]:
@@ -92,8 +94,18 @@ class Office:
     def move(
         self, app: Application, target: str, actor: str, action: str, now: datetime, detail: Any = None, **changes: Any
     ) -> Application:
-        """Move ``app`` to ``target`` with its audit event; returns it after the move."""
-        return applications.move(self.reg, app, target, actor=actor, action=action, now=now, detail=detail, **changes)
+        """Move ``app`` to ``target`` with its audit event; returns it after the
+        move, its service clock read again when the move starts, pauses or stops it."""
+        moved = applications.move(self.reg, app, target, actor=actor, action=action, now=now, detail=detail, **changes)
+        if app.status in clock.RUNNING + clock.PAUSED or target in clock.RUNNING + clock.PAUSED:
+            moved = self.refresh_clock(moved)
+        return moved
+
+    def refresh_clock(self, app: Application) -> Application:
+        """Read the service clock of ``app`` from its events and store it (``desk.clock``)."""
+        limit = clock.limit_of(self.service_of(app), self.cfg.default_time_limit_days)
+        clock.refresh(self.reg, self.cal, self.cfg.hours.close, app, limit)
+        return self.app(app.transaction_id)
 
     def act(
         self, tid: str, now: datetime, roles: tuple[str, ...], action: str, changes: dict[str, Any], detail: Any
@@ -118,10 +130,20 @@ class Office:
 
     # --- mail to the applicant ------------------------------------------------------------------
     def notify(
-        self, app: Application, key: str, now: datetime, extra: dict[str, Any] | None = None, attachments: Attachments = ()
+        self,
+        app: Application,
+        key: str,
+        now: datetime,
+        extra: dict[str, Any] | None = None,
+        attachments: Attachments = (),
+        *,
+        due: datetime | None = None,
+        sms: tuple[str, str] | None = None,
     ) -> str | None:
-        """Queue the ``key`` notice to the applicant, threaded on their mail;
-        returns its Message-ID, or None when there is no address to write to."""
+        """Queue the ``key`` notice to the applicant, threaded on their mail,
+        due at ``due`` (default at once; ``sms``: number and text of a secret's
+        second channel); returns its Message-ID, or None when there is no
+        address to write to."""
         tid = app.transaction_id
         inbound = [m.message_id for m in applications.inbound_of(self.reg, tid) if m.message_id is not None]
         # A template context is free-form: the notice templates read these names.
@@ -134,7 +156,6 @@ class Office:
             "fee": None,
             "answer": "",
             "problems": [],
-            "derived": False,
         }
         ctx.update(extra or {})
         ctx["notice"] = self.renderer.notice(key, ctx)
@@ -157,6 +178,6 @@ class Office:
             auto=False,
             attachments=attachments,
         )
-        queue(self.cfg, self.reg, composed, kind=key, tid=tid, now=now)
+        queue(self.cfg, self.reg, composed, kind=key, tid=tid, now=now, due=due, sms=sms)
         applications.update(self.reg, tid, replied_at=to_iso(now))
         return composed.message_id

@@ -3,27 +3,24 @@ with a fee, paid) application, send it again with a new password, revoke it.
 
 The file is made by ``permits.document`` and kept in the store; it goes to the
 applicant in one email and its password in another, never with the file nor in
-a subject. A ``derived`` password is the 13-digit ID the applicant wrote in
-their mail: the email says which, and never repeats it.
+a subject, ``[permits] password_delay_minutes`` later. The password mail is
+sealed in the outbox and forgotten once sent (``base.sealed``); with
+``[permits] sms_command`` and a number from the clerk, it goes by SMS instead.
 """
 
 from __future__ import annotations
 
-import email
-import email.policy
 import hashlib
 import re
-from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from mailintake.base import thaitext
-from mailintake.base.data import applications
+from mailintake.base.data import outbox as outgoing
 from mailintake.base.data import permits as register
 from mailintake.base.data.db import to_iso
 from mailintake.base.data.records import Application, Permit
 from mailintake.base.errors import NotFound, StepRefused
-from mailintake.base.headers import decode_bytes
 from mailintake.desk.office import Office
 from mailintake.desk.roles import require
 from mailintake.permits import codes
@@ -41,15 +38,16 @@ def permit_context(permit: Permit) -> dict[str, Any]:
     }
 
 
-def body_texts(raw: bytes) -> Iterator[str]:
-    """The text parts of a stored message, decoded: enough to find a number the
-    applicant wrote (the intake's full reader lives above the desk)."""
-    msg = email.message_from_bytes(raw, policy=email.policy.compat32)
-    for part in msg.walk():
-        if part.get_content_maintype() == "text" and part.get_content_disposition() != "attachment":
-            payload = part.get_payload(decode=True)
-            if isinstance(payload, bytes):
-                yield decode_bytes(payload, part.get_content_charset())
+def sms_number(text: str | None, command: tuple[str, ...]) -> str | None:
+    """A phone number as the clerk typed it (digits, an optional leading +,
+    spaces and dashes), without the separators; None for none."""
+    if text is None or not text.strip():
+        return None
+    if not command:
+        raise StepRefused("--sms-to needs an SMS gateway: set [permits] sms_command in the config")
+    if not re.fullmatch(r"\+?[0-9][0-9 -]{6,18}[0-9]", text.strip()):
+        raise StepRefused(f"--sms-to: not a phone number: {text.strip()!r}")
+    return re.sub(r"[ -]", "", text.strip())
 
 
 class PermitSteps:
@@ -60,9 +58,11 @@ class PermitSteps:
         self.reg = office.reg
         self.cfg = office.cfg
 
-    def issue(self, tid: str, now: datetime, valid_until: datetime | None = None) -> Permit:
-        """Issue the permit of an approved (and, with a fee, paid) application."""
+    def issue(self, tid: str, now: datetime, valid_until: datetime | None = None, sms_to: str | None = None) -> Permit:
+        """Issue the permit of an approved (and, with a fee, paid) application;
+        ``sms_to``: the applicant's phone, for the password's second channel."""
         user = require(self.cfg, "approver")
+        phone = sms_number(sms_to, self.cfg.permits.sms_command)
         with self.reg.transaction():
             app = self.office.app(tid)
             service = self.office.service_of(app)
@@ -99,16 +99,19 @@ class PermitSteps:
             )
             register.add(self.reg, permit)
             app = self.office.move(app, "permit_issued", user.login, "permit_issued", now, {"permit": number})
-            return self._make_and_send(app, permit, now)
+            return self._make_and_send(app, permit, now, phone)
 
-    def resend(self, tid: str, now: datetime) -> Permit:
+    def resend(self, tid: str, now: datetime, sms_to: str | None = None) -> Permit:
         """A new password and a newly encrypted file, by two new emails."""
         user = require(self.cfg, "clerk", "approver")
+        phone = sms_number(sms_to, self.cfg.permits.sms_command)
         with self.reg.transaction():
             app = self.office.app(tid)
             permit = register.current_of(self.reg, app.transaction_id)
             if permit is None:
                 raise StepRefused(f"{app.transaction_id} has no permit to resend")
+            if permit.password_message_id:  # a password still waiting for its delay goes no more
+                outgoing.withdraw(self.reg, permit.password_message_id, "replaced by a new password (permit resend)")
             if app.status == "delivered":
                 app = self.office.move(app, "permit_issued", user.login, "permit_resent", now, {"permit": permit.number})
             else:
@@ -121,7 +124,7 @@ class PermitSteps:
                     after=app.status,
                     detail={"permit": permit.number},
                 )
-            return self._make_and_send(app, permit, now)
+            return self._make_and_send(app, permit, now, phone)
 
     def revoke(self, number: str, reason: str, now: datetime) -> dict[str, Any]:
         """Revoke a permit; the holder is told why. Returns its public status (``permit status``)."""
@@ -149,21 +152,24 @@ class PermitSteps:
         return status_of(self.reg, permit.number, now)
 
     # --- the file and its two emails ------------------------------------------------------------
-    def _make_and_send(self, app: Application, permit: Permit, now: datetime) -> Permit:
+    def _make_and_send(self, app: Application, permit: Permit, now: datetime, phone: str | None) -> Permit:
         """Render and protect the permit file, keep it, and queue the two emails."""
         service = self.office.service_of(app)
         assert service is not None
-        password = self._password(app)
-        pdf, digest, signed = make_permit(self.cfg, app=app, service=service, permit=permit, password=password)
+        password = codes.new_password(self.cfg.permits.password_length)
+        pdf, digest, signed, content_sha256 = make_permit(self.cfg, app=app, service=service, permit=permit, password=password)
         self.office.dep.store.put(pdf)
         ctx = {"permit": permit_context(permit)}
         name = f"permit-{re.sub(r'[^A-Za-z0-9-]', '_', permit.number)}.pdf"
         pdf_mid = self.office.notify(app, "permit_pdf", now, ctx, ((name, pdf, "application/pdf"),))
-        # The password goes separately, never with the file nor in a subject (R19).
-        derived = self.cfg.permits.password_policy == "derived"
-        password_mid = self.office.notify(
-            app, "permit_password", now, {**ctx, "password": "" if derived else password, "derived": derived}
-        )
+        # The password goes separately, later, never with the file nor in a subject (R19).
+        secret = {**ctx, "password": password}
+        sms = None
+        if phone and self.cfg.permits.sms_command:
+            said = self.office.renderer.notice("permit_password_sms", {**secret, "tid": app.transaction_id})
+            sms = (phone, f"{said['th']}\n{said['en']}")
+        due = now + timedelta(minutes=self.cfg.permits.password_delay_minutes)
+        password_mid = self.office.notify(app, "permit_password", now, secret, due=due, sms=sms)
         pdf_sha256, password_hash = hashlib.sha256(pdf).hexdigest(), codes.hash_password(password)
         register.record_sending(
             self.reg,
@@ -174,8 +180,10 @@ class PermitSteps:
             password_hash=password_hash,
             pdf_message_id=pdf_mid,
             password_message_id=password_mid,
+            content_sha256=content_sha256,
         )
         return permit.replace(
+            content_sha256=content_sha256,
             pdf_sha256=pdf_sha256,
             qr_hash=digest,
             signed=int(signed),
@@ -185,10 +193,3 @@ class PermitSteps:
             status="issued",
             delivered_at=None,
         )
-
-    def _password(self, app: Application) -> str:
-        if self.cfg.permits.password_policy != "derived":
-            return codes.new_password(self.cfg.permits.password_length)
-        store = self.office.dep.store
-        texts = (text for m in applications.inbound_of(self.reg, app.transaction_id) for text in body_texts(store.get(m.sha256)))
-        return codes.derived_password(texts)

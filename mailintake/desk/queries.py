@@ -8,10 +8,14 @@ import json
 from datetime import datetime
 from typing import Any
 
+from mailintake.base.calendar import WorkCalendar
 from mailintake.base.data import applications
+from mailintake.base.data import delays as delay_rows
 from mailintake.base.data.db import Registry
 from mailintake.base.data.records import Application, Event, Message, OutgoingMail, StoredFile
 from mailintake.base.errors import NotFound
+from mailintake.desk import clock
+from mailintake.desk.held import held
 
 OPEN_STATUSES = (
     "received",
@@ -60,9 +64,24 @@ def unreachable(reg: Registry, address: str | None, now: datetime) -> dict[str, 
     }
 
 
-def _application(reg: Registry, app: Application, now: datetime | None = None) -> dict[str, Any]:
+def _notices(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The s.10 delay notices sent (``desk.delays``): number, date, recipient and the OPDC copy's."""
+    return [
+        {"number": n["number"], "sent_at": n["sent_at"], "due_on": n["due_on"], "to": n["recipient"], "opdc": n["opdc_recipient"]}
+        for n in rows
+    ]
+
+
+def _application(
+    reg: Registry,
+    app: Application,
+    now: datetime | None = None,
+    cal: WorkCalendar | None = None,
+    notices: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     files = applications.files_of(reg, app.transaction_id)
     blocked = unreachable(reg, app.applicant_email, now or datetime.now().astimezone())
+    sent = delay_rows.of(reg, app.transaction_id) if notices is None else notices
     return {
         "transaction_id": app.transaction_id,
         "kind": app.kind,
@@ -81,6 +100,9 @@ def _application(reg: Registry, app: Application, now: datetime | None = None) -
         "unreachable": blocked,
         "assigned_to": app.assigned_to,
         "due_at": app.due_at,
+        "working_days_left": None if cal is None else clock.working_days_left(cal, app, now or datetime.now().astimezone()),
+        "clock": app.clock,
+        "delay_notices": _notices(sent),
         "juristic": bool(app.juristic),
         "identity": app.identity or None,
         "poa": app.poa,
@@ -95,10 +117,12 @@ def _application(reg: Registry, app: Application, now: datetime | None = None) -
 
 
 def is_overdue(app: Application, now: datetime) -> bool:
-    """Not acknowledged by its deadline (R4), or open past its service's time limit."""
+    """Not acknowledged by its deadline (R4), or past its service's time limit
+    with its clock running (not paused for information, not decided: ``desk.clock``)."""
     if app.acknowledged_at is None and datetime.fromisoformat(app.ack_due_at) < now:
         return True
-    return app.status in OPEN_STATUSES and app.due_at is not None and datetime.fromisoformat(app.due_at) < now
+    running = (app.clock or {}).get("state", clock.RUNNING_STATE) == clock.RUNNING_STATE
+    return app.status in OPEN_STATUSES and running and app.due_at is not None and datetime.fromisoformat(app.due_at) < now
 
 
 def list_applications(
@@ -110,6 +134,7 @@ def list_applications(
     service: str | None = None,
     overdue_at: datetime | None = None,
     now: datetime | None = None,
+    cal: WorkCalendar | None = None,
 ) -> list[dict[str, Any]]:
     """The clerk's list, first come first served (R12), as JSON-ready rows."""
     apps = applications.every(reg)
@@ -125,7 +150,8 @@ def list_applications(
         apps = [a for a in apps if a.status in OPEN_STATUSES]
     # First come, first served: by deemed receipt as an instant, then by ID.
     apps.sort(key=lambda a: (datetime.fromisoformat(a.deemed_received_at), a.transaction_id))
-    return [_application(reg, a, now) for a in apps]
+    sent = delay_rows.by_application(reg, [a.transaction_id for a in apps])
+    return [_application(reg, a, now, cal, sent.get(a.transaction_id, [])) for a in apps]
 
 
 def _message(m: Message) -> dict[str, Any]:
@@ -178,12 +204,12 @@ def _event(e: Event) -> dict[str, Any]:
     }
 
 
-def show_application(reg: Registry, tid: str, now: datetime | None = None) -> dict[str, Any]:
+def show_application(reg: Registry, tid: str, now: datetime | None = None, cal: WorkCalendar | None = None) -> dict[str, Any]:
     """One application in full: its files, messages, outgoing mail and events."""
     app = applications.get(reg, tid)
     if app is None:
         raise NotFound(f"no application {tid}")
-    out = _application(reg, app, now)
+    out = _application(reg, app, now, cal)
     found = applications.messages_of(reg, app.transaction_id)
     # The receipt time's source (R1) is the first message's: the one that opened it.
     first = next((m for m in found if m.kind == "application"), None)
@@ -193,6 +219,7 @@ def show_application(reg: Registry, tid: str, now: datetime | None = None) -> di
     out["messages"] = [_message(m) for m in found]
     out["outgoing"] = [_outgoing(o) for o in applications.outgoing_of(reg, app.transaction_id)]
     out["events"] = [_event(e) for e in applications.events_of(reg, app.transaction_id)]
+    out["held"] = held(reg, app.transaction_id)  # mail quoting it from someone else (desk.held)
     return out
 
 

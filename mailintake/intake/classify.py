@@ -3,6 +3,10 @@ on an existing application, or a new application. The rules are data
 (``rules/mail.toml``, the services); this module only evaluates them and
 records why.
 
+Mail joins an application only from the applicant's address (and not failing
+DMARC where the agency's MTA recorded a result) or when it answers one of our
+Message-IDs; anything else quoting a transaction ID is ``HELD`` for the clerk.
+
 For a new message it also decides what the registration writes: an inquiry
 or an application, the service asked for, whether a juristic person applies
 and what rule R9 finds wrong with that (``desk.services.juristic_problems``),
@@ -13,23 +17,27 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from email.message import Message
 from typing import Protocol
 
-from mailintake.base.data import messages
+from mailintake.base.data import messages, senders
 from mailintake.base.data import outbox as sent
 from mailintake.base.data.db import Registry
 from mailintake.base.rules import HeaderRule, MailRules, Service
 from mailintake.base.store import Store
-from mailintake.base.trust import TrustBoundary, header_values
+from mailintake.base.trust import Authentication, TrustBoundary, header_values
 from mailintake.desk.services import is_inquiry_code, juristic_problems, match_service
 from mailintake.intake.delivery import Report, read_report, report_type
 from mailintake.intake.limits import lighten
 from mailintake.intake.parse import Incoming
 
 SPAM, AUTOREPLY, BOUNCE, OWN, REPLY, NEW, VERIFY = "spam", "autoreply", "bounce", "own", "reply", "new", "verify"
+# Quotes a transaction ID but is neither from the applicant nor an answer to
+# our mail: kept for the clerk, joins nothing, changes nothing (issue 11).
+HELD = "held"
+DMARC_FAIL = "dmarc_fail"
 # Delivery reports that are not bounces (RFC 3464 delayed, relayed, delivered,
 # expanded) and read receipts (RFC 8098).
 DELIVERY_NOTE, READ_RECEIPT = "delivery_note", "read_receipt"
@@ -67,6 +75,7 @@ class Lookup(Protocol):
     def is_our_message(self, message_id: str) -> bool: ...
     def report_source(self, digest: str) -> bytes | None: ...
     def last_sent_to(self, addresses: Iterable[str]) -> str | None: ...
+    def applicant_addresses(self, tid: str) -> set[str]: ...
 
 
 class RegistryLookup:
@@ -90,6 +99,9 @@ class RegistryLookup:
 
     def last_sent_to(self, addresses: Iterable[str]) -> str | None:
         return sent.last_sent_to(self.reg, addresses)
+
+    def applicant_addresses(self, tid: str) -> set[str]:
+        return senders.applicant_addresses(self.reg, tid)
 
 
 def _first_match(rules: Iterable[HeaderRule], get: Callable[[str], Iterable[str]]) -> str | None:
@@ -145,10 +157,12 @@ def classify(
     services: Sequence[Service] = (),
     received: datetime | None = None,
     skew_hours: float = 24,
+    auth: Authentication | None = None,
 ) -> Verdict:
     """What ``msg`` is, and why. A new message's verdict also says what it is
     registered as (``new_verdict``): ``services`` are matched against it, and a
-    Date header more than ``skew_hours`` from ``received`` is flagged."""
+    Date header more than ``skew_hours`` from ``received`` is flagged; ``auth``
+    is what the agency's MTA found (``TrustBoundary.authentication``)."""
 
     def get(name: str) -> tuple[str, ...]:
         return msg.headers.get(name.lower(), ())
@@ -173,13 +187,32 @@ def classify(
     v = VERIFY_SUBJECT.match(msg.subject)
     if v:
         return Verdict(VERIFY, f"permit verification of {v.group(1)}", permit=v.group(1).upper())
-    m = tid_pattern.search(msg.subject)
-    if m and lookup.transaction_exists(m.group(1).upper()):
-        return Verdict(REPLY, f"transaction ID {m.group(1).upper()} in subject", transaction_id=m.group(1).upper())
     tid = lookup.transaction_of_sent(list(msg.in_reply_to) + list(msg.references))
     if tid:
         return Verdict(REPLY, "In-Reply-To/References name our message", transaction_id=tid)
-    return new_verdict(rules, services, msg, received, skew_hours)
+    m = tid_pattern.search(msg.subject)
+    if m and lookup.transaction_exists(m.group(1).upper()):
+        return joins_by_subject(msg, m.group(1).upper(), lookup, auth)
+    verdict = new_verdict(rules, services, msg, received, skew_hours)
+    if auth is not None and auth.dmarc_failed:
+        verdict = replace(verdict, flags=(*verdict.flags, DMARC_FAIL))
+    return verdict
+
+
+def joins_by_subject(msg: Incoming, tid: str, lookup: Lookup, auth: Authentication | None) -> Verdict:
+    """A transaction ID in the subject joins its application only when the
+    mail comes from the applicant's address and does not fail DMARC; else the
+    message is held for the clerk, with the reason."""
+    sender = (msg.from_addr or "").lower()
+    if auth is not None and auth.dmarc_failed:
+        why = f"DMARC fail for {auth.dmarc_domain or sender.rpartition('@')[2] or 'the sender'}"
+        return Verdict(HELD, f"quotes {tid} but {why}", transaction_id=tid)
+    if sender and sender in lookup.applicant_addresses(tid):
+        return Verdict(REPLY, f"transaction ID {tid} in subject, from the applicant's address", transaction_id=tid)
+    who = sender or "no valid From address"
+    return Verdict(
+        HELD, f"quotes {tid} but comes from {who}, not the applicant's address, and answers none of our mail", transaction_id=tid
+    )
 
 
 def new_verdict(

@@ -1,6 +1,7 @@
 """IMAP through imapclient: SSL, STARTTLS, or plain on loopback; SPECIAL-USE
 folders; batched fetches; flags set only when the caller says a message is done
-(after the database commit); spam deleted, junk moved back to INBOX, copies of
+(after the database commit); spam moved to the quarantine folder (never
+expunged), junk moved back to INBOX, copies of
 what we send appended to Sent.
 """
 
@@ -85,6 +86,7 @@ class ImapSource:
         if full:
             junk_name = self.client.find_special_folder(b"\\Junk")
             skip = {n.lower() for n in self.cfg.skip_folders} | {self.cfg.archive_folder.lower(), "oversized", "inbox"}
+            skip.add(self.cfg.spam_folder.lower())
             junk = {n.lower() for n in self.cfg.junk_names}
             for flags, _delim, name in self.client.list_folders():
                 flagset = {f.lower() for f in flags}
@@ -186,15 +188,6 @@ class ImapSource:
         if folder != INBOX:
             self._ensure_folder(folder)
         self.client.move([int(env.uid)], folder)
-
-    def delete(self, env: Envelope) -> None:
-        self._select(env.folder)
-        uid = int(env.uid)
-        self.client.add_flags([uid], [b"\\Deleted"], silent=True)
-        if self.client.has_capability("UIDPLUS"):
-            self.client.uid_expunge([uid])
-        else:
-            self.client.expunge()
 
     def _sent_folder(self) -> str:
         if self._sent is None:

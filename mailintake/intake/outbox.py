@@ -7,6 +7,12 @@ crash keeps its Message-ID, so the recipient's client shows it once.
 Mail queued to an address blocked after a hard bounce is kept as ``blocked``
 with the reason, never sent. What a bounce or a read receipt does to the mail
 it reports on is ``intake.reported``. The SQL is ``base.data.outbox``.
+
+Mail that carries a secret (the permit password, ``SECRET_KINDS``) is sealed
+in the outbox (``base.sealed``) and opened only here, in memory, to send it:
+by the SMS gateway command when it has a number (falling back to email when
+the command fails), else by SMTP, never to the local Maildir nor to Sent.
+Once it is sent (or given up) its body leaves the row and its key is shredded.
 """
 
 from __future__ import annotations
@@ -15,6 +21,8 @@ import asyncio
 import logging
 import mailbox
 import ssl
+import subprocess
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -24,7 +32,9 @@ from mailintake.base.config import Config
 from mailintake.base.data import outbox as table
 from mailintake.base.data.db import Registry
 from mailintake.base.data.records import OutgoingMail
+from mailintake.base.deployment import open_registry
 from mailintake.base.faults import checkpoint
+from mailintake.base.sealed import secrets_dir, shred, unseal
 from mailintake.desk.reactions import ACCEPTED, Happened, react
 from mailintake.intake.source import Source, SourceError, open_source
 
@@ -113,6 +123,10 @@ def _write_local(cfg: Config, mails: list[OutgoingMail]) -> list[Attempt]:
     box = mailbox.Maildir(str(cfg.smtp.outgoing_path), factory=None, create=True)
     out: list[Attempt] = []
     for mail in mails:
+        if mail.kind in table.SECRET_KINDS:
+            # A file on this host is no way to hand a password to anyone.
+            out.append((mail, _Permanent("no [smtp] host: a password is never written to the local Maildir")))
+            continue
         try:
             box.add(mail.raw)
             out.append((mail, None))
@@ -124,7 +138,7 @@ def _write_local(cfg: Config, mails: list[OutgoingMail]) -> list[Attempt]:
 def send_queued(cfg: Config, now: datetime) -> DrainResult:
     """Send what is due at ``now`` and copy it to the mailbox's Sent folder
     (what ``mailintake outbox send`` and the daemon call between sweeps)."""
-    reg = Registry(cfg.db_path, cfg.busy_timeout_seconds)
+    reg = open_registry(cfg)
     try:
         try:
             source: Source | None = open_source(cfg.mailbox)
@@ -142,34 +156,117 @@ def send_queued(cfg: Config, now: datetime) -> DrainResult:
 def drain(cfg: Config, reg: Registry, now: datetime, source: Source | None = None, limit: int = 500) -> DrainResult:
     """Send every queued message that is due at ``now``."""
     result = DrainResult()
-    mails = _hold_blocked(reg, table.due(reg, now, limit), now, result)
+    mails = _hold_blocked(cfg, reg, table.due(reg, now, limit), now, result)
+    _shred_orphans(cfg, reg)
     if not mails:
         _copy_to_sent(reg, source, now)
         return result
-    sent = _write_local(cfg, mails) if not cfg.smtp.host else asyncio.run(_send_all(cfg, mails))
+    mails, sent, channels = _open_sealed(cfg, reg, mails)
+    if mails:
+        sent += _write_local(cfg, mails) if not cfg.smtp.host else asyncio.run(_send_all(cfg, mails))
+    channels.update({m.id: "maildir" if not cfg.smtp.host else "smtp" for m in mails})
     checkpoint("after_smtp")
     # One transaction for the whole batch: a crash before it commits means the
     # batch is sent again with the same Message-IDs (at least once, never lost).
     with reg.transaction():
-        _record(cfg, reg, sent, now, result)
+        _record(cfg, reg, sent, now, result, channels)
+    for mail, _err in sent:  # after the commit: a crash before it sends again, with the key
+        if mail.key_id and _is_final(reg, mail.id):
+            shred(cfg.storage_path, mail.key_id)
     react(reg, Happened(ACCEPTED), now)
     _copy_to_sent(reg, source, now)
     return result
 
 
-def _record(cfg: Config, reg: Registry, sent: list[Attempt], now: datetime, result: DrainResult) -> None:
+def _is_final(reg: Registry, mail_id: int) -> bool:
+    row = table.get(reg, mail_id)
+    return row is not None and row.status != "pending"
+
+
+def _open_sealed(
+    cfg: Config, reg: Registry, mails: list[OutgoingMail]
+) -> tuple[list[OutgoingMail], list[Attempt], dict[int, str]]:
+    """Sealed mail opened in memory: sent by SMS when it has a number and the
+    gateway takes it, else left for the email batch; a key that is gone fails
+    the mail (the permit is resent with a new password)."""
+    batch: list[OutgoingMail] = []
+    done: list[Attempt] = []
+    channels: dict[int, str] = {}
+    for mail in mails:
+        if mail.key_id is None:
+            batch.append(mail)
+            continue
+        raw = unseal(cfg.storage_path, mail.key_id, mail.raw)
+        if raw is None and not _is_final(reg, mail.id):  # else another drain sent it meanwhile
+            done.append((mail, _Permanent("its key is gone (a restored backup holds none): send it again with a new password")))
+            continue
+        if raw is None:
+            continue
+        if mail.sms_to and mail.sms_text and cfg.permits.sms_command:
+            text = unseal(cfg.storage_path, mail.key_id, mail.sms_text)
+            error = _send_sms(cfg, mail.sms_to, text) if text is not None else "its key is gone"
+            if error is None:
+                done.append((mail, None))
+                channels[mail.id] = "sms"
+                continue
+            log.warning("SMS for %s to %s failed (%s): sending it by email instead", mail.message_id, _masked(mail.sms_to), error)
+        batch.append(mail.replace(raw=raw))
+    return batch, done, channels
+
+
+def _send_sms(cfg: Config, phone: str, text: str | bytes) -> str | None:
+    """Run ``[permits] sms_command`` with ``{phone}`` put in its arguments and
+    the message on its standard input; None when it exits 0, else why not."""
+    argv = [a.replace("{phone}", phone) for a in cfg.permits.sms_command]
+    data = text if isinstance(text, bytes) else text.encode()
+    try:
+        done = subprocess.run(argv, input=data, capture_output=True, timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"{type(exc).__name__}: {exc}"
+    if done.returncode != 0:
+        return f"exit {done.returncode}: {done.stderr.decode('utf-8', 'replace').strip()[:200]}"
+    return None
+
+
+def _masked(phone: str) -> str:
+    return phone[:3] + "*" * max(len(phone) - 5, 2) + phone[-2:]
+
+
+def _shred_orphans(cfg: Config, reg: Registry, grace_seconds: float = 3600) -> None:
+    """Keys no queued mail needs (left by a crash between the commit and the
+    shredding); a key younger than ``grace_seconds`` may belong to mail whose
+    transaction has not committed yet."""
+    folder = secrets_dir(cfg.storage_path)
+    if not folder.is_dir():
+        return
+    needed = table.pending_key_ids(reg)
+    for path in folder.glob("*.key"):
+        try:
+            young = time.time() - path.stat().st_mtime < grace_seconds
+        except FileNotFoundError:
+            continue
+        if path.stem not in needed and not young:
+            shred(cfg.storage_path, path.stem)
+
+
+def _record(
+    cfg: Config, reg: Registry, sent: list[Attempt], now: datetime, result: DrainResult, channels: dict[int, str]
+) -> None:
     for mail, err in sent:
         if err is None:
-            table.mark_sent(reg, mail, now)
+            channel = channels.get(mail.id)
+            table.mark_sent(reg, mail, now, channel)
             if mail.transaction_id:
                 if mail.kind == "ack":
                     table.mark_acknowledged(reg, mail.transaction_id, now)
+                to = mail.sms_to if channel == "sms" and mail.sms_to else mail.recipient
+                detail = {"to": to, "message_id": mail.message_id} | ({"channel": "sms"} if channel == "sms" else {})
                 reg.add_event(
                     at=now,
                     actor="system",
                     action=f"{mail.kind}_sent",
                     transaction_id=mail.transaction_id,
-                    detail={"to": mail.recipient, "message_id": mail.message_id},
+                    detail=detail,
                 )
             result.sent += 1
             continue
@@ -207,7 +304,9 @@ def _copy_to_sent(reg: Registry, source: Source | None, now: datetime) -> None:
             table.mark_copied_to_sent(reg, [m.id for m in batch])
 
 
-def _hold_blocked(reg: Registry, mails: list[OutgoingMail], now: datetime, result: DrainResult) -> list[OutgoingMail]:
+def _hold_blocked(
+    cfg: Config, reg: Registry, mails: list[OutgoingMail], now: datetime, result: DrainResult
+) -> list[OutgoingMail]:
     """Mail to a blocked address is not sent: it stays in the outbox as
     ``blocked`` with the reason, and the application's log says so."""
     out = []
@@ -231,5 +330,7 @@ def _hold_blocked(reg: Registry, mails: list[OutgoingMail], now: datetime, resul
                     "reason": block["reason"][:300],
                 },
             )
+        if mail.key_id:
+            shred(cfg.storage_path, mail.key_id)
         result.blocked += 1
     return out

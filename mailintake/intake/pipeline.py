@@ -41,12 +41,13 @@ from mailintake.base.data import messages
 from mailintake.base.data.records import Message as MessageRow
 from mailintake.base.deployment import Deployment
 from mailintake.base.faults import checkpoint
-from mailintake.base.trust import RECEIPT_SKEW, ReceiptTime, TrustBoundary
+from mailintake.base.trust import RECEIPT_SKEW, Authentication, ReceiptTime, TrustBoundary
 from mailintake.desk.lifecycle import Desk
 from mailintake.intake import check, classify, limits, parse
 from mailintake.intake.check import FileCheck
-from mailintake.intake.classify import NEW, REPLY, VERIFY, Verdict
-from mailintake.intake.parse import Incoming
+from mailintake.intake.classify import HELD, NEW, REPLY, VERIFY, Verdict
+from mailintake.intake.envelope import split_header
+from mailintake.intake.parse import Incoming, parse_headers_only
 from mailintake.intake.record import Outcome, Recorder
 from mailintake.intake.respond import Responder
 from mailintake.intake.sandbox import CheckTimeout, CheckWorker, growth_limit, memory_of
@@ -73,6 +74,7 @@ class Letter:
     deadline: Deadline | None = None
     outcome: Outcome | None = None
     receipt: ReceiptTime | None = None
+    auth: Authentication | None = None  # the trusted Authentication-Results
 
     @property
     def receipt_time(self) -> ReceiptTime:
@@ -111,6 +113,7 @@ def dedupe_stage(road: Road, letter: Letter) -> None:
 
 def classify_stage(road: Road, letter: Letter) -> None:
     if not letter.duplicate:
+        letter.auth = road.trust.authentication(parse_headers_only(split_header(letter.raw)))
         letter.verdict = classify.classify(
             road.dep.rules,
             letter.parsed,
@@ -119,6 +122,7 @@ def classify_stage(road: Road, letter: Letter) -> None:
             road.dep.services,
             letter.received,
             road.cfg.hours.date_skew_hours,
+            letter.auth,
         )
         if letter.verdict.kind == NEW and letter.receipt_time.skewed:
             # The MX accepted it long before the mailbox stored it: the clerk sees why.
@@ -126,7 +130,7 @@ def classify_stage(road: Road, letter: Letter) -> None:
 
 
 def check_stage(road: Road, letter: Letter) -> None:
-    if letter.verdict is not None and letter.verdict.kind in (NEW, REPLY):
+    if letter.verdict is not None and letter.verdict.kind in (NEW, REPLY, HELD):
         letter.checks = check.check_attachments(
             letter.parsed.attachments,
             road.dep.store,
@@ -155,6 +159,8 @@ def register_stage(road: Road, letter: Letter) -> None:
         letter.outcome = rec.application(env, msg, verdict, letter.checks, now, receipt, letter.deadline, due)
     elif verdict.kind == REPLY and verdict.transaction_id:
         letter.outcome = rec.reply(env, msg, verdict.transaction_id, letter.checks, now, receipt)
+    elif verdict.kind == HELD and verdict.transaction_id:
+        letter.outcome = rec.held(env, msg, verdict, letter.checks, now, receipt)
     elif verdict.kind == VERIFY and verdict.permit:
         letter.outcome = rec.verify(env, msg, verdict.permit, now, receipt)
     else:
@@ -164,17 +170,16 @@ def register_stage(road: Road, letter: Letter) -> None:
 
 
 def respond_stage(road: Road, letter: Letter) -> None:
-    out, msg, verdict, outcome = road.responder, letter.parsed, letter.verdict, letter.outcome
+    out, msg, verdict, outcome, auth = road.responder, letter.parsed, letter.verdict, letter.outcome, letter.auth
     if verdict is None or outcome is None:
         return
-    if outcome.kind == "application" and outcome.transaction_id and letter.deadline is not None:
-        out.acknowledge(
-            msg, verdict, outcome.transaction_id, letter.checks, letter.now, letter.received, letter.deadline.deemed_received_at
-        )
-    elif outcome.kind == "reply" and outcome.transaction_id:
-        out.on_reply(msg, outcome.transaction_id, letter.checks, letter.now, letter.received)
+    tid, now = outcome.transaction_id, letter.now
+    if outcome.kind == "application" and tid and letter.deadline is not None:
+        out.acknowledge(msg, verdict, tid, letter.checks, now, letter.received, letter.deadline.deemed_received_at, auth)
+    elif outcome.kind == "reply" and tid:
+        out.on_reply(msg, tid, letter.checks, now, letter.received, auth)
     elif outcome.kind == "verify" and verdict.permit:
-        out.verify(msg, verdict.permit, outcome.message_row, letter.now, letter.received)
+        out.verify(msg, verdict.permit, outcome.message_row, now, letter.received, auth)
 
 
 @dataclass(frozen=True)

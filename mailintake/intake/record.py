@@ -17,7 +17,7 @@ from typing import Any
 
 from mailintake.base import thaitext
 from mailintake.base.calendar import Deadline
-from mailintake.base.data import applications, messages
+from mailintake.base.data import applications, messages, senders
 from mailintake.base.data import outbox as sent
 from mailintake.base.data.db import to_iso
 from mailintake.base.data.messages import Place
@@ -45,7 +45,7 @@ _REPORT_ACTIONS = {
 
 @dataclass(frozen=True)
 class Outcome:
-    kind: str  # application | reply | autoreply | bounce | own | verify | spam | oversized | duplicate | quarantined
+    kind: str  # application | reply | held | autoreply | bounce | own | verify | spam | oversized | duplicate | quarantined
     message_row: int
     transaction_id: str | None = None
 
@@ -163,10 +163,11 @@ class Recorder:
 
     # --- what the headers alone decided (each in its own transaction but oversized) ----------
     def spam(self, env: Envelope, headers: Message, raw_header: bytes, reason: str, now: datetime) -> Outcome:
-        """Spam is recorded by its headers only; its body is never parsed (R22)."""
+        """Spam is recorded by its headers only; its body is never parsed (R22)
+        and the message is moved to ``[mailbox] spam_folder``."""
         with self.reg.transaction():
             row = self._by_headers(env, headers, raw_header, "spam", now, header_text(headers, "From", 300), reason)
-            self.reg.add_event(at=now, actor=SYSTEM, action="spam_deleted", detail={"reason": reason, "message": row})
+            self.reg.add_event(at=now, actor=SYSTEM, action="spam_quarantined", detail={"reason": reason, "message": row})
         return Outcome("spam", row)
 
     def oversized(self, env: Envelope, headers: Message, recipient: str | None, now: datetime) -> Outcome:
@@ -338,6 +339,28 @@ class Recorder:
             detail={"message": row, "files": len(checks)},
         )
         return Outcome("reply", row, tid)
+
+    def held(
+        self, env: Envelope | None, msg: Incoming, verdict: Verdict, checks: Checked, now: datetime, receipt: ReceiptTime
+    ) -> Outcome:
+        """Mail quoting an application's ID from someone else: kept with its
+        files, joined to nothing, for the clerk (``desk.held``)."""
+        tid = verdict.transaction_id
+        assert tid is not None
+        row = self.message(env, msg, "held", now, receipt=receipt)
+        senders.held_flag(self.reg, row, verdict.reason, tid)
+        self.files(row, None, checks)
+        app = applications.get(self.reg, tid)
+        self.reg.add_event(
+            at=now,
+            actor=SYSTEM,
+            action="mail_held",
+            transaction_id=tid,
+            before=app.status if app else None,
+            after=app.status if app else None,
+            detail={"message": row, "files": len(checks), "reason": verdict.reason[:500]},
+        )
+        return Outcome("held", row, tid)
 
     def verify(self, env: Envelope | None, msg: Incoming, number: str, now: datetime, receipt: ReceiptTime) -> Outcome:
         return Outcome("verify", self.message(env, msg, "verify", now, flags=[number], receipt=receipt))

@@ -9,8 +9,16 @@ and queued in the registration's transaction (nothing is sent here).
 - a permit verification (R18): the permit's status, a few times a day per sender;
 - mail too large to fetch: how to send smaller files.
 
-Automatic answers to one address are limited per hour
-(``acks_per_sender_per_hour``): a loop with another robot ends after a few.
+Every automatic answer goes where the sender asked (Reply-To when valid, else
+From: R4), and is capped per hour on that address
+(``answers_per_address_per_hour``) and in all (``answers_per_hour``): a loop
+with another robot, or a flood aimed at a victim through Reply-To or forged
+From addresses, ends at the cap; past it the mail is still registered and the
+clerk sees ``answer_withheld``. Mail whose trusted Authentication-Results say
+DMARC fail is not answered at all. Answers never repeat what a stranger wrote:
+no subject, no display name, no VERIFY token but a permit number we issued,
+file names only when they are plain (``plain_name``); they thread on the
+sender's Message-ID under our own subject.
 """
 
 from __future__ import annotations
@@ -20,30 +28,33 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from email.message import Message
-from functools import lru_cache
 from typing import Any
 
-import holidays
-
 from mailintake.base import thaitext
-from mailintake.base.calendar import short_holiday_name
+from mailintake.base.calendar import WorkCalendar, short_holiday_name
 from mailintake.base.config import Hours
-from mailintake.base.data import applications, messages
-from mailintake.base.data import outbox as sent
+from mailintake.base.data import applications, messages, senders
+from mailintake.base.data.db import to_iso
 from mailintake.base.deployment import Deployment
 from mailintake.base.outgoing import Composed, compose, queue
 from mailintake.base.rules import MailRules
+from mailintake.base.trust import Authentication
 from mailintake.base.wording import whole_dpi
 from mailintake.desk.lifecycle import Desk
 from mailintake.desk.reactions import REPLIED, Happened, react
 from mailintake.desk.services import JURISTIC_PROBLEMS
 from mailintake.intake.check import FileCheck
 from mailintake.intake.classify import Verdict
-from mailintake.intake.parse import Incoming, one_line
+from mailintake.intake.parse import Incoming
 from mailintake.intake.record import SYSTEM, Checked
 from mailintake.permits.register import status_of
 
 _MSGID = re.compile(r"^<[^<>\s]+>$")
+# A file name an answer may list as it is: letters (Thai too), digits, spaces
+# and - _ ( ), at most one dot (the extension); anything that could read as a
+# link or an address is listed as "file N" instead.
+_PLAIN_NAME = re.compile(r"^[\w\u0E00-\u0E7F ()-]{1,60}(\.[A-Za-z0-9]{1,5})?$")
+WITHHELD = "answer_withheld"
 
 
 class Responder:
@@ -53,13 +64,49 @@ class Responder:
         self.dep, self.desk = dep, desk
         self.cfg, self.reg, self.cal, self.renderer = dep.cfg, dep.registry, dep.calendar, dep.renderer
 
-    def may_answer(self, recipient: str, now: datetime) -> bool:
-        """At most ``acks_per_sender_per_hour`` automatic answers to one address."""
-        return sent.answers_since(self.reg, recipient, now - timedelta(hours=1)) < self.cfg.limits.acks_per_sender_per_hour
+    def over_cap(self, recipient: str, now: datetime) -> str | None:
+        """Why no more automatic answers may go to ``recipient`` this hour, or None."""
+        lim, since = self.cfg.limits, now - timedelta(hours=1)
+        if (
+            senders.answers_to_since(self.reg, recipient, since, lim.answers_per_address_per_hour)
+            >= lim.answers_per_address_per_hour
+        ):
+            return f"{lim.answers_per_address_per_hour} automatic answers to {recipient} in the last hour"
+        if senders.answers_since(self.reg, since, lim.answers_per_hour) >= lim.answers_per_hour:
+            return f"{lim.answers_per_hour} automatic answers in all in the last hour"
+        return None
+
+    def may_answer(
+        self, recipient: str, answer: str, now: datetime, *, tid: str | None = None, auth: Authentication | None = None
+    ) -> bool:
+        """Whether the automatic ``answer`` may go to ``recipient``; when not,
+        an ``answer_withheld`` event says why (and the application is flagged,
+        so the clerk answers by hand)."""
+        why = self.over_cap(recipient, now)
+        if auth is not None and auth.dmarc_failed:
+            domain = auth.dmarc_domain or recipient.rpartition("@")[2]
+            why = f"DMARC fail for {domain}: no {'acknowledgement' if answer == 'ack' else answer.replace('_', ' ')} sent"
+        if why is None:
+            return True
+        self.reg.add_event(
+            at=now, actor=SYSTEM, action=WITHHELD, transaction_id=tid, detail={"answer": answer, "to": recipient, "why": why}
+        )
+        app = applications.get(self.reg, tid) if tid else None
+        if app is not None and WITHHELD not in app.flags:
+            applications.update(self.reg, app.transaction_id, flags=(*app.flags, WITHHELD), updated_at=to_iso(now))
+        return False
 
     # --- a new application or inquiry ---------------------------------------------------
     def acknowledge(
-        self, msg: Incoming, verdict: Verdict, tid: str, checks: Checked, now: datetime, received: datetime, deemed: datetime
+        self,
+        msg: Incoming,
+        verdict: Verdict,
+        tid: str,
+        checks: Checked,
+        now: datetime,
+        received: datetime,
+        deemed: datetime,
+        auth: Authentication | None = None,
     ) -> None:
         recipient = msg.reply_address
         if recipient is None:
@@ -67,14 +114,7 @@ class Responder:
                 at=now, actor=SYSTEM, action="ack_impossible", transaction_id=tid, detail="no valid From or Reply-To address"
             )
             return
-        if not self.may_answer(recipient, now):
-            self.reg.add_event(
-                at=now,
-                actor=SYSTEM,
-                action="ack_rate_limited",
-                transaction_id=tid,
-                detail={"to": recipient, "limit_per_hour": self.cfg.limits.acks_per_sender_per_hour},
-            )
+        if not self.may_answer(recipient, "ack", now, tid=tid, auth=auth):
             return
         domain = (msg.from_addr or "").rpartition("@")[2]
         app = applications.get(self.reg, tid)
@@ -95,7 +135,9 @@ class Responder:
         )
 
     # --- a reply on an application ------------------------------------------------------
-    def on_reply(self, msg: Incoming, tid: str, checks: Checked, now: datetime, received: datetime) -> None:
+    def on_reply(
+        self, msg: Incoming, tid: str, checks: Checked, now: datetime, received: datetime, auth: Authentication | None = None
+    ) -> None:
         """The application reacts (the desk tells the applicant when it moves);
         new files that moved nothing get a receipt."""
         before = applications.get(self.reg, tid)
@@ -105,43 +147,45 @@ class Responder:
         after = applications.get(self.reg, tid)
         moved = after is not None and after.status != before.status
         recipient = msg.reply_address
-        if checks and recipient is not None and not moved and self.may_answer(recipient, now):
+        if checks and recipient is not None and not moved and self.may_answer(recipient, "receipt", now, tid=tid, auth=auth):
             ctx = self.context(tid, msg, received, received, checks)
             self.answer("more", recipient, ctx, now, kind="receipt", tid=tid, msg=msg)
 
     # --- a permit verification (R18) ----------------------------------------------------
-    def verify(self, msg: Incoming, number: str, message_row: int, now: datetime, received: datetime) -> None:
-        """Answer with the permit's status, at most ``verify_per_sender_per_day`` times."""
+    def verify(
+        self, msg: Incoming, number: str, message_row: int, now: datetime, received: datetime, auth: Authentication | None = None
+    ) -> None:
+        """Answer with the permit's status, at most ``verify_per_sender_per_day``
+        times per sender and within the caps on the address it goes to. The
+        number is repeated only when it is one we issued."""
         earlier = messages.verify_requests_since(
             self.reg, msg.from_addr or "", received - timedelta(hours=24), besides=message_row
         )
         recipient = msg.reply_address
         if earlier >= self.cfg.permits.verify_per_sender_per_day or recipient is None:
             why = "no valid address" if recipient is None else f"{earlier} checks in 24 h from this sender"
-            self.reg.add_event(at=now, actor=SYSTEM, action="verify_not_answered", detail={"permit": number, "why": why})
+            self.reg.add_event(at=now, actor=SYSTEM, action="verify_not_answered", detail={"permit": number[:80], "why": why})
+            return
+        if not self.may_answer(recipient, "verify_answer", now, auth=auth):
             return
         result = status_of(self.reg, number, now)
-        self.answer("verify", recipient, {"number": number, "result": result}, now, kind="verify_answer", msg=msg)
+        shown = number if result["status"] != "unknown" else None
+        self.answer("verify", recipient, {"number": shown, "result": result}, now, kind="verify_answer", msg=msg)
         self.reg.add_event(
             at=now,
             actor=SYSTEM,
             action="verify_answered",
             transaction_id=result.get("transaction_id"),
-            detail={"permit": number, "status": result["status"], "to": recipient},
+            detail={"permit": number[:80], "status": result["status"], "to": recipient},
         )
 
     # --- mail too large to fetch ---------------------------------------------------------
     def oversized(self, headers: Message, size: int, sender_name: str, recipient: str | None, now: datetime) -> None:
         """Tell the sender how to send smaller files, unless a robot sent it."""
-        if recipient is None or is_automatic(self.dep.rules, headers) or not self.may_answer(recipient, now):
+        if recipient is None or is_automatic(self.dep.rules, headers) or not self.may_answer(recipient, "oversized", now):
             return
         mb = self.cfg.limits.max_message_bytes / (1024 * 1024)
-        ctx = {
-            "size_mb": f"{size / (1024 * 1024):.1f}",
-            "limit_mb": f"{mb:g}",
-            "applicant_name": sender_name or None,
-            "subject": one_line(str(headers.get("Subject", "")), 200),
-        }
+        ctx = {"size_mb": f"{size / (1024 * 1024):.1f}", "limit_mb": f"{mb:g}", "applicant_name": None, "subject": None}
         mid = str(headers.get("Message-ID") or "").strip()
         self.answer("oversized", recipient, ctx, now, kind="oversized", in_reply_to=mid if _MSGID.match(mid) else None)
 
@@ -185,8 +229,8 @@ class Responder:
         source = receipt_by_mailbox(reason or "") if later else None
         return {
             "tid": tid,
-            "subject": msg.subject,
-            "applicant_name": msg.from_name or None,
+            "subject": None,  # never the sender's words (issue 11)
+            "applicant_name": None,
             "received_th": thaitext.thai_date(local_received),
             "received_en": thaitext.english_date(local_received),
             "deemed_th": thaitext.thai_date(local_deemed),
@@ -209,10 +253,15 @@ class Responder:
         were received."""
         limit = self.cfg.limits.ack_max_files
         # The dpi as the clerk's listings show it (one rounding rule: ``whole_dpi``).
-        files = [replace(f, dpi=whole_dpi(f.dpi)) for f in files]
+        files = [replace(f, dpi=whole_dpi(f.dpi), name=plain_name(f.name, i)) for i, f in enumerate(files, 1)]
         ordered = list(files) if len(files) <= limit else [f for f in files if not f.accepted] + [f for f in files if f.accepted]
         shown, rest = ordered[:limit], ordered[limit:]
         return {"files": shown, "files_more": len(rest), "files_more_problems": sum(not f.accepted for f in rest)}
+
+
+def plain_name(name: str, index: int) -> str:
+    """A file name as an answer lists it: as sent when plain, else "file N"."""
+    return name if _PLAIN_NAME.match(name) else f"file {index} / ไฟล์ที่ {index}"
 
 
 def is_automatic(rules: MailRules, headers: Message) -> bool:
@@ -227,11 +276,6 @@ def is_automatic(rules: MailRules, headers: Message) -> bool:
 _HOLIDAY = re.compile(r"^(\d{1,2}) ([A-Z][a-z]{2}) is (a public|an agency) holiday \((.+)\)$")
 _NOT_WORKING = re.compile(r"^[A-Z][a-z]+day is not a working day$")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-
-
-@lru_cache(maxsize=8)
-def _thai_holiday_names(year: int) -> dict[date, str]:
-    return {d: str(n) for d, n in holidays.country_holidays("TH", years=[year], language="th").items()}
 
 
 def _day_after(received: date, day: int, month: str) -> date:
@@ -271,7 +315,8 @@ def deemed_later(reason: str, received: date, hours: Hours) -> list[tuple[str, s
             day_of = _day_after(received, int(holiday.group(1)), holiday.group(2))
             name_en = holiday.group(4)
             if holiday.group(3) == "a public":
-                name_th = short_holiday_name(_thai_holiday_names(day_of.year).get(day_of, "")) or name_en
+                known = WorkCalendar(hours).holiday(day_of)  # the office's calendar: package, its list, config
+                name_th = short_holiday_name(known.name_th) if known is not None and known.name_th else name_en
                 kind_th, kind_en = "วันหยุดราชการ", "a public holiday"
             else:
                 name_th, kind_th, kind_en = name_en, "วันหยุดของหน่วยงาน", "a holiday of the office"

@@ -3,7 +3,8 @@
 A source lists what is not yet done in each folder with its receipt time
 (INTERNALDATE, R1) and size, fetches raw bytes, and marks a message done only
 when the caller says so (after the database commit). It also moves junk that
-is not spam back to INBOX, deletes spam (R22), and keeps copies of what we send.
+is not spam back to INBOX, moves spam to ``[mailbox] spam_folder`` (R22; never
+expunged), and keeps copies of what we send.
 
 The types a source deals in are ``envelope.py``; the IMAP source is ``imap.py``;
 the Maildir source (the demo's, and an office's local delivery) is here.
@@ -11,7 +12,6 @@ the Maildir source (the demo's, and an office's local delivery) is here.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import mailbox
 import os
@@ -62,6 +62,7 @@ class MaildirSource:
         out: list[Folder] = []
         if full:
             skip = {n.lower() for n in self.cfg.skip_folders} | {self.cfg.archive_folder.lower(), "oversized"}
+            skip.add(self.cfg.spam_folder.lower())
             junk = {n.lower() for n in self.cfg.junk_names}
             for name in sorted(self.root.list_folders()):
                 if name.lower() in skip:
@@ -129,10 +130,6 @@ class MaildirSource:
 
     def move(self, env: Envelope, folder: str) -> None:
         self._move(env, self._box(folder))
-
-    def delete(self, env: Envelope) -> None:
-        with contextlib.suppress(KeyError):
-            self._box(env.folder).remove(env.uid)
 
     def append_sent_many(self, items: list[tuple[bytes, datetime]]) -> None:
         for raw, when in items:

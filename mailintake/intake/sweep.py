@@ -162,7 +162,7 @@ class Intake:
         if seen is not None:
             # Registered before a crash or a failed flag: finish the job only.
             if seen.kind == "spam":
-                src.delete(env)
+                src.move(env, self.cfg.mailbox.spam_folder)
             elif seen.kind == "oversized":
                 src.move(env, OVERSIZED)
             else:
@@ -171,7 +171,8 @@ class Intake:
             return False
         headers = parse_headers_only(env.header)
         if self.road.spam(env, headers, now) is not None:
-            src.delete(env)
+            # Moved aside, never expunged unread: a wrong verdict can be undone.
+            src.move(env, self.cfg.mailbox.spam_folder)
             report.counts["spam"] += 1
             return False
         if env.size > self.cfg.limits.max_message_bytes:

@@ -2,11 +2,18 @@
 the daemon writes), the content-addressed file store, and a manifest of
 hashes; ``verify`` proves a backup whole, ``restore`` puts it into an empty
 storage directory. The daemon makes one on the configured days. A backup holds
-what the registry holds, so it is as private: directories 0700, files 0600."""
+what the registry holds, so it is as private: directories 0700, files 0600.
+
+The manifest also anchors the audit chain (issue 11): it names the head of the
+copied registry (last event id and MAC) and is itself keyed, an HMAC-SHA256
+under the audit key, which the backup does not carry. ``verify`` checks that
+MAC and every event's MAC when it is given the key, and says so when it is not;
+``audit verify --manifest`` proves the live registry was not rolled back past it."""
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import shutil
 from dataclasses import dataclass
@@ -14,7 +21,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from mailintake.base.auditkey import AuditKey
 from mailintake.base.config import Config
+from mailintake.base.data.audit import head
 from mailintake.base.data.audit import verify as verify_chain
 from mailintake.base.data.db import Registry, copy_file, count_rows, file_is_sound, to_iso
 from mailintake.base.errors import UserError
@@ -51,11 +60,17 @@ class Made:
         )
 
 
+def manifest_mac(key: bytes, manifest: dict[str, Any]) -> str:
+    """The manifest's HMAC-SHA256 under the audit key (every field but ``mac``)."""
+    body = json.dumps({k: v for k, v in manifest.items() if k != "mac"}, sort_keys=True, ensure_ascii=False)
+    return hmac.new(key, body.encode(), hashlib.sha256).hexdigest()
+
+
 def make(cfg: Config, now: datetime, out: Path | None = None) -> Made:
     """What ``mailintake backup create`` and the daemon do: create, verify, and
     keep the newest ``[backup] keep`` when writing to ``[backup] path``."""
     path = create(cfg, now, out)
-    verification = verify(path)
+    verification = verify(path, AuditKey(cfg.audit.key_file).load(), cfg.audit.key_file)
     return Made(path, verification, tuple(prune(cfg)) if out is None else ())
 
 
@@ -88,21 +103,52 @@ def create(cfg: Config, now: datetime, out: Path | None = None) -> Path:
         files["permit.key"] = _sha(tmp / "permit.key")
     files["mailintake.db"] = _sha(tmp / "mailintake.db")
     counts = count_rows(tmp / "mailintake.db", COUNTED)
-    (tmp / MANIFEST).write_text(
-        json.dumps({"created_at": to_iso(now), "files": files, "counts": counts}, indent=2, sort_keys=True), encoding="utf-8"
-    )
+    copy = Registry(tmp / "mailintake.db")
+    try:
+        last = head(copy)
+    finally:
+        copy.close()
+    manifest: dict[str, Any] = {"created_at": to_iso(now), "files": files, "counts": counts}
+    manifest["anchor"] = {"event": last[0], "mac": last[1]} if last else None
+    manifest["mac"] = manifest_mac(AuditKey(cfg.audit.key_file)(last[0] if last else 0), manifest)
+    (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False), encoding="utf-8")
     tighten_tree(tmp)  # copies keep their source's mode: a store file from before umask 077 was 0644
     tmp.rename(target)
     return target
 
 
-def verify(path: Path) -> dict[str, Any]:
-    """Every file present with its hash, the database sound and the audit chain whole."""
-    manifest_path = path / MANIFEST
+def read_manifest(path: Path) -> dict[str, Any]:
+    """The manifest of the backup at ``path`` (or the manifest file itself)."""
+    manifest_path = path / MANIFEST if path.is_dir() else path
     if not manifest_path.is_file():
         raise BackupError(f"{path} has no {MANIFEST}: not a mailintake backup")
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    problems = []
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except ValueError:
+        raise BackupError(f"{manifest_path}: not valid JSON: not a mailintake manifest") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
+        raise BackupError(f"{manifest_path}: not a mailintake manifest")
+    return manifest
+
+
+def check_manifest(manifest: dict[str, Any], key: bytes | None, key_path: Path | None) -> tuple[str, str | None]:
+    """How the manifest's MAC stands ("verified", or why it was not checked)
+    and the problem it shows, if any."""
+    if key is None:
+        return f"manifest MAC not checked: no audit key at {key_path or 'hand'}", None
+    if not manifest.get("mac"):
+        return "manifest has no MAC", "manifest has no MAC (made before the audit key, or stripped)"
+    if not hmac.compare_digest(manifest_mac(key, manifest), str(manifest["mac"])):
+        return "manifest MAC does not match", "manifest MAC does not match: the manifest was changed, or made with another key"
+    return "manifest MAC verified", None
+
+
+def verify(path: Path, key: bytes | None = None, key_path: Path | None = None) -> dict[str, Any]:
+    """Every file present with its hash, the database sound, the audit chain
+    whole, and with the audit ``key`` the manifest's MAC and every event's."""
+    manifest = read_manifest(path)
+    keyed, problem = check_manifest(manifest, key, key_path)
+    problems = [problem] if problem else []
     for rel, digest in manifest["files"].items():
         f = path / rel
         if not f.is_file():
@@ -114,23 +160,29 @@ def verify(path: Path) -> dict[str, Any]:
         if not file_is_sound(db):
             problems.append("mailintake.db fails SQLite's integrity check")
         reg = Registry(db)
-        chain = verify_chain(reg)
+        chain = verify_chain(reg, key)
         reg.close()
         if not chain.ok:
-            problems.append(f"audit chain broken at event {chain.broken_id}")
+            problems.append(f"audit chain broken at event {chain.broken_id}: {chain.reason}")
+        elif "anchor" in manifest and manifest["anchor"] != (
+            {"event": chain.head[0], "mac": chain.head[1]} if chain.head else None
+        ):
+            problems.append("the manifest's anchor is not the head of the backup's audit chain")
     return {
         "path": str(path),
         "created_at": manifest["created_at"],
         "files": len(manifest["files"]),
         "counts": manifest["counts"],
+        "anchor": manifest.get("anchor"),
+        "keyed": keyed,
         "problems": problems,
         "ok": not problems,
     }
 
 
-def restore(path: Path, storage: Path, *, force: bool = False) -> dict[str, Any]:
+def restore(path: Path, storage: Path, *, force: bool = False, key: bytes | None = None) -> dict[str, Any]:
     """Restore a verified backup into ``storage`` (which must be empty)."""
-    result = verify(path)
+    result = verify(path, key)
     if not result["ok"]:
         raise BackupError(f"{path} does not verify: {'; '.join(result['problems'][:3])}")
     if storage.exists() and any(p for p in storage.iterdir() if p.name != "backups") and not force:

@@ -61,7 +61,9 @@ SAMPLE_SERVICE = Service(
 # desk's callers of it, intake/health.py (``_alert``), and intake/check.py (the
 # fields of each problem). A name the code gives and the samples lack makes
 # ``rules check`` fail on the shipped templates (tests/test_config_cli.py).
-MAIL_TEMPLATES = ("ack", "more", "notice", "oversized", "verify", "admin_alert")  # .subject.j2, .txt.j2 (.html.j2 optional)
+# ops/anchors.py (``anchor``) renders audit_anchor. Each is .subject.j2, .txt.j2 (.html.j2 optional).
+# desk/delays.py renders delay_reminder (to the clerk) and the delay, delay_opdc and closed notices.
+MAIL_TEMPLATES = ("ack", "more", "notice", "oversized", "verify", "admin_alert", "audit_anchor", "delay_reminder")
 NOTICE_FIELDS = ("subject_th", "subject_en", "th", "en")
 PROBLEM_FIELDS: dict[str, tuple[str, ...]] = {
     **dict.fromkeys(
@@ -109,6 +111,21 @@ _FEE = {
     "deadline_th": "วันอังคารที่ 16 ธันวาคม 2568 เวลา 16:30 น.",
     "deadline_en": "Tuesday 16 December 2025, 16:30",
 }
+# What desk/delays.py gives the delay notices (``_delay_context``) and the closed one.
+_DELAY: dict[str, Any] = {
+    "number": 1,
+    "limit_days": 7,
+    "due_th": "วันศุกร์ที่ 19 ธันวาคม 2568 เวลา 16:30 น.",
+    "due_en": "Friday 19 December 2025, 16:30",
+    "next_th": "วันศุกร์ที่ 2 มกราคม 2569",
+    "next_en": "Friday 2 January 2026",
+    "received_th": "วันอังคารที่ 9 ธันวาคม 2568 เวลา 09:00 น.",
+    "received_en": "Tuesday 9 December 2025, 09:00",
+    "days_late": 7,
+    "reason_at": None,
+    "opdc": "opdc@opdc.go.th",
+}
+_RESULT = {"finished_th": "วันพฤหัสบดีที่ 11 ธันวาคม 2568 เวลา 11:00 น.", "finished_en": "Thursday 11 December 2025, 11:00"}
 # The extra context each notice is sent with, besides the defaults of ``Office.notify``.
 _STEP = {"reason": "เอกสารไม่ครบ", "docs": ["สำเนาทะเบียนบ้าน"], "problems": [_POA]}
 NOTICE_EXTRAS: dict[str, list[dict[str, Any]]] = {
@@ -121,8 +138,17 @@ NOTICE_EXTRAS: dict[str, list[dict[str, Any]]] = {
     "answer": [{"answer": "สำนักงานเปิดวันจันทร์ถึงวันศุกร์"}],
     "fee_due": [{"fee": _FEE}, {"fee": {**_FEE, "qr": False, "channels_th": [], "channels_en": []}}],
     "permit_pdf": [{"permit": _PERMIT}],
-    "permit_password": [{"permit": _PERMIT, "password": "Xk7pQ2mN4r", "derived": False}, {"permit": _PERMIT, "derived": True}],
+    "permit_password": [{"permit": _PERMIT, "password": "Xk7pQ2mN4r"}],
+    "permit_password_sms": [{"permit": _PERMIT, "password": "Xk7pQ2mN4r"}],
     "permit_revoked": [{"permit": _PERMIT, "reason": "ผิดเงื่อนไข"}],
+    "delay": [{"reason": r, "delay": {**_DELAY, "opdc": o}} for r, o in (("รอผลตรวจสถานที่", "opdc@opdc.go.th"), ("", ""))],
+    "delay_opdc": [
+        {"reason": "", "delay": _DELAY, "sent_to": "somchai@example.com", "copy_of": {"th": "หนังสือแจ้ง", "en": "The notice"}}
+    ],
+    "closed": [
+        {"reason": "", "result": {**_RESULT, "approved": True, "permit": _PERMIT["number"]}},
+        {"reason": "เอกสารไม่ครบ", "result": {**_RESULT, "approved": False, "permit": None}},
+    ],
 }
 
 
@@ -130,7 +156,7 @@ def notice_contexts(key: str, service: Any) -> list[dict[str, Any]]:
     """The contexts a notice is rendered with, as ``Office.notify`` builds them
     (a notice the code does not send gets every name any notice may read)."""
     base = {"tid": _APP.transaction_id, "app": _APP, "reason": "", "docs": [], "fee": None, "answer": ""}
-    base |= {"problems": [], "derived": False}
+    base |= {"problems": []}
     extras = NOTICE_EXTRAS.get(key) or [{k: v for e in NOTICE_EXTRAS.values() for x in e for k, v in x.items()}]
     return [{**base, "service": s, **extra} for extra in extras for s in (service, None)]
 
@@ -166,6 +192,7 @@ def template_contexts(stem: str, service: Any) -> list[dict[str, Any]] | None:
     }
     alert: dict[str, Any] = {"failed": 3, "since": "2025-12-08T08:30:00+07:00", "reason": "cannot reach IMAP server"}
     alert |= {"mailbox": "saraban@example.go.th", "at": "2025-12-08T13:30:00+07:00"}
+    on = {"th": "วันศุกร์ที่ 26 ธันวาคม 2568", "en": "Friday 26 December 2025"}
     samples: dict[str, list[dict[str, Any]]] = {
         "ack": [{**listed, **files, **ack}, {**listed, **none, **asked}],
         "more": [{**listed, **files}],
@@ -176,6 +203,11 @@ def template_contexts(stem: str, service: Any) -> list[dict[str, Any]] | None:
         ]
         + [{"number": "EVT-2568-9999", "result": {"number": "EVT-2568-9999", "status": "unknown"}}],
         "admin_alert": [{**alert, "recovered": r} for r in (False, True)],
+        "audit_anchor": [{"event": 42, "mac": "0f" * 32, "mailbox": alert["mailbox"], "at": alert["at"]}],
+        "delay_reminder": [
+            {"tid": _APP.transaction_id, "app": _APP, "service": s, "reason": r, "delay": _DELAY, "notice_on": on}
+            for s, r in ((service, "รอผลตรวจสถานที่"), (None, ""))
+        ],
     }
     return samples.get(stem)
 
@@ -265,7 +297,8 @@ def _check_notices(places: TemplatePlaces, env: jinja2.Environment, service: Any
         if not isinstance(entry, dict):
             errors.append(f"{path}: [{key}]: expected a table of {', '.join(NOTICE_FIELDS)}")
             continue
-        errors += [f"{path}: [{key}] {f}: missing" for f in NOTICE_FIELDS if f not in entry]
+        sms = key.endswith("_sms")  # a text message has no subject
+        errors += [f"{path}: [{key}] {f}: missing" for f in NOTICE_FIELDS if f not in entry and not (sms and "subject" in f)]
         for f, text in entry.items():
             errors += _check_one(env, str(text), notice_contexts(key, service), places.agency, f"{path}: [{key}] {f}")
     return path, errors

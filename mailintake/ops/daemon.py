@@ -20,6 +20,8 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -29,16 +31,18 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from mailintake.base import logs
+from mailintake.base.auditkey import AuditKey
 from mailintake.base.calendar import WorkCalendar
 from mailintake.base.config import Config
 from mailintake.base.data.db import Registry
+from mailintake.base.deployment import open_registry
 from mailintake.base.errors import ConfigError, UserError
-from mailintake.base.privacy import refuse_open_storage, set_private_umask
+from mailintake.base.privacy import refuse_open_config, refuse_open_storage, set_private_umask
 from mailintake.base.store import StorageError
 from mailintake.intake import health, outbox
 from mailintake.intake.source import ImapSource
 from mailintake.intake.sweep import SweepBusy, as_json, run_sweep, sweep_lock
-from mailintake.ops import backup
+from mailintake.ops import backup, purge
 
 log = logging.getLogger("mailintake.ops.daemon")
 
@@ -71,7 +75,7 @@ class Daemon:
     def catch_up(self) -> bool:
         """Run at once the full sweep of today that a daemon started late
         missed (R21); True when it ran one."""
-        reg = Registry(self.cfg.db_path, self.cfg.busy_timeout_seconds)
+        reg = open_registry(self.cfg)
         try:
             slot = health.missed_full_sweep(self.cfg, reg, self.now())
         finally:
@@ -115,7 +119,7 @@ class Daemon:
     def _health_mark(self) -> tuple[str | None, int] | None:
         """What the registry says of the last run, to see whether a child recorded its own."""
         try:
-            reg = Registry(self.cfg.db_path, self.cfg.busy_timeout_seconds)
+            reg = open_registry(self.cfg)
         except Exception:  # noqa: BLE001 - the child will say why
             return None
         try:
@@ -126,7 +130,7 @@ class Daemon:
     def _after(self, before: tuple[str | None, int] | None, failure: str | None, full: bool) -> None:
         """Record a failure the child could not record, and send a queued alert at once."""
         try:
-            reg = Registry(self.cfg.db_path, self.cfg.busy_timeout_seconds)
+            reg = open_registry(self.cfg)
             try:
                 if failure is not None and (before is None or reg.get_kv("last_run") == before[0]):
                     health.record_failure(self.cfg, reg, failure, self.now(), full=full)
@@ -150,11 +154,33 @@ class Daemon:
         except Exception:
             log.exception("outbox failed")
 
+    def anchor_audit(self) -> None:
+        """The daily anchor of the audit chain (``ops.anchors``), mailed at once."""
+        from mailintake.base.deployment import Deployment
+        from mailintake.ops.anchors import anchor
+
+        try:
+            dep = Deployment.build(self.cfg)
+            try:
+                log.info("%s", anchor(dep, self.now()).describe())
+            finally:
+                dep.close()
+        except Exception:
+            log.exception("audit anchor failed")
+            return
+        self.send_outbox()
+
     def make_backup(self) -> None:
         try:
             log.info("%s", backup.make(self.cfg, self.now()).describe())
         except Exception:
             log.exception("backup failed")
+
+    def purge_daily(self) -> None:
+        try:
+            log.info("%s", purge.daily(self.cfg, self.now()))
+        except Exception:
+            log.exception("purge failed")
 
     def _idle_loop(self) -> None:
         """Wait on IMAP IDLE and poll as soon as the server says mail arrived."""
@@ -196,6 +222,12 @@ class Daemon:
             CronTrigger(day_of_week=",".join(b.days), hour=b.time.hour, minute=b.time.minute, timezone=self.cfg.hours.timezone),
             id="backup",
         )
+        if self.cfg.retention.daily:  # [retention], at night
+            self.scheduler.add_job(self.purge_daily, CronTrigger(hour=2, minute=30, timezone=self.cfg.hours.timezone), id="purge")
+        close = self.cfg.hours.close  # daily, at the close of the working day
+        self.scheduler.add_job(
+            self.anchor_audit, CronTrigger(hour=close.hour, minute=close.minute, timezone=self.cfg.hours.timezone), id="anchor"
+        )
         if d.use_idle and self.cfg.mailbox.kind == "imap":
             threading.Thread(target=self._idle_loop, name="idle", daemon=True).start()
         signal.signal(signal.SIGTERM, self.stop)
@@ -205,7 +237,11 @@ class Daemon:
             d.poll_seconds,
             ", ".join(f"{t:%H:%M}" for t in d.sweep_times),
         )
-        self.scheduler.start()
+        server = start_server(self.cfg)
+        try:
+            self.scheduler.start()
+        finally:
+            stop_server(server)
         log.info("stopped")
 
 
@@ -329,6 +365,27 @@ def start_private(cfg: Config) -> None:
     set_private_umask()
     Registry(cfg.db_path, cfg.busy_timeout_seconds, tighten=False).close()
     refuse_open_storage(cfg.storage_path)
+    refuse_open_config(cfg.source)
+    AuditKey(cfg.audit.key_file).load()  # a key file others can read or write: refused the same way
+
+
+def start_server(cfg: Config) -> subprocess.Popen[bytes] | None:
+    """``mailintake serve`` as a process of its own (it forks a child per
+    command, which it must not do from this process's threads), when a socket
+    is configured."""
+    if cfg.daemon.socket is None or cfg.source is None:
+        return None
+    command = [sys.executable, "-m", "mailintake", "--log-format", logs.active_format, "--config", str(cfg.source), "serve"]
+    return subprocess.Popen(command)
+
+
+def stop_server(server: subprocess.Popen[bytes] | None) -> None:
+    if server is not None and server.poll() is None:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
 
 
 def run_daemon(cfg: Config) -> None:

@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 
 from mailintake.base.config import DEFAULTS, Config, ConfigError
-from mailintake.base.data.db import Registry
+from mailintake.base.deployment import open_registry
 from mailintake.base.errors import UserError
 from mailintake.base.places import shipped
 from mailintake.base.privacy import FILE_MODE
@@ -46,7 +46,7 @@ def run_demo(cfg: Config, *, fresh: bool, echo: Callable[[str], None] = print) -
             shutil.rmtree(p, ignore_errors=True)
         for suffix in ("", "-wal", "-shm"):
             Path(f"{cfg.db_path}{suffix}").unlink(missing_ok=True)
-    reg = Registry(cfg.db_path)
+    reg = open_registry(cfg)
     if reg.get_kv("demo_delivered"):
         raise UserError("the demo samples were already delivered here; run `mailintake demo --fresh` to start again")
     samples = _samples_dir(cfg)

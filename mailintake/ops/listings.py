@@ -18,6 +18,7 @@ from email import policy
 from email.parser import BytesParser
 from typing import Any
 
+from mailintake.base.data.outbox import SECRET_KINDS
 from mailintake.base.data.records import OutgoingMail
 from mailintake.base.headers import decode
 from mailintake.base.wording import whole_dpi
@@ -258,12 +259,15 @@ EVENTS = TableView(
     _cols(
         ("id", "ID", 6),
         ("at", "AT", 26),
+        ("backdated", "BACKDATED", 9),
         ("actor", "WHO", 10),
         ("action", "ACTION", 20),
         ("transaction_id", "TRANSACTION", 16),
         ("status_after", "STATUS", 12),
         ("detail", "DETAIL", 50),
-    )
+    ),
+    # --now was used: AT is not when the event was written (written_at in --json)
+    lambda r: {**r, "backdated": "yes" if r.get("backdated") else ""},
 )
 
 PERMITS = TableView(
@@ -287,7 +291,16 @@ def faq_lines(pairs: Iterable[Any]) -> list[str]:
 def sent_mail(mail: OutgoingMail) -> dict[str, Any]:
     """An outgoing mail as a person reads it: its headers decoded, its text part
     (Thai as Thai, whatever the transfer encoding) and its attachments by name
-    and size. The JSON of ``outbox show`` is this mapping."""
+    and size. The JSON of ``outbox show`` is this mapping. Mail that carries
+    a secret shows its row only: sealed until sent, its body removed after."""
+    if mail.kind in SECRET_KINDS or mail.key_id or not mail.raw:
+        row = {"from": mail.sender, "to": mail.recipient, "subject": mail.subject, "date": "", "message_id": mail.message_id}
+        kept = {"text": "(not kept: it carries a secret; sealed until sent, removed once sent)", "attachments": []}
+        return {"id": mail.id, "transaction_id": mail.transaction_id, "kind": mail.kind, "status": mail.status} | {
+            "sent_at": mail.sent_at,
+            **row,
+            **kept,
+        }
     msg = BytesParser(policy=policy.default).parsebytes(mail.raw)
     body = msg.get_body(preferencelist=("plain",))
     text = body.get_content() if body is not None else ""

@@ -1,12 +1,11 @@
-"""Reports: the service log of Table 2 of the Email Baseline Procedure (R11), the
-FAQ made from answered inquiries, and the export of one application's record for
-printing or the e-saraban system (R14)."""
+"""Reports: the service log of Table 2 of the Email Baseline Procedure (R11) and
+the export of one application's record for printing or the e-saraban system
+(R14). The FAQ is the clerks' own (``desk.faq``)."""
 
 from __future__ import annotations
 
 import csv
 import io
-import json
 import re
 from datetime import date, datetime
 from pathlib import Path
@@ -16,7 +15,7 @@ from mailintake.base.data import applications
 from mailintake.base.data.db import Registry
 from mailintake.base.store import Store
 from mailintake.desk.queries import show_application
-from mailintake.intake.parse import clean_filename, parse
+from mailintake.intake.parse import clean_filename
 
 LOG_COLUMNS = [
     ("date_received", "วันที่รับเรื่อง", "Date received"),
@@ -75,28 +74,6 @@ def log_csv(rows: list[dict[str, Any]], lang: str) -> str:
     for r in rows:
         writer.writerow([spreadsheet_safe(r[k] or "") for k, _th, _en in LOG_COLUMNS])
     return buf.getvalue()
-
-
-def faq(reg: Registry, store: Store) -> list[dict[str, Any]]:
-    """Question and answer pairs of answered inquiries, without personal data."""
-    out = []
-    for app in applications.answered_inquiries(reg):
-        first = applications.first_message(reg, app.transaction_id)
-        answered = applications.last_event(reg, app.transaction_id, "answered")
-        question = app.subject or ""
-        if first and store.has(first.sha256):
-            body = parse(store.get(first.sha256)).body_text
-            question = f"{question}\n{body}".strip()
-        answer = json.loads(answered.detail)["answer"] if answered and answered.detail else ""
-        out.append({"transaction_id": app.transaction_id, "question": _redact(question), "answer": answer})
-    return out
-
-
-def _redact(text: str) -> str:
-    """Remove what identifies a person before publishing (PDPA)."""
-    text = re.sub(r"[\w.+-]+@[\w-]+(\.[\w-]+)+", "[email]", text)
-    text = re.sub(r"(?<!\d)\d{13}(?!\d)", "[ID]", text)
-    return re.sub(r"(?<!\d)0\d{1,2}[- ]?\d{3}[- ]?\d{4}(?!\d)", "[phone]", text)
 
 
 def safe_name(index: int, name: str) -> str:

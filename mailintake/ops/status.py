@@ -5,22 +5,28 @@ and quota. ``mailintake status`` prints it; the daemon can log it.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+from mailintake.base.calendar import WorkCalendar
 from mailintake.base.deployment import Deployment
 from mailintake.desk.queries import status as registry_status
 from mailintake.intake import health
 from mailintake.intake.source import open_source
 
 
-def system_status(dep: Deployment, *, live: bool = True) -> dict[str, Any]:
-    """The status as data (the JSON of ``mailintake status``). With ``live``
-    the mailbox is asked for its backlog per folder and its quota; a mailbox
-    that cannot be reached is a warning, never a failure."""
+def system_status(dep: Deployment, *, live: bool = True, now: datetime | None = None) -> dict[str, Any]:
+    """The status as data (the JSON of ``mailintake status``) at ``now`` (the
+    clock when None). With ``live`` the mailbox is asked for its backlog per
+    folder and its quota; a mailbox that cannot be reached is a warning, never
+    a failure."""
     data = registry_status(dep.registry)
     sweeps = health.status(dep.registry, dep.cfg.storage_path)
     data["warnings"][:0] = sweeps.pop("sweep_warnings")
     data.update(sweeps)
+    data["calendar"] = calendar_status(WorkCalendar(dep.cfg.hours), now or datetime.now(dep.cfg.hours.timezone))
+    if data["calendar"]["warning"]:
+        data["warnings"].append(data["calendar"]["warning"])
     data["backlog"] = None
     if live:
         src = open_source(dep.cfg.mailbox)
@@ -37,6 +43,21 @@ def system_status(dep: Deployment, *, live: bool = True) -> dict[str, Any]:
     if warning:
         data["warnings"].insert(0, warning)
     return data
+
+
+def calendar_status(cal: WorkCalendar, now: datetime) -> dict[str, Any]:
+    """Whether next year's holidays are confirmed by a list of the office's own
+    (R2): the package knows only what the Cabinet had announced when it was
+    released, so in December a missing list is a warning."""
+    next_year = cal.local(now).year + 1
+    confirmed = cal.agency_list_for(next_year)
+    warning = None
+    if cal.local(now).month == 12 and not confirmed:
+        warning = (
+            f"no confirmed holidays for {next_year} yet: import the Cabinet's list with "
+            f"`mailintake calendar import FILE.ics` (into {cal.hours.holidays_file.name})"
+        )
+    return {"calendar": cal.calendar, "next_year": next_year, "next_year_confirmed": confirmed, "warning": warning}
 
 
 # How a count of each kind reads: the singular and the plural. A kind not named

@@ -1,6 +1,11 @@
-"""The secrets and codes of a permit (R18, R19): its password (made at random,
-or derived from the ID the applicant gave) kept only as a salted scrypt hash,
-and the QR code that carries the number and a keyed hash of it.
+"""The secrets and codes of a permit (R18, R19): its password, made at random
+and kept only as a salted scrypt hash, and the QR code.
+
+The QR (version 2) carries the number, the SHA-256 of the permit's content
+(every field the document prints, ``content_hash``) and a keyed hash of both,
+so a permit whose content was altered no longer matches its QR. Version 1
+(``MI-PERMIT|number|hash``, before issue 11) covered only the number and the
+validity; such permits still verify, as version 1.
 """
 
 from __future__ import annotations
@@ -8,10 +13,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import io
+import json
 import os
-import re
 import secrets
-from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
 
 from mailintake.base.config import Config
 from mailintake.base.errors import UserError
@@ -28,16 +34,6 @@ class PermitError(UserError):
 # --- passwords -----------------------------------------------------------------------------
 def new_password(length: int) -> str:
     return "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(length))
-
-
-def derived_password(texts: Iterable[str]) -> str:
-    """The 13-digit ID the applicant wrote in the application: the first one in
-    ``texts``, the bodies of their mail in the order it came."""
-    for text in texts:
-        found = re.search(r"(?<!\d)\d{13}(?!\d)", text)
-        if found:
-            return found.group()
-    raise PermitError("password_policy is derived, but the application has no 13-digit ID to derive it from")
 
 
 def hash_password(password: str) -> str:
@@ -64,18 +60,43 @@ def permit_key(cfg: Config) -> bytes:
     return bytes.fromhex(path.read_text().strip())
 
 
-def qr_hash(cfg: Config, number: str, valid_until: str) -> str:
+def content_text(content: dict[str, Any]) -> str:
+    """The permit's content in one canonical form (sorted keys, no spaces)."""
+    return json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def content_hash(content: dict[str, Any]) -> str:
+    return hashlib.sha256(content_text(content).encode()).hexdigest()
+
+
+def qr_hash_v1(cfg: Config, number: str, valid_until: str) -> str:
+    """The keyed hash of a version 1 QR (number and validity only)."""
     return hmac.new(permit_key(cfg), f"{number}|{valid_until}".encode(), hashlib.sha256).hexdigest()[:16]
 
 
-def qr_payload(number: str, digest: str) -> str:
-    return f"{QR_PREFIX}|{number}|{digest}"
+def qr_hash(cfg: Config, number: str, content_sha256: str) -> str:
+    """The keyed hash of a version 2 QR: the number and the content's SHA-256."""
+    return hmac.new(permit_key(cfg), f"2|{number}|{content_sha256}".encode(), hashlib.sha256).hexdigest()[:16]
 
 
-def parse_qr(text: str) -> tuple[str, str] | None:
+def qr_payload(number: str, content_sha256: str, digest: str) -> str:
+    return f"{QR_PREFIX}|2|{number}|{content_sha256}|{digest}"
+
+
+@dataclass(frozen=True)
+class QrData:
+    version: int
+    number: str
+    digest: str
+    content_sha256: str | None = None  # version 2
+
+
+def parse_qr(text: str) -> QrData | None:
     parts = text.strip().split("|")
+    if len(parts) == 5 and parts[0] == QR_PREFIX and parts[1] == "2":
+        return QrData(2, parts[2], parts[4], parts[3])
     if len(parts) == 3 and parts[0] == QR_PREFIX:
-        return parts[1], parts[2]
+        return QrData(1, parts[1], parts[2])
     return None
 
 

@@ -4,8 +4,9 @@ with a password sent in a separate email.
 - The number comes from its own yearly sequence (``[permits] number_format``).
 - The PDF is drawn by fpdf2 with HarfBuzz text shaping and the shipped Sarabun
   font (unshaped Thai loses its tone marks); Thai lines break at word
-  boundaries (``permits.thaibreak``). A QR code carries the number and a keyed
-  hash (``permits.codes``).
+  boundaries (``permits.thaibreak``). A QR code carries the number, the
+  SHA-256 of everything the document prints and a keyed hash of both
+  (``permits.codes``); the content itself travels in the file's metadata.
 - The file is encrypted AES-256 (R=6) with a per-permit password; when a
   certificate is configured it is then signed (PAdES) incrementally, since a
   signature made before encryption would not survive it. Signing needs the
@@ -32,7 +33,7 @@ from mailintake.base.data.records import Application, Permit
 from mailintake.base.errors import ConfigError
 from mailintake.base.rules import Service
 from mailintake.permits import thaibreak
-from mailintake.permits.codes import PermitError, qr_hash, qr_payload, qr_png
+from mailintake.permits.codes import PermitError, content_hash, content_text, qr_hash, qr_payload, qr_png
 
 FONTS = Path(__file__).with_name("fonts")
 
@@ -82,11 +83,8 @@ def new_page() -> Any:
 
 def render(cfg: Config, layout: dict[str, Any], context: dict[str, Any], qr_text: str) -> bytes:
     """The permit as an unencrypted PDF."""
-    import jinja2
-    import jinja2.sandbox
     from fpdf.enums import XPos, YPos
 
-    env = jinja2.sandbox.ImmutableSandboxedEnvironment(autoescape=False, undefined=jinja2.StrictUndefined)
     thai_num = bool(layout.get("thai_numerals"))
 
     def th(text: str) -> str:
@@ -114,9 +112,8 @@ def render(cfg: Config, layout: dict[str, Any], context: dict[str, Any], qr_text
     para(str(layout.get("title_en", "Permit")), 15, "B")
     permit = context["permit"]
     para(th(f"เลขที่ {permit['number']}") + f"   No. {permit['number']}", 14, "B", 4)
-    for item in layout.get("particulars", []):
-        value = env.from_string(str(item.get("value", ""))).render(**context)
-        para(f"{item.get('label_th', '')} / {item.get('label_en', '')}: {value}", 13, "", 1)
+    for label_th, label_en, value in context["printed"]:
+        para(f"{label_th} / {label_en}: {value}", 13, "", 1)
     pdf.ln(2)
     para(th(f"มีผลตั้งแต่ {permit['valid_from_th']} ถึง {permit['valid_until_th']}"), 13, "", 0)
     para(f"Valid from {permit['valid_from_en']} until {permit['valid_until_en']}", 13)
@@ -141,7 +138,7 @@ def render(cfg: Config, layout: dict[str, Any], context: dict[str, Any], qr_text
 
 
 # --- protection ------------------------------------------------------------------------------
-def protect(pdf_bytes: bytes, user_password: str, qr_text: str) -> tuple[bytes, str]:
+def protect(pdf_bytes: bytes, user_password: str, qr_text: str, content: str = "") -> tuple[bytes, str]:
     """AES-256 (R=6); returns the file and the owner password (never stored)."""
     import pikepdf
 
@@ -151,6 +148,8 @@ def protect(pdf_bytes: bytes, user_password: str, qr_text: str) -> tuple[bytes, 
         # The verification data also travels in the document information, so
         # `permit verify` can read it once the file is opened.
         pdf.docinfo["/MailintakePermit"] = qr_text
+        if content:
+            pdf.docinfo["/MailintakeContent"] = content  # what the QR's content hash covers
         pdf.save(
             out,
             encryption=pikepdf.Encryption(user=user_password, owner=owner, R=6, allow=pikepdf.Permissions(modify_other=False)),
@@ -210,12 +209,47 @@ def require_signing(cfg: Config) -> None:
 
 
 # --- the permit ------------------------------------------------------------------------------
-def make_permit(cfg: Config, *, app: Application, service: Service, permit: Permit, password: str) -> tuple[bytes, str, bool]:
-    """Render, encrypt and (when configured) sign ``permit``; returns (pdf, qr hash, signed)."""
+def printed_particulars(layout: dict[str, Any], context: dict[str, Any]) -> list[list[str]]:
+    """The layout's particulars as the document prints them: label (Thai,
+    English) and value rendered in Jinja2's immutable sandbox."""
+    import jinja2
+    import jinja2.sandbox
+
+    env = jinja2.sandbox.ImmutableSandboxedEnvironment(autoescape=False, undefined=jinja2.StrictUndefined)
+    return [
+        [
+            str(item.get("label_th", "")),
+            str(item.get("label_en", "")),
+            env.from_string(str(item.get("value", ""))).render(**context),
+        ]
+        for item in layout.get("particulars", [])
+    ]
+
+
+def permit_content(cfg: Config, permit: Permit, printed: list[list[str]]) -> dict[str, Any]:
+    """Every field the document prints, as the QR's content hash covers it."""
+    return {
+        "v": 2,
+        "agency": cfg.agency.name_en,
+        "number": permit.number,
+        "service": permit.service,
+        "holder": permit.holder_name,
+        "particulars": printed,
+        "issued_at": permit.issued_at,
+        "valid_from": permit.valid_from,
+        "valid_until": permit.valid_until,
+        "approver_name": permit.approver_name,
+        "approver_position": permit.approver_position,
+    }
+
+
+def make_permit(
+    cfg: Config, *, app: Application, service: Service, permit: Permit, password: str
+) -> tuple[bytes, str, bool, str]:
+    """Render, encrypt and (when configured) sign ``permit``; returns (pdf, qr
+    hash, signed, SHA-256 of its content)."""
     require_signing(cfg)
     layout = load_layout(cfg, service.id)
-    digest = qr_hash(cfg, permit.number, permit.valid_until)
-    qr_text = qr_payload(permit.number, digest)
     thai_num = bool(layout.get("thai_numerals"))
     issued, valid_from, valid_until = (
         datetime.fromisoformat(t) for t in (permit.issued_at, permit.valid_from, permit.valid_until)
@@ -229,7 +263,7 @@ def make_permit(cfg: Config, *, app: Application, service: Service, permit: Perm
         "issued_th": thaitext.thai_date(issued, with_time=False, digits=thai_num),
         "issued_en": thaitext.english_date(issued, with_time=False),
     }
-    context = {
+    context: dict[str, Any] = {
         "app": app,
         "service": service,
         "holder_name": app.applicant_name or app.applicant_email,
@@ -238,12 +272,17 @@ def make_permit(cfg: Config, *, app: Application, service: Service, permit: Perm
         "approver_name": permit.approver_name,
         "approver_position": permit.approver_position,
     }
+    context["printed"] = printed_particulars(layout, context)
+    content = permit_content(cfg, permit, context["printed"])
+    content_sha256 = content_hash(content)
+    digest = qr_hash(cfg, permit.number, content_sha256)
+    qr_text = qr_payload(permit.number, content_sha256, digest)
     plain = render(cfg, layout, context, qr_text)
-    encrypted, owner = protect(plain, password, qr_text)
+    encrypted, owner = protect(plain, password, qr_text, content_text(content))
     signed = cfg.permits.sign_pkcs12 is not None
     if signed:
         encrypted = sign(cfg, encrypted, owner)
-    return encrypted, digest, signed
+    return encrypted, digest, signed, content_sha256
 
 
 def valid_until_default(cfg: Config, issued: datetime) -> datetime:

@@ -19,7 +19,7 @@ from mailintake.base.data import permits as register
 from mailintake.base.data.db import Registry, to_iso
 from mailintake.base.data.records import Permit
 from mailintake.permits import document
-from mailintake.permits.codes import PermitError, parse_qr, qr_hash
+from mailintake.permits.codes import PermitError, QrData, content_hash, parse_qr, qr_hash, qr_hash_v1
 
 
 def mask_name(name: str) -> str:
@@ -68,36 +68,62 @@ def status_of(reg: Registry, number: str, now: datetime) -> dict[str, Any]:
 # --- verifying a file ----------------------------------------------------------------------
 def verify_file(cfg: Config, reg: Registry, data: bytes, password: str | None, now: datetime) -> dict[str, Any]:
     """Check a permit file: the register (by the file's hash, or by the number
-    inside), the keyed hash, and the signature when there is one."""
-    result: dict[str, Any] = {"register": None, "hash_ok": None, "signature": None, "status": "unknown"}
+    inside), the keyed hash, the content the QR covers (version 2: the content
+    in the file hashes to the QR's, which is the one the register issued), and
+    the signature when there is one."""
+    result: dict[str, Any] = {"register": None, "hash_ok": None, "content_ok": None, "signature": None, "status": "unknown"}
     known = register.by_file(reg, hashlib.sha256(data).hexdigest())
     result["file_matches_register"] = known is not None
-    inside = None
+    inside, content = None, None
     if password is not None:
         import pikepdf
 
         try:
             with pikepdf.open(io.BytesIO(data), password=password) as pdf:
                 inside = str(pdf.docinfo.get("/MailintakePermit", ""))
+                content = str(pdf.docinfo.get("/MailintakeContent", "")) or None
         except pikepdf.PasswordError:
             raise PermitError("wrong password for this file") from None
         except pikepdf.PdfError as exc:
             raise PermitError(f"not a readable PDF: {exc}") from None
     parsed = parse_qr(inside) if inside else None
-    number = parsed[0] if parsed else (known.number if known else None)
+    number = parsed.number if parsed else (known.number if known else None)
     if number is None:
         result["reason"] = "the file is not in the register; give --password to read the permit number inside"
         return result
     state = status_of(reg, number, now)
     result.update({"number": number, "status": state["status"], "register": state})
     if parsed is not None and state["status"] != "unknown":
-        result["hash_ok"] = hmac.compare_digest(parsed[1], qr_hash(cfg, number, state["valid_until"]))
+        _check_codes(cfg, reg, parsed, content, state, result)
     if password is not None:
         if document.signing_installed():
             result["signature"] = _signature_status(cfg, data, password)
         elif document.is_signed(data, password):
             raise PermitError("this file is signed: checking its signature needs pip install 'mailintake[sign]'")
     return result
+
+
+def _check_codes(
+    cfg: Config, reg: Registry, qr: QrData, content: str | None, state: dict[str, Any], result: dict[str, Any]
+) -> None:
+    """The QR's keyed hash and, for a version 2 QR, the content it covers."""
+    result["qr_version"] = qr.version
+    if qr.version == 1 or qr.content_sha256 is None:
+        result["hash_ok"] = hmac.compare_digest(qr.digest, qr_hash_v1(cfg, qr.number, state["valid_until"]))
+        return
+    result["hash_ok"] = hmac.compare_digest(qr.digest, qr_hash(cfg, qr.number, qr.content_sha256))
+    issued = register.get(reg, qr.number)
+    try:
+        fields = json.loads(content) if content else None
+    except ValueError:
+        fields = None
+    result["content"] = fields
+    result["content_ok"] = (
+        isinstance(fields, dict)
+        and hmac.compare_digest(content_hash(fields), qr.content_sha256)
+        and issued is not None
+        and issued.content_sha256 == qr.content_sha256
+    )
 
 
 def verdict(result: dict[str, Any]) -> tuple[str, bool]:
@@ -108,7 +134,8 @@ def verdict(result: dict[str, Any]) -> tuple[str, bool]:
     line = (
         f"permit {result.get('number') or '?'}: {result['status']}; file in register: "
         f"{'yes' if result['file_matches_register'] else 'no'}; keyed hash: "
-        f"{'-' if result['hash_ok'] is None else ('ok' if result['hash_ok'] else 'WRONG')}; signature: "
+        f"{'-' if result['hash_ok'] is None else ('ok' if result['hash_ok'] else 'WRONG')}; content: "
+        f"{'-' if result.get('content_ok') is None else ('as issued' if result['content_ok'] else 'ALTERED')}; signature: "
         + (
             "none"
             if not sig
@@ -120,7 +147,7 @@ def verdict(result: dict[str, Any]) -> tuple[str, bool]:
         )
     )
     sig_bad = sig is not None and not (sig["intact"] and sig["valid"] and sig["trusted"])
-    passed = not (result["status"] != "valid" or result["hash_ok"] is False or sig_bad)
+    passed = not (result["status"] != "valid" or result["hash_ok"] is False or result.get("content_ok") is False or sig_bad)
     return line, passed
 
 

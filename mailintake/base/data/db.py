@@ -8,12 +8,13 @@ Writes happen inside ``Registry.transaction()``; the audit log is append-only
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,11 +40,39 @@ def event_hash(prev: str, row: dict[str, Any]) -> str:
     return hashlib.sha256("\x1f".join(fields).encode()).hexdigest()
 
 
+MAC_FIELDS = ("id", "at", "written_at", "actor", "action", "transaction_id", "status_before", "status_after", "detail")
+
+
+def event_mac(key: bytes, prev: str, row: dict[str, Any]) -> str:
+    """The HMAC-SHA256 that chains an event, under the audit key, to the one
+    before it (``prev``: its MAC, or its hash when it was written unkeyed)."""
+    fields = [prev] + ["" if row.get(k) is None else str(row[k]) for k in MAC_FIELDS]
+    return hmac.new(key, "\x1f".join(fields).encode(), hashlib.sha256).hexdigest()
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 class Registry:
-    def __init__(self, path: Path, busy_timeout: float = 30.0, *, tighten: bool = True):
+    def __init__(
+        self,
+        path: Path,
+        busy_timeout: float = 30.0,
+        *,
+        tighten: bool = True,
+        audit_key: Callable[[int], bytes] | None = None,
+        clock: Callable[[], datetime] = utc_now,
+    ):
         """Open (or create, 0600) the registry at ``path``; one made earlier with
         looser modes is tightened, with its directory, unless ``tighten`` is False
-        (the daemon's start-up, which refuses it instead)."""
+        (the daemon's start-up, which refuses it instead). ``audit_key`` gives
+        the key each event's MAC is made with (``base.auditkey.AuditKey``; a
+        registry opened without it writes unkeyed events, which ``audit
+        verify`` refuses after keyed ones); ``clock`` is the real time an event
+        is written at, whatever its ``at`` says."""
+        self.audit_key = audit_key
+        self.clock = clock
         ensure_dir(path.parent, private=tighten)
         make_private(path, tighten=tighten)
         try:
@@ -146,10 +175,12 @@ class Registry:
         after: str | None = None,
         detail: str | dict[str, Any] | None = None,
     ) -> int:
-        last = self.one("SELECT hash FROM events ORDER BY id DESC LIMIT 1")
+        last = self.one("SELECT id, hash, mac FROM events ORDER BY id DESC LIMIT 1")
         prev = last["hash"] if last else GENESIS
         row: dict[str, Any] = {
+            "id": (last["id"] if last else 0) + 1,
             "at": to_iso(at),
+            "written_at": to_iso(self.clock()),
             "actor": actor,
             "action": action,
             "transaction_id": transaction_id,
@@ -159,6 +190,9 @@ class Registry:
         }
         row["prev_hash"] = prev
         row["hash"] = event_hash(prev, row)
+        if self.audit_key is not None:
+            link = (last["mac"] or last["hash"]) if last else GENESIS
+            row["mac"] = event_mac(self.audit_key(row["id"] - 1), link, row)
         return self.insert("events", row)
 
     def get_kv(self, key: str) -> str | None:

@@ -192,4 +192,62 @@ MIGRATIONS: list[str] = [
     ALTER TABLE messages ADD COLUMN receipt_source TEXT NOT NULL DEFAULT 'internaldate';
     ALTER TABLE messages ADD COLUMN trusted_received_at TEXT;
     """,
+    # held mail (issue 11): a message quoting a transaction ID that is neither
+    # from the applicant nor an answer to our mail waits for the clerk
+    # (kind 'held', the application it names in held_for, why in held_reason).
+    """
+    ALTER TABLE messages ADD COLUMN held_for TEXT;
+    ALTER TABLE messages ADD COLUMN held_reason TEXT;
+    CREATE INDEX messages_held ON messages(held_for);
+    """,
+    # the keyed audit chain (issue 11): each event's HMAC-SHA256 under the audit
+    # key (NULL for events written before the deployment had one) and the real
+    # time it was written, beside ``at`` (which --now may set).
+    """
+    ALTER TABLE events ADD COLUMN mac TEXT;
+    ALTER TABLE events ADD COLUMN written_at TEXT;
+    """,
+    # secrets that do not linger, the FAQ and retention (issue 11): the password
+    # mail's body sealed under a key kept outside the database (``key_id``),
+    # sent by SMS when ``sms_to`` is set; the permit's content hash the QR
+    # covers; the clerk's FAQ entries; what ``mailintake purge`` blanked.
+    """
+    ALTER TABLE outbox ADD COLUMN key_id TEXT;
+    ALTER TABLE outbox ADD COLUMN sms_to TEXT;
+    ALTER TABLE outbox ADD COLUMN sms_text BLOB;
+    ALTER TABLE outbox ADD COLUMN channel TEXT;
+    UPDATE outbox SET raw = X'', copied_to_sent = 1 WHERE kind = 'permit_password' AND status != 'pending';
+    ALTER TABLE permits ADD COLUMN content_sha256 TEXT;
+    CREATE TABLE faq (
+        id INTEGER PRIMARY KEY,
+        transaction_id TEXT NOT NULL,
+        question TEXT NOT NULL,
+        answer TEXT NOT NULL,
+        added_by TEXT NOT NULL,
+        added_at TEXT NOT NULL
+    );
+    ALTER TABLE applications ADD COLUMN purged_at TEXT;
+    ALTER TABLE messages ADD COLUMN purged_at TEXT;
+    """,
+    # the service clock and s.10 delay notices (issue 12): the clock as the
+    # events left it (JSON: state, limit, pauses; ``due_at`` beside it), and one
+    # row per delay notice (kind 'notice') or reminder to the clerk (kind
+    # 'reminder'), keyed by application, kind and number so a job run twice at
+    # the same time sends nothing twice.
+    """
+    ALTER TABLE applications ADD COLUMN clock TEXT;
+    CREATE TABLE delay_notices (
+        transaction_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        number INTEGER NOT NULL,
+        due_on TEXT NOT NULL,
+        sent_at TEXT NOT NULL,
+        reason TEXT NOT NULL DEFAULT '',
+        recipient TEXT,
+        message_id TEXT,
+        opdc_recipient TEXT,
+        opdc_message_id TEXT,
+        PRIMARY KEY (transaction_id, kind, number)
+    );
+    """,
 ]

@@ -17,6 +17,9 @@ from mailintake.base.data.records import OutgoingMail
 
 # Kinds of automatic answer counted by the per-sender limit (a loop with another robot).
 AUTOMATIC_ANSWERS = ("ack", "receipt", "oversized")
+# Mail that carries a secret (issue 11): sealed while queued (``key_id``), its
+# body removed once it is sent, failed or blocked, and never copied to Sent.
+SECRET_KINDS = ("permit_password",)
 
 
 # --- queueing ------------------------------------------------------------------------------
@@ -31,8 +34,13 @@ def add(
     subject: str,
     raw: bytes,
     now: datetime,
+    due: datetime | None = None,
+    key_id: str | None = None,
+    sms_to: str | None = None,
+    sms_text: bytes | None = None,
 ) -> int:
-    """Queue one message, due at once; returns its row id."""
+    """Queue one message, due at ``due`` (default at once); returns its row id.
+    With ``key_id``, ``raw`` and ``sms_text`` are sealed under that key."""
     return reg.insert(
         "outbox",
         {
@@ -45,8 +53,11 @@ def add(
             "raw": raw,
             "status": "pending",
             "attempts": 0,
-            "next_attempt_at": to_iso(now),
+            "next_attempt_at": to_iso(due or now),
             "created_at": to_iso(now),
+            "key_id": key_id,
+            "sms_to": sms_to,
+            "sms_text": sms_text,
         },
     )
 
@@ -118,11 +129,15 @@ def statuses(reg: Registry, message_ids: Iterable[str]) -> dict[str, str]:
 
 
 def not_copied_to_sent(reg: Registry, limit: int = 200) -> list[OutgoingMail]:
-    """Mail sent (or bounced since) that has no copy in the mailbox's Sent folder yet."""
+    """Mail sent (or bounced since) that has no copy in the mailbox's Sent
+    folder yet; mail that carried a secret never gets one."""
+    marks = ", ".join("?" for _ in SECRET_KINDS)
     return [
         OutgoingMail.from_row(r)
         for r in reg.all(
-            "SELECT * FROM outbox WHERE status IN ('sent', 'bounced') AND copied_to_sent = 0 ORDER BY id LIMIT ?", (limit,)
+            "SELECT * FROM outbox WHERE status IN ('sent', 'bounced') AND copied_to_sent = 0 "
+            f"AND kind NOT IN ({marks}) ORDER BY id LIMIT ?",
+            (*SECRET_KINDS, limit),
         )
     ]
 
@@ -134,7 +149,7 @@ def of_application(reg: Registry, tid: str) -> list[OutgoingMail]:
 
 def listing(reg: Registry, *, status: str | None = None) -> list[OutgoingMail]:
     """The outbox, or the rows with ``status``, in order (``raw`` is not read)."""
-    columns = ", ".join(f.name for f in dataclasses.fields(OutgoingMail) if f.name != "raw")
+    columns = ", ".join(f.name for f in dataclasses.fields(OutgoingMail) if f.name not in ("raw", "sms_text"))
     sql = f"SELECT {columns} FROM outbox" + (" WHERE status = ?" if status else "") + " ORDER BY id"
     return [OutgoingMail.from_row(r) for r in reg.all(sql, (status,) if status else ())]
 
@@ -144,15 +159,23 @@ def count_by_status(reg: Registry) -> dict[str, int]:
 
 
 # --- what sending did ----------------------------------------------------------------------
-def mark_sent(reg: Registry, mail: OutgoingMail, now: datetime) -> None:
-    reg.update(
-        "outbox", "id", mail.id, {"status": "sent", "attempts": mail.attempts + 1, "sent_at": to_iso(now), "last_error": None}
-    )
+def _forget_secret(mail: OutgoingMail) -> dict[str, Any]:
+    """The changes that leave of a secret's mail only that it went, when, to
+    whom and its Message-ID (the caller shreds the key after the commit)."""
+    if mail.kind not in SECRET_KINDS and mail.key_id is None:
+        return {}
+    return {"raw": b"", "sms_text": None, "key_id": None, "copied_to_sent": 1}
+
+
+def mark_sent(reg: Registry, mail: OutgoingMail, now: datetime, channel: str | None = None) -> None:
+    changes = {"status": "sent", "attempts": mail.attempts + 1, "sent_at": to_iso(now), "last_error": None}
+    reg.update("outbox", "id", mail.id, {**changes, "channel": channel, **_forget_secret(mail)})
 
 
 def mark_failed(reg: Registry, mail: OutgoingMail, reason: str) -> None:
     """Given up: a permanent refusal, or temporary ones for too long."""
-    reg.update("outbox", "id", mail.id, {"status": "failed", "attempts": mail.attempts + 1, "last_error": reason[:500]})
+    changes = {"status": "failed", "attempts": mail.attempts + 1, "last_error": reason[:500]}
+    reg.update("outbox", "id", mail.id, {**changes, **_forget_secret(mail)})
 
 
 def mark_retry(reg: Registry, mail: OutgoingMail, error: str, at: datetime) -> None:
@@ -160,7 +183,19 @@ def mark_retry(reg: Registry, mail: OutgoingMail, error: str, at: datetime) -> N
 
 
 def mark_blocked(reg: Registry, mail: OutgoingMail, reason: str) -> None:
-    reg.update("outbox", "id", mail.id, {"status": "blocked", "last_error": reason[:500]})
+    reg.update("outbox", "id", mail.id, {"status": "blocked", "last_error": reason[:500], **_forget_secret(mail)})
+
+
+def withdraw(reg: Registry, message_id: str, reason: str) -> None:
+    """Mail still queued that is no longer to be sent (a password replaced by a new one)."""
+    mail = by_message_id(reg, message_id)
+    if mail is not None and mail.status == "pending":
+        reg.update("outbox", "id", mail.id, {"status": "failed", "last_error": reason[:500], **_forget_secret(mail)})
+
+
+def pending_key_ids(reg: Registry) -> set[str]:
+    """The keys still needed: those of sealed mail not sent yet."""
+    return {r["key_id"] for r in reg.all("SELECT key_id FROM outbox WHERE key_id IS NOT NULL")}
 
 
 def mark_copied_to_sent(reg: Registry, ids: Iterable[int]) -> None:

@@ -95,6 +95,7 @@ def record_sending(
     password_hash: str,
     pdf_message_id: str | None,
     password_message_id: str | None,
+    content_sha256: str | None = None,
 ) -> None:
     """The file just made and the two emails that carry it: the permit is issued, not delivered yet."""
     reg.update(
@@ -110,6 +111,7 @@ def record_sending(
             "delivered_at": None,
             "pdf_message_id": pdf_message_id,
             "password_message_id": password_message_id,
+            "content_sha256": content_sha256,
         },
     )
 

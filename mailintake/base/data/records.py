@@ -87,6 +87,7 @@ class Application(Record):
     decision_reason: str | None = None
     replied_at: str | None = None
     last_message_id: str | None = None
+    clock: dict[str, Any] | None = field(default=None, metadata=_JSON)  # desk.clock
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,8 @@ class Message(Record):
     outbox_id: int | None = None
     receipt_source: str = "internaldate"  # "received": a trusted Received: line (R1)
     trusted_received_at: str | None = None
+    held_for: str | None = None  # the application a held message names (issue 11)
+    held_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -167,10 +170,15 @@ class OutgoingMail(Record):
     copied_to_sent: int = 0
     read_at: str | None = None
     delivery_notes: tuple[Any, ...] = field(default=(), metadata=_JSON)
+    key_id: str | None = None  # sealed: ``raw`` and ``sms_text`` are ciphertext under this key (base.sealed)
+    sms_to: str | None = None
+    sms_text: bytes | None = field(default=None, repr=False)
+    channel: str | None = None  # how it went: "smtp", "maildir" or "sms"
 
     def as_dict(self) -> dict[str, Any]:
         out = super().as_dict()
         out.pop("raw", None)
+        out.pop("sms_text", None)
         return out
 
 
@@ -202,6 +210,7 @@ class Permit(Record):
     delivered_at: str | None = None
     pdf_message_id: str | None = None
     password_message_id: str | None = None
+    content_sha256: str | None = None  # what the QR covers (permits.codes.content_hash); None before issue 11
 
 
 @dataclass(frozen=True)

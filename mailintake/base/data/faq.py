@@ -1,0 +1,32 @@
+"""The public FAQ's entries (table ``faq``): a question and an answer in the
+clerk's own words, each tied to the inquiry it came from. Nothing a citizen
+wrote enters the table by itself (issue 11); writes happen inside the
+caller's transaction (``Registry.transaction()``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from mailintake.base.data.db import Registry, to_iso
+
+
+def add(reg: Registry, tid: str, question: str, answer: str, login: str, now: datetime) -> int:
+    return reg.insert(
+        "faq",
+        {"transaction_id": tid, "question": question, "answer": answer, "added_by": login, "added_at": to_iso(now)},
+    )
+
+
+def get(reg: Registry, entry_id: int) -> dict[str, Any] | None:
+    return reg.one("SELECT * FROM faq WHERE id = ?", (entry_id,))
+
+
+def remove(reg: Registry, entry_id: int) -> None:
+    reg.conn.execute("DELETE FROM faq WHERE id = ?", (entry_id,))
+
+
+def entries(reg: Registry) -> list[dict[str, Any]]:
+    """The FAQ in the order the clerks added it."""
+    return reg.all("SELECT id, transaction_id, question, answer, added_by, added_at FROM faq ORDER BY id")
