@@ -26,10 +26,11 @@ def keep_umask() -> Iterator[None]:
     os.umask(before)
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(autouse=True)
 def daemon_socket() -> Iterator[Path]:
     """Daemons the tests start serve the clerks' socket here, not at the
-    system's /run/mailintake (the environment sets only where, never who)."""
+    system's /run/mailintake (the environment sets only where, never who); a
+    socket of each test's own, so a daemon still stopping never meets the next."""
     root = Path(tempfile.mkdtemp(prefix="mailintake-socket-"))
     path = root / "mailintake.sock"
     before = os.environ.get("MAILINTAKE_DAEMON_SOCKET")

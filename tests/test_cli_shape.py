@@ -31,6 +31,10 @@ LISTINGS = {
     ("status",),
     ("log", "export"),
     ("delays", "export"),
+    ("report", "acks"),
+    ("report", "satisfaction"),
+    ("book", "print"),
+    ("book", "check"),
 }
 # Commands that show one thing and so have ``--json`` alone.
 SINGLE = {
@@ -43,6 +47,7 @@ SINGLE = {
     ("backup", "verify"),
     ("calendar", "show"),
     ("calendar", "import"),
+    ("deadlines", "run"),
 }
 FORMATS = {"--json", "--csv", "--nl"}
 

@@ -239,14 +239,15 @@ def test_rejected_application_is_closed_with_the_result(office: Env) -> None:
     assert office.smtp is not None
     apply(office, "2025-12-15 09:00", "2025-12-15T09:05:00+07:00")
     office.run("triage", "reject", TID, "--reason", "ไม่ใช่เอกสารของสำนักงาน", "--now", "2025-12-16T10:00:00+07:00", env=APPROVER)
-    assert run_job(office, "2025-12-16T11:00:00+07:00") != []  # the rejection was sent: closed, result told
+    # Closed once SMTP accepted the rejection, the result told.
+    assert len(run_job(office, "2025-12-16T11:00:00+07:00")) == 1
     shown = office.json("triage", "show", TID)
     assert shown["status"] == "closed"
     closed = office.smtp.messages()[-1]
     assert subject(closed) == f"[{TID}] การพิจารณาคำขอของท่านเสร็จสิ้นแล้ว / Your application is finished"
     assert "ผลการพิจารณา: ไม่อนุมัติ (เหตุผล: ไม่ใช่เอกสารของสำนักงาน)" in text(closed)
     assert "Result: not approved" in text(closed)
-    assert run_job(office, "2025-12-16T11:00:00+07:00") == []
+    assert run_job(office, "2025-12-17T09:00:00+07:00") == []
     assert office.json("triage", "list") == []
 
 
@@ -259,7 +260,8 @@ def test_delivered_permit_closes_the_application_with_the_result(office: Env) ->
     assert run_job(office, "2025-12-15T10:40:00+07:00") == []  # approved, not yet delivered: stays open
     office.run("permit", "issue", TID, "--now", "2025-12-15T11:00:00+07:00", env=APPROVER)
     assert office.json("triage", "show", TID)["status"] == "delivered"
-    [told] = run_job(office, "2025-12-15T11:10:00+07:00")
+    assert run_job(office, "2025-12-15T11:10:00+07:00") == []  # delivered: closed the next working day
+    [told] = run_job(office, "2025-12-16T09:00:00+07:00")
     assert told["to"] == [CITIZEN] and office.json("triage", "show", TID)["status"] == "closed"
     closed = office.smtp.messages()[-1]
     assert "ผลการพิจารณา: อนุมัติ และได้จัดส่งใบอนุญาตเลขที่ CERT-2568-0001 ให้ท่านทางอีเมลแล้ว" in text(closed)

@@ -125,9 +125,12 @@ def test_oversized_message_is_moved_and_the_sender_told_in_thai_and_english(depl
 
 def test_a_loop_with_another_robot_ends_after_a_few_messages(deploy: Env) -> None:
     assert deploy.mailbox is not None and deploy.smtp is not None
+    # The robot's mail asks for nothing (inquiries): its answers are capped. A first acknowledgement of an
+    # application has a cap of its own (issue 12: tests/test_deadlines.py).
     for i in range(12):
         deploy.mailbox.append(
-            mail(f"Re: [SRB] ticket {i}", sender="robot@helpdesk.example").as_bytes(), at(f"2025-12-09 09:{i:02d}")
+            mail(f"Re: [SRB] ticket {i}", "Your ticket was updated.", sender="robot@helpdesk.example").as_bytes(),
+            at(f"2025-12-09 09:{i:02d}"),
         )
     deploy.run("sweep", "--now", "2025-12-09T09:30:00+07:00")
     assert len(deploy.smtp.received) == 5  # [limits] answers_per_address_per_hour

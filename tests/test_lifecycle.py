@@ -281,7 +281,8 @@ def test_export_writes_raw_mail_files_and_summary(office: Env, tmp_path: Path) -
     out = tmp_path / "export"
     office.run("triage", "export", "SRB-2568-000001", "--out", str(out), env=CLERK)
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["01-แบบคำขอ.pdf", "02-_CON.jpg", "message-01.eml", "summary.txt"]
+    # 03: the receipt stamp's copy of the first PDF (issue 16), made at first use.
+    assert names == ["01-แบบคำขอ.pdf", "02-_CON.jpg", "03-stamped-1-แบบคำขอ.pdf", "message-01.eml", "summary.txt"]
     assert (out / "01-แบบคำขอ.pdf").read_bytes().startswith(b"%PDF")
     summary = (out / "summary.txt").read_text(encoding="utf-8")
     assert "SRB-2568-000001" in summary and "01-แบบคำขอ.pdf" in summary

@@ -218,6 +218,8 @@ def test_the_acknowledgement_says_the_dpi_the_cli_says(demo: tuple[Path, str]) -
     for f, line in zip(files, table, strict=True):
         shown = whole_dpi(f["dpi"])
         assert f" {shown} " in f" {line} "
+        if f["kind"] == "stamped":  # the office's stamped copy (issue 16): listed, never in the acknowledgement
+            continue
         assert f"{f['name']} - ใช้ได้ ({shown} dpi)" in ack and f"{f['name']} - accepted ({shown} dpi)" in ack
 
 

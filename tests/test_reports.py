@@ -181,7 +181,7 @@ def test_a_delay_does_not_hand_a_permit_back_to_the_clerk(deploy: Env) -> None:
     )
     assert deploy.json("permit", "list")[0]["status"] == "delivered"
     app = deploy.json("triage", "show", tid)
-    assert app["status"] == "delivered"
+    assert app["status"] in ("delivered", "closed")  # the sweep's deadline jobs close it once delivered (issue 12)
     assert "permit_delivery_bounced" not in [e["action"] for e in app["events"]]
     pdf_row = next(o for o in app["outgoing"] if o["message_id"] == pdf_mail["Message-ID"])
     assert pdf_row["status"] == "sent" and pdf_row["delivery_notes"][0]["status"] == "4.2.2"

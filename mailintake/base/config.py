@@ -20,11 +20,13 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from mailintake.base.booking import Book
 from mailintake.base.connections import Mailbox, Smtp, Trust
 from mailintake.base.errors import ConfigError
 from mailintake.base.keeping import Permits, Retention
 from mailintake.base.places import shipped
 from mailintake.base.promptpay import target
+from mailintake.base.reminding import Reminders
 from mailintake.base.settings import Reader, apply_env, build_section, did_you_mean, is_section, masked_repr, merge, setting
 
 DEFAULTS = Path(__file__).with_name("defaults.toml")
@@ -186,6 +188,7 @@ class Limits:
     zip_max_ratio: float = setting(low=1)
     answers_per_address_per_hour: int = setting(low=1)
     answers_per_hour: int = setting(low=1)
+    first_acks_per_address_per_hour: int = setting(low=1)
 
 
 @dataclass(frozen=True)
@@ -249,6 +252,8 @@ class Config:
     permits: Permits
     retention: Retention
     lifecycle: Lifecycle
+    book: Book
+    reminders: Reminders
     trust: Trust
     log: Log
     users: dict[str, User]

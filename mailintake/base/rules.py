@@ -42,8 +42,10 @@ KEYS = {
     "time_limit_days",
     "result_within_days",
     "documents",
+    "reminders",
 }
 DOCUMENT_KEYS = {"name_th", "name_en", "types"}
+REMINDER_KEYS = {"id", "name_th", "name_en", "every_days", "days_before", "times"}
 
 
 class ServicesError(ConfigError):
@@ -62,6 +64,20 @@ class Document:
 
 
 @dataclass(frozen=True)
+class Periodic:
+    """A report the applicant must make every ``every_days`` calendar days from
+    the deemed receipt (``times`` times), reminded ``days_before`` days ahead
+    (``[[reminders]]`` in a service file; issue 12, R26)."""
+
+    id: str
+    name_th: str
+    name_en: str
+    every_days: int
+    days_before: int
+    times: int
+
+
+@dataclass(frozen=True)
 class Service:
     id: str
     code: str
@@ -76,6 +92,7 @@ class Service:
     result_within_days: int | None
     documents: tuple[Document, ...]
     source: Path
+    reminders: tuple[Periodic, ...] = ()
 
 
 class _Errors:
@@ -166,6 +183,7 @@ def load_service(path: Path) -> tuple[Service | None, list[str]]:
             err.add(f"{where}types", f"expected a list of {', '.join(sorted(KNOWN_TYPES))}")
             types = []
         documents.append(Document(_text(doc, "name_th", err, where), _text(doc, "name_en", err, where), tuple(types)))
+    reminders = _periodic(data.get("reminders", []), err)
     if err.items:
         return None, err.items
     return Service(
@@ -182,7 +200,43 @@ def load_service(path: Path) -> tuple[Service | None, list[str]]:
         within,
         tuple(documents),
         path,
+        reminders,
     ), []
+
+
+def _whole(item: dict[str, Any], key: str, err: _Errors, where: str, low: int, high: int, default: int | None) -> int:
+    value = item.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        err.add(f"{where}{key}", f"expected a whole number from {low} to {high}")
+        return low
+    return value
+
+
+def _periodic(items: Any, err: _Errors) -> tuple[Periodic, ...]:
+    """The ``[[reminders]]`` tables: reports due every ``every_days`` days."""
+    if not isinstance(items, list):
+        err.add("reminders", "expected [[reminders]] tables")
+        return ()
+    out: list[Periodic] = []
+    for i, item in enumerate(items, start=1):
+        where = f"reminders[{i}]."
+        if not isinstance(item, dict):
+            err.add(f"reminders[{i}]", "expected a table")
+            continue
+        for key in sorted(set(item) - REMINDER_KEYS):
+            err.add(f"{where}{key}", "unknown key")
+        rid = _text(item, "id", err, where)
+        if rid and not re.fullmatch(r"[a-z0-9][a-z0-9-]{1,40}", rid):
+            err.add(f"{where}id", "use lower-case letters, digits and hyphens")
+        every = _whole(item, "every_days", err, where, 1, 3650, None)
+        before = _whole(item, "days_before", err, where, 0, 365, None)
+        if before >= every:
+            err.add(f"{where}days_before", "must be fewer than every_days")
+        times = _whole(item, "times", err, where, 1, 1000, 1)
+        out.append(Periodic(rid, _text(item, "name_th", err, where), _text(item, "name_en", err, where), every, before, times))
+    if len({p.id for p in out}) < len(out):
+        err.add("reminders", "two reminders with the same id")
+    return tuple(out)
 
 
 def load_services(dirs: list[Path]) -> list[Service]:

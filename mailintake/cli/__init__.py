@@ -55,6 +55,14 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "purge": ("purge", "purge", "Remove what is kept past [retention] (PDPA): stored mail and files, personal fields."),
     "calendar": ("calendar", "calendar", "The working-day calendar: holidays by name and source; import (R2)."),
     "delays": ("delays", "delays_group", "The s.10 delay register: late applications and the delay notices sent (R25)."),
+    "deadlines": (
+        "deadlines",
+        "deadlines_group",
+        "The deadline jobs: acknowledgement watchdog, delay notices, reminders, digest (R4, R25, R26).",
+    ),
+    "reminders": ("reminders", "reminders_group", "Reminders sent before deadlines, and withdrawals (R26)."),
+    "report": ("report", "report_group", "Service statistics: acknowledgements on time, satisfaction (R4, R26, R28)."),
+    "book": ("book", "book_group", "The registry book: every incoming document numbered, printed by day, routed, stamped."),
     "serve": (
         "peer",
         "serve",

@@ -14,8 +14,11 @@ from mailintake.intake import outbox
 from mailintake.intake.sweep import as_json as report_json
 from mailintake.intake.sweep import run_sweep
 from mailintake.ops.daemon import run_daemon
+from mailintake.ops.deadlines import run_deadlines
+from mailintake.ops.deadlines import summary as deadline_summary
 from mailintake.ops.listings import OUTBOX, QUARANTINE, sent_mail, sent_mail_lines
 from mailintake.ops.quarantine import retry_quarantined
+from mailintake.ops.sending import send_after_step, unsent
 from mailintake.ops.status import status_lines, system_status
 
 
@@ -28,21 +31,35 @@ from mailintake.ops.status import status_lines, system_status
 def sweep(ctx: click.Context, now: str | None, wait: bool, inbox_only: bool, as_json: bool) -> None:
     """One pass over every folder, then send what is queued.
 
+    The deadline jobs (watchdog, delay notices, reminders, digest) run after
+    it, as the daemon runs them.
+
     Example: mailintake sweep --now 2025-12-04T18:05+07:00
     """
     cfg = config(ctx)
+    when = moment(ctx, now)
     bar = sweep_progress(as_json)
     try:
-        report = run_sweep(cfg, moment(ctx, now), full=not inbox_only, wait=wait, progress=bar)
+        report = run_sweep(cfg, when, full=not inbox_only, wait=wait, progress=bar)
     finally:
         if bar is not None:
             bar.close()
+    dep = deployment(ctx)
+    jobs = run_deadlines(dep, when)
+    queued = any(v for k, v in jobs.items() if k not in ("now", "errors"))
+    left = unsent(send_after_step(dep, when)) if queued else 0
     if as_json:
-        print_json(report_json(report))
+        print_json({**report_json(report), "deadlines": jobs})
     elif not report.failure:
         click.echo(report.summary())
         for err in report.errors:
             click.echo(f"  warning: {err}", err=True)
+        if queued:
+            click.echo(deadline_summary(jobs))
+    for err in jobs["errors"]:
+        click.echo(f"  warning: deadline job {err}", err=True)
+    if left and not as_json:
+        click.echo(f"warning: {left} email(s) not sent yet: see `mailintake outbox list`", err=True)
     if report.failure:
         raise click.ClickException(report.failure)
 

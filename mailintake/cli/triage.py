@@ -10,6 +10,7 @@ from typing import Any, TextIO
 import click
 
 from mailintake.base.wording import whole_dpi
+from mailintake.cli import book as book_cli
 from mailintake.cli.common import deployment, moment, now_option
 from mailintake.cli.output import emit, json_option, output_options, painter, print_json
 from mailintake.desk import delays
@@ -22,7 +23,7 @@ from mailintake.ops.reports import export
 from mailintake.ops.sending import send_after_step, unsent
 
 
-@click.group()
+@click.group(commands=[book_cli.route])  # `triage route`: the registry book's (cli.book)
 def triage() -> None:
     """Read the register of applications.
 
@@ -167,7 +168,7 @@ def triage_files(ctx: click.Context, transaction_id: str, fmt: str) -> None:
 
     Example: mailintake triage files SRB-2568-000001
     """
-    files = plain(show_application(deployment(ctx).registry, transaction_id))["files"]
+    files = plain(show_application(deployment(ctx).registry, transaction_id))["files"] + book_cli.stamped(ctx, transaction_id)
     emit(files, fmt, lambda rows: files_table(rows, painter()))
 
 
@@ -182,7 +183,7 @@ def triage_export(ctx: click.Context, transaction_id: str, out_dir: str) -> None
     """
     dep = deployment(ctx)
     require(dep.cfg, "clerk", "approver", "admin")
-    written = export(dep.registry, dep.store, transaction_id, Path(out_dir))
+    written = export(dep.registry, dep.store, transaction_id, Path(out_dir), book_cli.stamped(ctx, transaction_id))
     click.echo(f"wrote {len(written)} files to {out_dir}")
 
 

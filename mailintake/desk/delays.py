@@ -18,8 +18,9 @@ finished applications.
   application, kind and number, written with its mail: running the job twice at
   the same ``now`` sends nothing twice.
 - ``close_finished``: a rejected application whose rejection SMTP accepted, and
-  one whose permit was delivered, is closed and the applicant told the result
-  (R25: within 7 days of finishing; R26).
+  one whose permit was delivered (from the next working day: a permit bounce
+  comes back first) is closed and the applicant told the result (R25: within
+  7 days of finishing; R26).
 
 The job runner calls ``send_due_delay_notices(dep, now)`` and ``close_finished(dep, now)``.
 """
@@ -279,11 +280,23 @@ def close_finished(dep: Deployment, now: datetime) -> list[str]:
 
 
 def _close(office: Office, app: Application, now: datetime) -> bool:
+    """Close ``app``: rejected, once SMTP accepted the rejection; delivered,
+    from the working day after the permit was delivered, so that a bounce of
+    the permit mail comes back first and hands delivery back to the clerk
+    (``desk.reactions``)."""
     status = app.status
-    told = [o for o in applications.outgoing_of(office.reg, app.transaction_id) if o.kind == status]
-    if status == "rejected" and not any(o.status == "sent" for o in told):
-        return False
     permit = register.current_of(office.reg, app.transaction_id)
+    if status == "rejected":
+        sent = [o.sent_at for o in applications.outgoing_of(office.reg, app.transaction_id) if o.kind == status]
+        told = min((t for t in sent if t), default=None)
+    else:
+        told = permit.delivered_at if permit else app.updated_at
+    if told is None:
+        return False
+    told_at = datetime.fromisoformat(told)
+    next_day = office.cal.at(office.cal.next_working_day(office.cal.local(told_at).date()), office.cfg.hours.open)
+    if status == "delivered" and now < next_day:
+        return False
     finished = (app.clock or {}).get("stopped_at") or app.updated_at
     extra = {
         "reason": app.decision_reason or "",
@@ -293,10 +306,9 @@ def _close(office: Office, app: Application, now: datetime) -> bool:
             **{f"finished_{k}": v for k, v in _dates(office, datetime.fromisoformat(finished)).items()},
         },
     }
-    # The result goes within s.10's 7 days of its last step (the decision or the
-    # delivery); one finished long before (a registry from before this version)
-    # is closed without a late letter.
-    fresh = now - datetime.fromisoformat(app.updated_at) <= timedelta(days=EVERY_DAYS)
+    # The result goes within s.10's 7 days; an application told long before (a
+    # registry from before this version) is closed without a late letter.
+    fresh = now - told_at <= timedelta(days=EVERY_DAYS)
     moved = office.move(app, "closed", "system", "closed", now, {"after": status, "result_notice": fresh})
     if fresh:
         office.notify(moved, "closed", now, extra)

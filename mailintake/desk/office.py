@@ -49,6 +49,10 @@ STEPS: dict[str, Step] = {
         Step("reject", ("approver",), ("received", "info_requested", "under_review"), "rejected", "rejected"),
         Step("confirm-payment", ("finance",), ("fee_submitted",), "fee_confirmed", "fee_confirmed"),
         Step("reject-payment", ("finance",), ("fee_submitted",), "fee_due", "payment_rejected"),
+        # No answer to a request for information within [reminders] info_answer_days
+        # working days: the deadline job (desk.reminders.withdraw) withdraws it as
+        # "system"; a clerk may too, when the applicant asks.
+        Step("withdraw", ("clerk",), ("info_requested",), "withdrawn", "withdrawn"),
     )
 }
 # Statuses reached by other commands: permit issue (permit_issued), the outbox

@@ -90,7 +90,9 @@ def _reopen_delivery(reg: Registry, outbox_message_id: str, now: datetime) -> No
     register.mark_delivery_failed(reg, permit.number)
     app = applications.get(reg, permit.transaction_id)
     if app is not None:
-        if app.status == "delivered":
+        # A closed application is open again: its permit did not arrive (desk.delays closes).
+        back = app.status in ("delivered", "closed")
+        if back:
             applications.update(reg, permit.transaction_id, status="permit_issued", updated_at=to_iso(now))
         reg.add_event(
             at=now,
@@ -98,7 +100,7 @@ def _reopen_delivery(reg: Registry, outbox_message_id: str, now: datetime) -> No
             action="permit_delivery_bounced",
             transaction_id=permit.transaction_id,
             before=app.status,
-            after="permit_issued" if app.status == "delivered" else app.status,
+            after="permit_issued" if back else app.status,
             detail={
                 "permit": permit.number,
                 "bounced": outbox_message_id,

@@ -26,6 +26,7 @@ from mailintake.base.deployment import Deployment
 from mailintake.base.headers import decode
 from mailintake.base.store import sha256
 from mailintake.base.trust import ReceiptTime
+from mailintake.desk import book
 from mailintake.intake.check import FileCheck
 from mailintake.intake.classify import AUTOREPLY, BOUNCE, DELIVERY_NOTE, OWN, READ_RECEIPT, REPORT_KINDS, Verdict
 from mailintake.intake.parse import Incoming, header_text, one_line
@@ -300,6 +301,19 @@ class Recorder:
             flags=list(verdict.flags),
             now=now,
         )
+        number = book.register_mail(
+            self.reg,
+            tid=tid,
+            subject=msg.subject,
+            body=msg.body_text,
+            sender=f"{msg.from_name} <{msg.reply_address or msg.from_addr or ''}>".strip(),
+            to=", ".join(msg.to_addrs[:3]),
+            dated=msg.date_header,
+            received=self.cal.local(receipt.at),
+            deemed=self.cal.local(deadline.deemed_received_at),
+            files=len(checks),
+            now=now,
+        )
         self.reg.add_event(
             at=now,
             actor=SYSTEM,
@@ -315,6 +329,7 @@ class Recorder:
                 "deemed": to_iso(deadline.deemed_received_at),
                 "reason": deadline.reason,
                 "receipt_source": receipt.source,
+                "book_number": number,
             },
         )
         return Outcome("application", row, tid)

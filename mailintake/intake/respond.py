@@ -14,8 +14,12 @@ From: R4), and is capped per hour on that address
 (``answers_per_address_per_hour``) and in all (``answers_per_hour``): a loop
 with another robot, or a flood aimed at a victim through Reply-To or forged
 From addresses, ends at the cap; past it the mail is still registered and the
-clerk sees ``answer_withheld``. Mail whose trusted Authentication-Results say
-DMARC fail is not answered at all. Answers never repeat what a stranger wrote:
+clerk sees ``answer_withheld``. The first acknowledgement of an application
+is no such answer (issue 12, R4): when the sender's domain passed DMARC by the
+trusted Authentication-Results and the acknowledgement goes to that domain it
+is never capped; otherwise it counts against a cap of its own
+(``first_acks_per_address_per_hour``), never against the other two. Mail
+whose trusted Authentication-Results say DMARC fail is not answered at all. Answers never repeat what a stranger wrote:
 no subject, no display name, no VERIFY token but a permit number we issued,
 file names only when they are plain (``plain_name``); they thread on the
 sender's Message-ID under our own subject.
@@ -33,13 +37,14 @@ from typing import Any
 from mailintake.base import thaitext
 from mailintake.base.calendar import WorkCalendar, short_holiday_name
 from mailintake.base.config import Hours
-from mailintake.base.data import applications, messages, senders
+from mailintake.base.data import answers, applications, messages
 from mailintake.base.data.db import to_iso
 from mailintake.base.deployment import Deployment
 from mailintake.base.outgoing import Composed, compose, queue
 from mailintake.base.rules import MailRules
 from mailintake.base.trust import Authentication
 from mailintake.base.wording import whole_dpi
+from mailintake.desk import book, satisfaction
 from mailintake.desk.lifecycle import Desk
 from mailintake.desk.reactions import REPLIED, Happened, react
 from mailintake.desk.services import JURISTIC_PROBLEMS
@@ -64,25 +69,40 @@ class Responder:
         self.dep, self.desk = dep, desk
         self.cfg, self.reg, self.cal, self.renderer = dep.cfg, dep.registry, dep.calendar, dep.renderer
 
-    def over_cap(self, recipient: str, now: datetime) -> str | None:
-        """Why no more automatic answers may go to ``recipient`` this hour, or None."""
+    def over_cap(self, recipient: str, now: datetime, *, first_ack: bool = False) -> str | None:
+        """Why no more automatic answers (``first_ack``: first acknowledgements
+        of applications) may go to ``recipient`` this hour, or None."""
         lim, since = self.cfg.limits, now - timedelta(hours=1)
+        if first_ack:
+            cap = lim.first_acks_per_address_per_hour
+            if answers.first_acks_to_since(self.reg, recipient, since, cap) >= cap:
+                return f"{cap} first acknowledgements to {recipient} in the last hour with no DMARC pass"
+            return None
         if (
-            senders.answers_to_since(self.reg, recipient, since, lim.answers_per_address_per_hour)
+            answers.others_to_since(self.reg, recipient, since, lim.answers_per_address_per_hour)
             >= lim.answers_per_address_per_hour
         ):
             return f"{lim.answers_per_address_per_hour} automatic answers to {recipient} in the last hour"
-        if senders.answers_since(self.reg, since, lim.answers_per_hour) >= lim.answers_per_hour:
+        if answers.others_since(self.reg, since, lim.answers_per_hour) >= lim.answers_per_hour:
             return f"{lim.answers_per_hour} automatic answers in all in the last hour"
         return None
 
     def may_answer(
-        self, recipient: str, answer: str, now: datetime, *, tid: str | None = None, auth: Authentication | None = None
+        self,
+        recipient: str,
+        answer: str,
+        now: datetime,
+        *,
+        tid: str | None = None,
+        auth: Authentication | None = None,
+        first_ack: bool = False,
     ) -> bool:
         """Whether the automatic ``answer`` may go to ``recipient``; when not,
         an ``answer_withheld`` event says why (and the application is flagged,
-        so the clerk answers by hand)."""
-        why = self.over_cap(recipient, now)
+        so the clerk answers by hand). A first acknowledgement (``first_ack``)
+        to the domain that passed DMARC is never capped."""
+        trusted = first_ack and dmarc_passed(auth, recipient)
+        why = None if trusted else self.over_cap(recipient, now, first_ack=first_ack)
         if auth is not None and auth.dmarc_failed:
             domain = auth.dmarc_domain or recipient.rpartition("@")[2]
             why = f"DMARC fail for {domain}: no {'acknowledgement' if answer == 'ack' else answer.replace('_', ' ')} sent"
@@ -114,7 +134,8 @@ class Responder:
                 at=now, actor=SYSTEM, action="ack_impossible", transaction_id=tid, detail="no valid From or Reply-To address"
             )
             return
-        if not self.may_answer(recipient, "ack", now, tid=tid, auth=auth):
+        first = verdict.application_kind != "inquiry"
+        if not self.may_answer(recipient, "ack", now, tid=tid, auth=auth, first_ack=first):
             return
         domain = (msg.from_addr or "").rpartition("@")[2]
         app = applications.get(self.reg, tid)
@@ -143,6 +164,7 @@ class Responder:
         before = applications.get(self.reg, tid)
         if before is None:
             return
+        satisfaction.record(self.reg, tid, before.status, msg.body_text, now)  # a closed one was asked (R26)
         react(self.reg, Happened(REPLIED, tid, has_files=bool(checks)), now, self.desk)
         after = applications.get(self.reg, tid)
         moved = after is not None and after.status != before.status
@@ -229,6 +251,7 @@ class Responder:
         source = receipt_by_mailbox(reason or "") if later else None
         return {
             "tid": tid,
+            "register_number": book.number_of(self.reg, tid),  # เลขทะเบียนรับ in the registry book (issue 16)
             "subject": None,  # never the sender's words (issue 11)
             "applicant_name": None,
             "received_th": thaitext.thai_date(local_received),
@@ -257,6 +280,15 @@ class Responder:
         ordered = list(files) if len(files) <= limit else [f for f in files if not f.accepted] + [f for f in files if f.accepted]
         shown, rest = ordered[:limit], ordered[limit:]
         return {"files": shown, "files_more": len(rest), "files_more_problems": sum(not f.accepted for f in rest)}
+
+
+def dmarc_passed(auth: Authentication | None, recipient: str) -> bool:
+    """The trusted Authentication-Results say DMARC pass for the domain the
+    answer goes to (or one it is a subdomain of): the sender is who they say."""
+    if auth is None or auth.dmarc != "pass" or not auth.dmarc_domain:
+        return False
+    domain, passed = recipient.rpartition("@")[2].lower(), auth.dmarc_domain.lower()
+    return domain == passed or domain.endswith("." + passed)
 
 
 def plain_name(name: str, index: int) -> str:

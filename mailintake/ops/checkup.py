@@ -63,7 +63,10 @@ SAMPLE_SERVICE = Service(
 # ``rules check`` fail on the shipped templates (tests/test_config_cli.py).
 # ops/anchors.py (``anchor``) renders audit_anchor. Each is .subject.j2, .txt.j2 (.html.j2 optional).
 # desk/delays.py renders delay_reminder (to the clerk) and the delay, delay_opdc and closed notices.
-MAIL_TEMPLATES = ("ack", "more", "notice", "oversized", "verify", "admin_alert", "audit_anchor", "delay_reminder")
+# desk/watchdog.py renders ack_alert (to the admin), desk/digest.py digest (to the clerks),
+# desk/reminders.py the reminder_* and withdrawn notices.
+MAIL_TEMPLATES: tuple[str, ...] = ("ack", "more", "notice", "oversized", "verify", "admin_alert", "audit_anchor")
+MAIL_TEMPLATES += ("delay_reminder", "ack_alert", "digest")
 NOTICE_FIELDS = ("subject_th", "subject_en", "th", "en")
 PROBLEM_FIELDS: dict[str, tuple[str, ...]] = {
     **dict.fromkeys(
@@ -126,6 +129,7 @@ _DELAY: dict[str, Any] = {
     "opdc": "opdc@opdc.go.th",
 }
 _RESULT = {"finished_th": "วันพฤหัสบดีที่ 11 ธันวาคม 2568 เวลา 11:00 น.", "finished_en": "Thursday 11 December 2025, 11:00"}
+_REMIND: dict[str, Any] = {"what": "fee_due", "due": {"th": _RESULT["finished_th"], "en": _RESULT["finished_en"]}}
 # The extra context each notice is sent with, besides the defaults of ``Office.notify``.
 _STEP = {"reason": "เอกสารไม่ครบ", "docs": ["สำเนาทะเบียนบ้าน"], "problems": [_POA]}
 NOTICE_EXTRAS: dict[str, list[dict[str, Any]]] = {
@@ -149,6 +153,12 @@ NOTICE_EXTRAS: dict[str, list[dict[str, Any]]] = {
         {"reason": "", "result": {**_RESULT, "approved": True, "permit": _PERMIT["number"]}},
         {"reason": "เอกสารไม่ครบ", "result": {**_RESULT, "approved": False, "permit": None}},
     ],
+    # What desk/reminders.py gives its notices (``remind``).
+    "reminder_fee": [{"remind": {**_REMIND, "amount": 500}}, {"remind": {**_REMIND, "amount": None}}],
+    "reminder_docs": [{"remind": _REMIND}],
+    "withdrawn": [{"remind": {**_REMIND, "days": 15}}],
+    "reminder_permit": [{"remind": {**_REMIND, "permit": _PERMIT["number"]}}],
+    "reminder_report": [{"remind": {**_REMIND, "name_th": "รายงานตัว 90 วัน", "name_en": "90-day report", "number": 1}}],
 }
 
 
@@ -193,7 +203,15 @@ def template_contexts(stem: str, service: Any) -> list[dict[str, Any]] | None:
     alert: dict[str, Any] = {"failed": 3, "since": "2025-12-08T08:30:00+07:00", "reason": "cannot reach IMAP server"}
     alert |= {"mailbox": "saraban@example.go.th", "at": "2025-12-08T13:30:00+07:00"}
     on = {"th": "วันศุกร์ที่ 26 ธันวาคม 2568", "en": "Friday 26 December 2025"}
+    late = [
+        {"transaction_id": _APP.transaction_id, "ack_due_at": _APP.ack_due_at, "overdue": o, "why": "pending"} for o in (0, 1)
+    ]
+    line = {"tid": _APP.transaction_id, "service": "event-permit", "status": "received", "due_at": "", "assigned_to": None}
+    lists: dict[str, Any] = {"new": [line], "due_today": [], "overdue": [line], "assigned": {}, "mine": [line]}
+    lists |= {"held": [{"id": 3, "held_for": _APP.transaction_id, "reason": "not from the applicant"}], "ack_alerts": late}
     samples: dict[str, list[dict[str, Any]]] = {
+        "ack_alert": [{"late": late, "mailbox": alert["mailbox"], "at": alert["at"]}],
+        "digest": [{**lists, "login": x, "day": on, "mailbox": alert["mailbox"]} for x in ("somchai", None)],
         "ack": [{**listed, **files, **ack}, {**listed, **none, **asked}],
         "more": [{**listed, **files}],
         "notice": [{**c, "notice": notice} for c in notice_contexts("approved", service)],

@@ -2,7 +2,9 @@
 
 - poll INBOX every ``poll_seconds`` (and at once when IMAP IDLE reports new mail),
 - sweep every folder at ``sweep_times`` on working days (R21),
-- send the outbox every ``outbox_seconds``.
+- send the outbox every ``outbox_seconds``,
+- after each sweep, the deadline jobs (``ops.deadlines``: watchdog, delay
+  notices, reminders, digest).
 
 Each sweep runs in a child process (``sweep_in_child``) that calls
 ``intake.sweep.run_sweep`` and sends back a ``SweepOutcome``: swept (with the
@@ -115,6 +117,18 @@ class Daemon:
         else:
             log.error("sweep failed: %s", outcome.reason)
         self._after(before, outcome.reason if outcome.kind in (FAILED, SWEPT) else None, full)
+        self.run_deadlines()
+
+    def run_deadlines(self) -> None:
+        """The deadline jobs after each sweep, failed ones too (the watchdog
+        must see a failing sweep's missed acknowledgements); what they queued
+        goes at once."""
+        from mailintake.base.deployment import Deployment
+        from mailintake.ops.deadlines import run_in
+
+        result = run_in(lambda: Deployment.build(self.cfg), self.now())
+        if result and any(v for k, v in result.items() if k not in ("now", "errors")):
+            self.send_outbox()
 
     def _health_mark(self) -> tuple[str | None, int] | None:
         """What the registry says of the last run, to see whether a child recorded its own."""

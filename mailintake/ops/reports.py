@@ -84,9 +84,11 @@ def safe_name(index: int, name: str) -> str:
     return f"{index:02d}-{cleaned or 'file'}"
 
 
-def export(reg: Registry, store: Store, tid: str, out: Path) -> list[Path]:
-    """Write the raw emails, every file under a safe name and a one-page summary."""
+def export(reg: Registry, store: Store, tid: str, out: Path, stamped: list[dict[str, Any]] | None = None) -> list[Path]:
+    """Write the raw emails, every file under a safe name (and the ``stamped``
+    copies, ``desk.book.stamped_files``) and a one-page summary."""
     app = show_application(reg, tid)
+    app["files"] = app["files"] + list(stamped or [])
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for i, m in enumerate(app["messages"], start=1):

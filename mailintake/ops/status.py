@@ -10,6 +10,7 @@ from typing import Any
 
 from mailintake.base.calendar import WorkCalendar
 from mailintake.base.deployment import Deployment
+from mailintake.desk import watchdog
 from mailintake.desk.queries import status as registry_status
 from mailintake.intake import health
 from mailintake.intake.source import open_source
@@ -25,6 +26,14 @@ def system_status(dep: Deployment, *, live: bool = True, now: datetime | None = 
     data["warnings"][:0] = sweeps.pop("sweep_warnings")
     data.update(sweeps)
     data["calendar"] = calendar_status(WorkCalendar(dep.cfg.hours), now or datetime.now(dep.cfg.hours.timezone))
+    # The acknowledgement watchdog (R4), read live: SMTP has not accepted these 30 minutes before their deadline.
+    data["late_acks"] = watchdog.late_acks(dep, now or datetime.now(dep.cfg.hours.timezone))
+    if data["late_acks"]:
+        tids = ", ".join(a["transaction_id"] for a in data["late_acks"][:10]) + (" ..." if len(data["late_acks"]) > 10 else "")
+        data["warnings"].insert(
+            0,
+            f"{len(data['late_acks'])} acknowledgement(s) not accepted by SMTP within 30 minutes of their deadline (R4): {tids}",
+        )
     if data["calendar"]["warning"]:
         data["warnings"].append(data["calendar"]["warning"])
     data["backlog"] = None

@@ -66,12 +66,13 @@ def _wrap(pdf: Any, text: str, width: float) -> list[str]:
     return lines
 
 
-def new_page() -> Any:
+def new_page(orientation: str = "P") -> Any:
     """An A4 page with the permit's margins and the Sarabun font, shaped
-    (HarfBuzz): what ``render`` draws on and line breaks are measured on."""
+    (HarfBuzz): what ``render`` draws on and line breaks are measured on
+    (``orientation`` "L": landscape, for the registry book)."""
     from fpdf import FPDF
 
-    pdf = FPDF(format="A4", unit="mm")
+    pdf = FPDF(orientation=orientation, format="A4", unit="mm")
     pdf.set_margins(20, 18, 20)
     pdf.set_auto_page_break(True, 18)
     pdf.add_font("Sarabun", "", str(FONTS / "Sarabun-Regular.ttf"))

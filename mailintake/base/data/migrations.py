@@ -250,4 +250,68 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (transaction_id, kind, number)
     );
     """,
+    # deadlines (issue 12): one row per mail a deadline job sent (a reminder to
+    # the applicant, a withdrawal, the acknowledgement watchdog's alert, the
+    # clerks' daily digest), keyed by application ('' for none), kind and due
+    # date, written with its mail so a job run twice sends nothing twice; the
+    # applicant's satisfaction score (1-5) once the application is closed.
+    """
+    CREATE TABLE deadline_mail (
+        transaction_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        due_on TEXT NOT NULL,
+        sent_at TEXT NOT NULL,
+        recipient TEXT,
+        message_id TEXT,
+        detail TEXT,
+        PRIMARY KEY (transaction_id, kind, due_on)
+    );
+    ALTER TABLE applications ADD COLUMN satisfaction INTEGER;
+    ALTER TABLE applications ADD COLUMN satisfaction_at TEXT;
+    """,
+    # the official registry book (issue 16): one book for every channel, its
+    # number from the yearly sequence "book" (year: the Gregorian year of the
+    # registration day, printed B.E.), the eight columns of the incoming register
+    # and who registered; a cancelled number stays, marked; the stamped copies
+    # of the first PDF, linked to the original by its hash.
+    """
+    CREATE TABLE book (
+        id INTEGER PRIMARY KEY,
+        year INTEGER NOT NULL,
+        number INTEGER NOT NULL,
+        channel TEXT NOT NULL,
+        transaction_id TEXT,
+        registered_on TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        reference TEXT,
+        dated TEXT,
+        sender TEXT NOT NULL,
+        addressee TEXT,
+        subject TEXT NOT NULL,
+        remarks TEXT,
+        file_sha256 TEXT,
+        file_name TEXT,
+        registered_by TEXT NOT NULL,
+        registered_at TEXT NOT NULL,
+        routed_to TEXT,
+        routed_at TEXT,
+        routed_by TEXT,
+        route_note TEXT,
+        cancelled_at TEXT,
+        cancelled_by TEXT,
+        cancel_reason TEXT
+    );
+    CREATE INDEX book_number ON book(year, number);
+    CREATE INDEX book_tid ON book(transaction_id);
+    CREATE INDEX book_day ON book(registered_on);
+    CREATE TABLE stamped_files (
+        transaction_id TEXT NOT NULL,
+        original_sha256 TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        name TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        made_at TEXT NOT NULL,
+        PRIMARY KEY (transaction_id, original_sha256)
+    );
+    """,
 ]

@@ -11,7 +11,7 @@ from typing import Any
 from mailintake.base.data.db import Registry, to_iso
 
 # An application in one of these has nothing left to do.
-FINISHED = ("rejected", "delivered", "closed", "answered")
+FINISHED = ("rejected", "delivered", "closed", "answered", "withdrawn")
 # Mail that opened no application: spam, robots' mail, VERIFY requests, and the like.
 UNATTACHED = ("spam", "autoreply", "bounce", "own", "verify", "oversized", "duplicate")
 QUARANTINED = ("quarantined", "retried")
@@ -48,7 +48,13 @@ def stored_of_application(reg: Registry, tid: str) -> set[str]:
     found = {r["sha256"] for r in reg.all("SELECT sha256 FROM messages WHERE transaction_id = ? AND stored = 1", (tid,))}
     found |= {r["sha256"] for r in reg.all("SELECT sha256 FROM files WHERE transaction_id = ?", (tid,))}
     found |= {r["pdf_sha256"] for r in reg.all("SELECT pdf_sha256 FROM permits WHERE transaction_id = ?", (tid,))}
-    return found
+    return found | _stamped(reg, "WHERE transaction_id = ?", (tid,))
+
+
+def _stamped(reg: Registry, where: str, params: tuple[Any, ...] = ()) -> set[str]:
+    """The stamped copies (issue 16) and the PDFs made from mail they were stamped on."""
+    rows = reg.all(f"SELECT sha256, original_sha256 FROM stamped_files s {where}", params)
+    return {r["sha256"] for r in rows} | {r["original_sha256"] for r in rows}
 
 
 def still_needed(reg: Registry, sha256: str) -> bool:
@@ -67,6 +73,14 @@ def still_needed(reg: Registry, sha256: str) -> bool:
             (sha256,),
         )
         is not None
+        or bool(
+            _stamped(
+                reg,
+                "JOIN applications a ON a.transaction_id = s.transaction_id "
+                "WHERE (s.sha256 = ? OR s.original_sha256 = ?) AND a.purged_at IS NULL",
+                (sha256, sha256),
+            )
+        )
     )
 
 
@@ -119,4 +133,4 @@ def purged_store_files(reg: Registry) -> set[str]:
             "WHERE a.purged_at IS NOT NULL"
         )
     }
-    return found
+    return found | _stamped(reg, "JOIN applications a ON a.transaction_id = s.transaction_id WHERE a.purged_at IS NOT NULL")
