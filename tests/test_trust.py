@@ -244,3 +244,16 @@ def test_mail_the_mx_took_at_1620_but_the_mailbox_stored_after_1630_is_due_the_s
     assert "by the agency's mail server, trusted Received header; the mailbox stored it at 2025-12-09T16:45:00+07:00" in text
     assert "received by mx.banmai.go.th at Tue 9 Dec 16:20 (the agency's mail server" in text
     assert RECEIPT_SKEW in text
+
+
+def test_authentication_results_nobody_vouches_for_count_for_nothing() -> None:
+    # A sender can write "dmarc=pass" for the victim's domain; with no host named
+    # and no authserv-id, the header is theirs, and a pass would lift the caps on
+    # first acknowledgements to that domain (issue 11).
+    forged = [
+        ("Authentication-Results", "mx.banmai.go.th; dmarc=pass header.from=victim.example"),
+        ("From", "victim@victim.example"),
+    ]
+    assert TrustBoundary().authentication(forged) is None
+    named = TrustBoundary(authserv_id="mx.banmai.go.th").authentication(forged)
+    assert named is not None and named.dmarc == "pass" and named.dmarc_domain == "victim.example"

@@ -245,8 +245,13 @@ class TrustBoundary:
     def authentication(self, headers: Headers) -> Authentication | None:
         """The trusted ``Authentication-Results`` (topmost first: the agency's
         last host wins), only those of ``authserv_id`` when one is named; None
-        when there is none."""
+        when there is none. With no host named and no ``authserv_id`` nobody
+        vouches for the header (a sender can write one saying dmarc=pass), so it
+        counts for nothing; an MTA named by its authserv-id removes forged ones
+        bearing its own name (RFC 8601, section 5)."""
         want = self.authserv_id
+        if not self.active and want is None:
+            return None
         methods: dict[str, tuple[str, str]] = {}
         servers = []
         for value in header_values(self.trusted_headers(headers), "authentication-results"):
