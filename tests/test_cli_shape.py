@@ -48,6 +48,9 @@ SINGLE = {
     ("calendar", "show"),
     ("calendar", "import"),
     ("deadlines", "run"),
+    ("book", "destruction-list"),
+    ("book", "destroy"),
+    ("book", "export"),
 }
 FORMATS = {"--json", "--csv", "--nl"}
 

@@ -93,13 +93,16 @@ def test_application_from_arrival_to_confirmed_payment(office: Env, tmp_path: Pa
         f"Re: {subject(request)}",
         sender=f"สมชาย ใจดี <{citizen}>",
         headers={"In-Reply-To": request["Message-ID"], "References": request["Message-ID"]},
-        attachments=[("แผนผัง.jpg", jpeg(2480, 3508, 300), "image/jpeg")],
+        attachments=[  # with the ID card copy, the application is complete (issue 13's checklist)
+            ("แผนผัง.jpg", jpeg(2480, 3508, 300), "image/jpeg"),
+            ("สำเนาบัตรประชาชน.jpg", jpeg(2480, 3508, 300), "image/jpeg"),
+        ],
     )
     office.mailbox.append(reply.as_bytes(), at("2025-12-11 09:00"))
     office.run("sweep", "--now", "2025-12-11T09:05:00+07:00")
     app = office.json("triage", "show", tid)
     assert app["status"] == "received" and "new_documents" in app["flags"]
-    assert [f["name"] for f in app["files"]] == ["แบบคำขอ.pdf", "แผนผัง.jpg"]
+    assert [f["name"] for f in app["files"]] == ["แบบคำขอ.pdf", "แผนผัง.jpg", "สำเนาบัตรประชาชน.jpg"]
     back = office.smtp.messages()[2]
     assert subject(back) == f"[{tid}] ได้รับเอกสารเพิ่มเติมแล้ว / Additional documents received"
     assert back["In-Reply-To"] == reply["Message-ID"]

@@ -60,6 +60,10 @@ def qr_of(pdf: bytes, password: str, tmp: Path) -> str:
     ).stdout.strip()
 
 
+# A complete event-permit application: the form, the ID card copy and the site plan (issue 13).
+EVENT_FILES = ("แบบคำขอ.pdf", "สำเนาบัตรประชาชน.pdf", "แผนผัง.pdf")
+
+
 def approved_certification(env: Env, extra: str = "", delay: int = 0) -> str:
     """A low-risk, free service approved: ready for its permit (its password
     mail ``delay`` minutes after the PDF's: at once unless a test says)."""
@@ -71,7 +75,7 @@ def approved_certification(env: Env, extra: str = "", delay: int = 0) -> str:
         mail(
             "[CERT] ขอรับรองสำเนาทะเบียนบ้าน",
             sender=f"สมชาย ใจดี <{CITIZEN}>",
-            attachments=[("house.pdf", scanned_pdf(2480, 3508), "application/pdf")],
+            attachments=[("สำเนาทะเบียนบ้าน.pdf", scanned_pdf(2480, 3508), "application/pdf")],
         ).as_bytes(),
         at("2025-12-09 09:00"),
     )
@@ -157,7 +161,7 @@ def test_a_permit_needs_the_fee_paid_first(deploy: Env) -> None:
     assert deploy.mailbox is not None
     deploy.config.write_text(deploy.config.read_text() + OFFICE, encoding="utf-8")
     deploy.mailbox.append(
-        mail("[EVT] งานวัด", attachments=[("f.pdf", scanned_pdf(2480, 3508), "application/pdf")]).as_bytes(),
+        mail("[EVT] งานวัด", attachments=[(n, scanned_pdf(2480, 3508), "application/pdf") for n in EVENT_FILES]).as_bytes(),
         at("2025-12-09 09:00"),
     )
     deploy.run("sweep", "--now", "2025-12-09T09:05:00+07:00")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 from pathlib import Path
 
 from conftest import Env
@@ -56,6 +57,13 @@ def office(env: Env) -> tuple[bytes, bytes]:
     answer = env.tmp / "answer.txt"
     answer.write_text("จันทร์ถึงศุกร์ค่ะ", encoding="utf-8")
     env.run("triage", "reply", "SRB-2568-000001", "--file", str(answer), "--now", "2025-12-09T11:00:00+07:00", env=CLERK)
+    # As in a registry from before the book (issue 16): finished_days is for what
+    # is not on it; what is, goes by its retention class and an approved
+    # destruction list, through the same engine (tests/test_retention.py).
+    db = sqlite3.connect(env.storage / "mailintake.db")
+    db.execute("DELETE FROM book")
+    db.commit()
+    db.close()
     return inquiry.as_bytes(), scan
 
 

@@ -29,6 +29,7 @@ KNOWN_TYPES: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 RISKS = ("low", "medium", "high")
+RETENTION_DEFAULT = 10  # years: the Regulation on Registry Work's default (ข้อ 57)
 KEYS = {
     "id",
     "code",
@@ -43,8 +44,9 @@ KEYS = {
     "result_within_days",
     "documents",
     "reminders",
+    "retention",
 }
-DOCUMENT_KEYS = {"name_th", "name_en", "types"}
+DOCUMENT_KEYS = {"name_th", "name_en", "types", "keywords", "required"}
 REMINDER_KEYS = {"id", "name_th", "name_en", "every_days", "days_before", "times"}
 
 
@@ -58,9 +60,15 @@ class ServicesError(ConfigError):
 
 @dataclass(frozen=True)
 class Document:
+    """A document the service requires (or, ``required = false``, accepts);
+    ``keywords`` (Thai or English, lower case) find it among the files received
+    (``desk.checklist``), besides its names."""
+
     name_th: str
     name_en: str
     types: tuple[str, ...]
+    keywords: tuple[str, ...] = ()
+    required: bool = True
 
 
 @dataclass(frozen=True)
@@ -93,6 +101,8 @@ class Service:
     documents: tuple[Document, ...]
     source: Path
     reminders: tuple[Periodic, ...] = ()
+    # The retention class (issue 16): years kept after closing, None = permanent.
+    retention_years: int | None = RETENTION_DEFAULT
 
 
 class _Errors:
@@ -182,8 +192,19 @@ def load_service(path: Path) -> tuple[Service | None, list[str]]:
         if not isinstance(types, list) or not types or not all(t in KNOWN_TYPES for t in types):
             err.add(f"{where}types", f"expected a list of {', '.join(sorted(KNOWN_TYPES))}")
             types = []
-        documents.append(Document(_text(doc, "name_th", err, where), _text(doc, "name_en", err, where), tuple(types)))
+        words = doc.get("keywords", [])
+        if not isinstance(words, list) or not all(isinstance(w, str) and w.strip() for w in words):
+            err.add(f"{where}keywords", "expected a list of words")
+            words = []
+        required = doc.get("required", True)
+        if not isinstance(required, bool):
+            err.add(f"{where}required", "expected true or false")
+        names = _text(doc, "name_th", err, where), _text(doc, "name_en", err, where)
+        documents.append(Document(*names, tuple(types), tuple(w.strip().lower() for w in words), required is not False))
     reminders = _periodic(data.get("reminders", []), err)
+    retention = data.get("retention", RETENTION_DEFAULT)
+    if retention != "permanent" and (isinstance(retention, bool) or not isinstance(retention, int) or not 1 <= retention <= 100):
+        err.add("retention", 'expected years kept after closing (1 to 100) or "permanent"')
     if err.items:
         return None, err.items
     return Service(
@@ -201,6 +222,7 @@ def load_service(path: Path) -> tuple[Service | None, list[str]]:
         tuple(documents),
         path,
         reminders,
+        None if retention == "permanent" else int(retention),
     ), []
 
 

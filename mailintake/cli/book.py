@@ -1,7 +1,8 @@
 """``mailintake book``: the official registry book (ทะเบียนหนังสือรับ, issue 16):
 print it by day or month, check its numbers, add a document that came by hand
-or by post, cancel a number, go on from the paper book, stamp a received PDF;
-and ``triage route`` (the การปฏิบัติ column), which the triage group carries."""
+or by post, cancel a number, go on from the paper book, stamp a received PDF,
+list what is past retention and record its approved destruction, export the
+lines for another e-saraban; and ``triage route`` (the การปฏิบัติ column), which the triage group carries."""
 
 from __future__ import annotations
 
@@ -18,8 +19,8 @@ import click
 
 from mailintake.base.errors import UserError
 from mailintake.cli.common import deployment, moment, now_option
-from mailintake.cli.output import CSV, JSON, NL, emit, output_options, print_json
-from mailintake.desk import book
+from mailintake.cli.output import CSV, JSON, NL, emit, json_option, output_options, print_json
+from mailintake.desk import book, retention
 from mailintake.ops.listings import Column, table_lines
 from mailintake.ops.reports import spreadsheet_safe
 
@@ -93,7 +94,7 @@ def book_print(ctx: click.Context, day: str | None, month: str | None, pdf_out: 
     """
     dep = deployment(ctx)
     first, last = _span(day, month, moment(ctx, None).date())
-    days = book.pages(dep.registry, first, last)
+    days = retention.annotate(dep, book.pages(dep.registry, first, last))
     if pdf_out:
         from mailintake.permits.bookprint import book_pdf
 
@@ -206,6 +207,87 @@ def book_stamp(ctx: click.Context, transaction_id: str, now: str | None) -> None
     """
     made = book.stamp(deployment(ctx), transaction_id, moment(ctx, now))
     click.echo(f"{made['name']} sha256 {made['sha256']} (from {made['original_sha256']})")
+
+
+@book_group.command("destruction-list")
+@click.option("--year", type=int, help="The list's year (B.E. or C.E.; default: this year): what ran out before it began.")
+@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=".", show_default=True)
+@now_option
+@json_option
+@click.pass_context
+def book_destruction_list(ctx: click.Context, year: int | None, out: Path, now: str | None, as_json: bool) -> None:
+    """Make and record this January's list of files past retention (บัญชีหนังสือขอทำลาย), CSV and PDF.
+
+    Nothing is erased: the committee considers the list, then an admin records
+    its approval with `book destroy`.
+
+    Example: mailintake book destruction-list --year 2580 --out lists/
+    """
+    dep = deployment(ctx)
+    when = moment(ctx, now)
+    made = retention.make_list(dep, year or dep.calendar.local(when).year, out, when)
+    if as_json:
+        print_json(made)
+        return
+    if made["id"] is None:
+        click.echo(f"nothing past retention before {made['be_year']}: no list made")
+        return
+    click.echo(f"list {made['id']}: {len(made['items'])} file(s) past retention; wrote {made['csv']} and {made['pdf']}")
+
+
+@book_group.command("destroy")
+@click.option("--list", "list_id", type=int, required=True, help="The destruction list's number.")
+@click.option("--approved-by", required=True, help="Who approved it for the committee.")
+@click.option("--date", "day", required=True, metavar="YYYY-MM-DD", help="The day of the approval (B.E. or C.E. year).")
+@now_option
+@json_option
+@click.pass_context
+def book_destroy(ctx: click.Context, list_id: int, approved_by: str, day: str, now: str | None, as_json: bool) -> None:
+    """Record the committee's approval of a destruction list and erase its files (admin).
+
+    The files go by the purge's engine (stored mail, files, stamped copies,
+    personal fields); the book lines stay, with one audit event per item.
+
+    Example: mailintake book destroy --list 3 --approved-by "นายสมศักดิ์ ประธานกรรมการ" --date 2580-02-10
+    """
+    from mailintake.ops.purge import purge as run_purge
+
+    dep = deployment(ctx)
+    when = moment(ctx, now)
+    approved = retention.approve(dep, list_id, approved_by, _day(day, "--date"), when)
+    report = run_purge(dep.cfg, dep.registry, when, actor=approved["recorded_by"], only_list=list_id)
+    if as_json:
+        print_json(
+            {
+                "list": list_id,
+                "approved_by": approved["approved_by"],
+                "approved_on": approved["approved_on"],
+                "items": report.items,
+                "files_removed": report.files_removed,
+            }
+        )
+        return
+    click.echo(f"list {list_id} approved by {approved['approved_by']} on {approved['approved_on']}: {report.summary()}")
+
+
+@book_group.command("export")
+@click.option("--since", required=True, metavar="YYYY-MM-DD", help="The first registration day to export.")
+@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), required=True, help="The directory to write.")
+@now_option
+@json_option
+@click.pass_context
+def book_export(ctx: click.Context, since: str, out: Path, now: str | None, as_json: bool) -> None:
+    """Write the book's lines (book.json, book.csv) and their stamped PDFs (files/) for another e-saraban.
+
+    The layout and the fields are in README ("Feeding an e-saraban").
+
+    Example: mailintake book export --since 2569-01-01 --out /srv/exchange/saraban
+    """
+    done = retention.export(deployment(ctx), _day(since, "--since"), out, moment(ctx, now))
+    if as_json:
+        print_json(done)
+        return
+    click.echo(f"wrote {done['lines']} line(s) and {done['files']} file(s) to {done['out']}")
 
 
 @click.command("route")

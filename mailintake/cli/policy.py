@@ -68,7 +68,12 @@ DOORS: dict[str, Door] = {
     "book cancel": Door(("clerk",), writes=True),
     "book start-at": Door(("clerk",), writes=True),
     "book stamp": Door(("clerk",), writes=True),
+    # Retention (issue 16): the clerk makes the list, an admin records the approval that erases.
+    "book destruction-list": Door(("clerk", "admin"), writes=True),
+    "book destroy": Door(ADMIN, writes=True),
+    "book export": Door(("clerk", "admin"), writes=True),  # it makes the stamped copies not made yet
     "triage route": Door(CLERKS, writes=True),
+    "triage doc": Door(CLERKS, writes=True),
     "payments list": Door(("finance", "clerk")),
     "payments confirm": Door(("finance",), writes=True),
     "payments reject": Door(("finance",), writes=True),

@@ -11,9 +11,10 @@ import click
 
 from mailintake.base.wording import whole_dpi
 from mailintake.cli import book as book_cli
+from mailintake.cli import checklist as doc_cli
 from mailintake.cli.common import deployment, moment, now_option
 from mailintake.cli.output import emit, json_option, output_options, painter, print_json
-from mailintake.desk import delays
+from mailintake.desk import checklist, delays, retention
 from mailintake.desk import held as held_mail
 from mailintake.desk.lifecycle import Desk
 from mailintake.desk.queries import list_applications, show_application
@@ -23,7 +24,8 @@ from mailintake.ops.reports import export
 from mailintake.ops.sending import send_after_step, unsent
 
 
-@click.group(commands=[book_cli.route])  # `triage route`: the registry book's (cli.book)
+# `triage route` is the registry book's (cli.book); `triage doc` and `triage check` the checklist's (cli.checklist).
+@click.group(commands=[book_cli.route, doc_cli.doc, doc_cli.check])
 def triage() -> None:
     """Read the register of applications.
 
@@ -82,7 +84,8 @@ def triage_show(ctx: click.Context, transaction_id: str, as_json: bool, now: str
     """
     dep, office = deployment(ctx), desk(ctx)
     app = plain(show_application(dep.registry, transaction_id, moment(ctx, now), dep.calendar))
-    app.update(delays.result_times(office, office.app(transaction_id)))
+    app.update(delays.result_times(office, office.app(transaction_id)) | checklist.summary(office, office.app(transaction_id)))
+    app["keep_until"] = retention.keep_until_of(dep, transaction_id)  # issue 16: B.E. year, "permanent" or None
     if as_json:
         print_json(app)
         return
@@ -129,7 +132,8 @@ def _application_lines(app: dict[str, Any]) -> list[str]:
         lines.append(f"Fee:           {app['fee_amount']} baht, due {app['fee_due_at']}; payment ref {app['payment_ref'] or '-'}")
     if app["decision_reason"]:
         lines.append(f"Reason:        {app['decision_reason']}")
-    lines.append(f"Acknowledged:  {app['acknowledged_at'] or 'not yet'}")
+    keep = f"   keep until: {app['keep_until']} (B.E.)" if app.get("keep_until") else ""  # issue 16
+    lines.append(f"Acknowledged:  {app['acknowledged_at'] or 'not yet'}{keep}")
     if app["problems"] or app["flags"]:
         lines.append(f"Problems:      {', '.join(app['problems']) or '-'}   flags: {', '.join(app['flags']) or '-'}")
     lines.append("\nFiles:")
@@ -137,7 +141,7 @@ def _application_lines(app: dict[str, Any]) -> list[str]:
         verdict = "ok" if f["accepted"] else f"PROBLEM {', '.join(f['problems'])}: {f['problem_en']}"
         dpi = f", {whole_dpi(f['dpi'])} dpi" if f["dpi"] else ""
         lines.append(f"  {i}. {f['name']} ({f['content_type']}, {f['size']} bytes{dpi}) {verdict}")
-    lines.append("\nMessages:")
+    lines += doc_cli.show_lines(app) + ["\nMessages:"]
     for m in app["messages"]:
         lines.append(f"  #{m['id']} {m['kind']:11} {m['received_at']} from {m['from']} in {m['folder']}: {m['subject']}")
         lines.append(
@@ -262,7 +266,7 @@ def triage_review(ctx: click.Context, transaction_id: str, now: str | None) -> N
 
 @triage.command("request-info")
 @click.argument("transaction_id")
-@click.option("--reason", required=True, help="Why more is needed (sent to the applicant).")
+@click.option("--reason", default="", help="Why more is needed (sent); default: the missing required documents.")
 @click.option("--doc", "docs", multiple=True, help="A document to send (repeatable).")
 @now_option
 @click.pass_context
@@ -276,14 +280,15 @@ def triage_request_info(ctx: click.Context, transaction_id: str, reason: str, do
 
 @triage.command("approve")
 @click.argument("transaction_id")
+@click.option("--override", default="", metavar="REASON", help="Approve despite missing documents or R9 checks (audited).")
 @now_option
 @click.pass_context
-def triage_approve(ctx: click.Context, transaction_id: str, now: str | None) -> None:
-    """Approve (approver); with a fee, the fee notice goes out (R16, R17).
+def triage_approve(ctx: click.Context, transaction_id: str, override: str, now: str | None) -> None:
+    """Approve (approver); refused while `triage show` lists a block; with a fee, the fee notice goes out (R16, R17).
 
-    Example: mailintake triage approve SRB-2568-000001
+    Example: mailintake triage approve SRB-2568-000001 --override "form seen at the counter"
     """
-    step(ctx, "approve", transaction_id, now)
+    step(ctx, "approve", transaction_id, now, override=override)
 
 
 @triage.command("reject")
@@ -326,21 +331,6 @@ def triage_verify_identity(ctx: click.Context, transaction_id: str, method: str,
     """
     desk(ctx).verify_identity(transaction_id, method, note, moment(ctx, now))
     click.echo(f"{transaction_id.upper()}: identity verified ({method})")
-
-
-@triage.command("check")
-@click.argument("transaction_id")
-@click.option("--poa", type=click.Choice(["ok", "missing", "invalid"]), help="Power of attorney.")
-@click.option("--stamp", type=click.Choice(["ok", "missing", "na"]), help="e-Stamp duty.")
-@now_option
-@click.pass_context
-def triage_check(ctx: click.Context, transaction_id: str, poa: str | None, stamp: str | None, now: str | None) -> None:
-    """Record the power of attorney and e-Stamp check (R15).
-
-    Example: mailintake triage check SRB-2568-000001 --poa ok --stamp na
-    """
-    desk(ctx).check_documents(transaction_id, poa, stamp, moment(ctx, now))
-    click.echo(f"{transaction_id.upper()}: power of attorney {poa or '-'}, e-Stamp {stamp or '-'}")
 
 
 @triage.command("set")

@@ -61,8 +61,9 @@ class Actions:
         if not changes:
             raise StepRefused("give --poa and/or --stamp")
         detail = dict(changes)
-        if poa == "ok":
-            changes["problems"] = tuple(p for p in self.office.app(tid).problems if p != "juristic_no_poa")
+        app = self.office.app(tid)
+        if poa is not None and app.juristic:  # R9 applied afresh with the clerk's finding (desk.services)
+            changes["problems"] = self._problems_as_juristic(app, True, None, poa_ok=poa == "ok")
         self.office.act(tid, now, ("clerk",), "documents_checked", changes, detail)
 
     def set(self, tid: str, now: datetime, *, service: str | None = None, juristic: bool | None = None) -> Application:
@@ -88,7 +89,9 @@ class Actions:
                 app = self.office.refresh_clock(app)
         return app
 
-    def _problems_as_juristic(self, app: Application, juristic: bool, service_id: str | None) -> tuple[str, ...]:
+    def _problems_as_juristic(
+        self, app: Application, juristic: bool, service_id: str | None, *, poa_ok: bool | None = None
+    ) -> tuple[str, ...]:
         """The application's problems once the clerk marks (or unmarks) a company: R9 applied afresh."""
         problems = [p for p in app.problems if not p.startswith("juristic_")]
         if juristic:
@@ -97,6 +100,6 @@ class Actions:
                 self.office.dep.service(service_id or app.service),
                 app.applicant_email.rpartition("@")[2],
                 applications.file_names(self.office.reg, app.transaction_id),
-                poa_ok=app.poa == "ok",
+                poa_ok=app.poa == "ok" if poa_ok is None else poa_ok,
             )
         return tuple(problems)

@@ -23,7 +23,7 @@ from mailintake.base.data.records import Application, Permit
 from mailintake.base.deployment import Deployment
 from mailintake.base.errors import StepRefused
 from mailintake.base.wording import Problem
-from mailintake.desk import payments
+from mailintake.desk import checklist, payments
 from mailintake.desk.actions import IDENTITY_METHODS, Actions
 from mailintake.desk.office import STEPS, Attachments, Office, Step, allowed_next
 from mailintake.desk.permit_steps import PermitSteps
@@ -42,9 +42,20 @@ class Desk(Office):
 
     # --- the state machine ------------------------------------------------------------------------
     def step(
-        self, verb: str, tid: str, now: datetime, *, reason: str = "", docs: tuple[str, ...] = (), ref: str = ""
+        self,
+        verb: str,
+        tid: str,
+        now: datetime,
+        *,
+        reason: str = "",
+        docs: tuple[str, ...] = (),
+        ref: str = "",
+        override: str = "",
     ) -> Application:
-        """Do one step of ``STEPS`` as the acting user; returns the application after it."""
+        """Do one step of ``STEPS`` as the acting user; returns the application
+        after it. ``request-info`` with no reason asks for the missing documents;
+        ``approve`` is refused while ``desk.checklist.blocks`` finds anything,
+        unless ``override`` gives the approver's reason for what may be overridden."""
         step = STEPS[verb]
         user = require(self.cfg, *step.roles)
         with self.reg.transaction():
@@ -55,7 +66,10 @@ class Desk(Office):
                     f"{app.transaction_id}: cannot {verb}: status is {app.status}; "
                     f"allowed next: {', '.join(nxt) if nxt else 'none by this command'}"
                 )
-            self._guard(step, app)
+            if verb == "approve":
+                checklist.guard_approval(self, app, override, user.login, now)
+            if verb == "request-info" and not reason.strip() and not docs:
+                reason, docs = checklist.request_default(self, app)
             changes: dict[str, Any] = {}
             if verb in ("reject", "request-info", "reject-payment"):
                 if not reason.strip():
@@ -80,20 +94,6 @@ class Desk(Office):
         """The application-level problems (R9) in Thai and English."""
         domain = app.applicant_email.rpartition("@")[2]
         return [self.dep.wording.problem(code, domain=domain) for code in app.problems if code.startswith("juristic_")]
-
-    def _guard(self, step: Step, app: Application) -> None:
-        if step.verb != "approve":
-            return
-        service = self.service_of(app)
-        if app.kind == "inquiry":
-            raise StepRefused(f"{app.transaction_id} is an inquiry: answer it with `triage reply`")
-        if service is None:
-            raise StepRefused(f"{app.transaction_id}: cannot approve: no service set; use `triage set ID --service SERVICE`")
-        if service.risk in ("medium", "high") and not app.identity:
-            raise StepRefused(
-                f"{app.transaction_id}: cannot approve: identity not verified ({service.risk}-risk "
-                "service); record it with `triage verify-identity`"
-            )
 
     def reply_inquiry(self, tid: str, answer: str, now: datetime) -> None:
         """Answer an inquiry (process 1), threaded, in the bilingual frame."""

@@ -1,7 +1,8 @@
 """Deciding with the services (loaded by ``base.rules``): ``match_service``
 finds the service an email applies for, by the short code in the subject or by
-keywords; ``juristic_problems`` is rule R9, the one copy that registration and
-the clerk's ``triage set --juristic`` both apply.
+keywords; ``juristic_problems`` is rule R9, the one copy that registration,
+the clerk's ``triage set --juristic`` and ``triage check`` and the approval
+(``desk.checklist.blocks``) apply.
 """
 
 from __future__ import annotations

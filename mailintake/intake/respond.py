@@ -44,7 +44,7 @@ from mailintake.base.outgoing import Composed, compose, queue
 from mailintake.base.rules import MailRules
 from mailintake.base.trust import Authentication
 from mailintake.base.wording import whole_dpi
-from mailintake.desk import book, satisfaction
+from mailintake.desk import book, checklist, satisfaction
 from mailintake.desk.lifecycle import Desk
 from mailintake.desk.reactions import REPLIED, Happened, react
 from mailintake.desk.services import JURISTIC_PROBLEMS
@@ -146,6 +146,8 @@ class Responder:
             self.dep.wording.problem(code, domain=domain) for code in verdict.problems if code in JURISTIC_PROBLEMS
         ]
         ctx["identity_needed"] = verdict.service is not None and verdict.service.risk in ("medium", "high")
+        if not ctx["inquiry"]:  # the required documents no file answers (desk.checklist)
+            ctx["missing_documents"] = checklist.missing(self.reg, verdict.service, tid)
         composed = self.answer("ack", recipient, ctx, now, kind="ack", tid=tid, msg=msg)
         self.reg.add_event(
             at=now,
@@ -268,6 +270,7 @@ class Responder:
             "service": None,
             "app_problems": [],
             "identity_needed": False,
+            "missing_documents": [],
         }
 
     def listed_files(self, files: Sequence[FileCheck]) -> dict[str, Any]:

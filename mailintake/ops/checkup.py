@@ -183,8 +183,9 @@ def template_contexts(stem: str, service: Any) -> list[dict[str, Any]] | None:
     files: dict[str, Any] = {"files": _FILES, "files_more": 3, "files_more_problems": 1, "resend": True}
     none: dict[str, Any] = {"files": [], "files_more": 0, "files_more_problems": 0, "resend": False}
     # What ``Responder.context`` gives every answer, then what ``acknowledge`` adds.
-    listed |= {"inquiry": False, "service": None, "app_problems": [], "identity_needed": False}
+    listed |= {"inquiry": False, "service": None, "app_problems": [], "identity_needed": False, "missing_documents": []}
     ack: dict[str, Any] = {"service": service, "app_problems": [_POA], "identity_needed": True}
+    ack |= {"missing_documents": list(service.documents) if service is not None else []}  # desk.checklist.missing
     asked: dict[str, Any] = {"inquiry": True, "subject": "", "applicant_name": None, "later_th": [], "later_en": []}
     notice = {"subject_th": "คำขอของท่านได้รับอนุมัติ", "subject_en": "Approved", "th": "อนุมัติแล้ว", "en": "Approved."}
     result: dict[str, Any] = {

@@ -6,9 +6,17 @@ application, and quarantined mail, lose their stored copy and headers. The
 registry rows and the audit trail stay, with one audit event per application
 or message purged. The daemon runs it daily ([retention] daily).
 
-Backups made before a purge still hold what it removed, until ``[backup] keep``
-rotates them out; the audit events keep what they recorded (an event is
-evidence and cannot be changed).
+Applications on the registry book (issue 16) are official records: the
+Regulation on Registry Work, not ``finished_days``, says how long they are kept
+(their service's retention class, ``desk.retention``), and they go only by a
+destruction list the committee approved. The items of approved lists are this
+module's third source; they are erased by the same code, with one
+``destroyed`` audit event each, and their book lines stay whole (see README,
+"Retention and the destruction list", for why the line wins over PDPA).
+
+Backups made before a purge or a destruction still hold what it removed, until
+``[backup] keep`` rotates them out; the audit events keep what they recorded
+(an event is evidence and cannot be changed).
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ from typing import Any
 
 from mailintake.base.config import Config
 from mailintake.base.data import purge as table
+from mailintake.base.data import retention as destruction
 from mailintake.base.data.db import Registry
 from mailintake.base.deployment import open_registry
 from mailintake.base.store import Store
@@ -41,12 +50,25 @@ class PurgeReport:
         )
 
 
-def due(cfg: Config, reg: Registry, now: datetime) -> list[dict[str, Any]]:
-    """What ``[retention]`` says must go at ``now``, each with the rule that says so."""
+def due(cfg: Config, reg: Registry, now: datetime, *, only_list: int | None = None) -> list[dict[str, Any]]:
+    """What ``[retention]`` and the approved destruction lists say must go at
+    ``now``, each with the rule that says so (``only_list``: that list's items alone)."""
     r = cfg.retention
-    items: list[dict[str, Any]] = []
+    items = [
+        {
+            "what": "application",
+            "id": d["transaction_id"],
+            "kind": d["status"],
+            "since": d["approved_on"],
+            "rule": f"destruction list {d['list_id']} item {d['position']}, approved by {d['approved_by']} on {d['approved_on']}",
+            "action": "destroyed",
+        }
+        for d in destruction.approved_pending(reg, only_list)
+    ]
+    if only_list is not None:
+        return items
     if r.finished_days:
-        for app in table.finished_applications(reg, now - timedelta(days=r.finished_days)):
+        for app in table.finished_applications(reg, now - timedelta(days=r.finished_days)):  # not on the book
             items.append(
                 {
                     "what": "application",
@@ -68,9 +90,11 @@ def due(cfg: Config, reg: Registry, now: datetime) -> list[dict[str, Any]]:
     return items
 
 
-def purge(cfg: Config, reg: Registry, now: datetime, *, actor: str, dry_run: bool = False) -> PurgeReport:
+def purge(
+    cfg: Config, reg: Registry, now: datetime, *, actor: str, dry_run: bool = False, only_list: int | None = None
+) -> PurgeReport:
     """Purge what is past retention at ``now`` (nothing with ``dry_run``)."""
-    report = PurgeReport(dry_run, due(cfg, reg, now))
+    report = PurgeReport(dry_run, due(cfg, reg, now, only_list=only_list))
     if dry_run:
         return report
     for item in report.items:
@@ -81,7 +105,7 @@ def purge(cfg: Config, reg: Registry, now: datetime, *, actor: str, dry_run: boo
                 reg.add_event(
                     at=now,
                     actor=actor,
-                    action="purged",
+                    action=item.get("action", "purged"),
                     transaction_id=item["id"],
                     detail={"rule": item["rule"], "stored_files": len(files)},
                 )

@@ -14,8 +14,11 @@ from mailintake.permits.document import _wrap, new_page
 WIDTHS = (20, 24, 20, 36, 26, 50, 34, 24, 24, 19)
 
 
-def book_pdf(title: str, days: list[dict[str, Any]], columns: tuple[tuple[str, str, str], ...]) -> bytes:
-    """``days``: ``desk.book.pages`` (heading, lines); ``columns``: key, Thai, English."""
+def book_pdf(
+    title: str, days: list[dict[str, Any]], columns: tuple[tuple[str, str, str], ...], widths: tuple[float, ...] = WIDTHS
+) -> bytes:
+    """``days``: ``desk.book.pages`` (heading, lines); ``columns``: key, Thai,
+    English; ``widths`` in mm (the destruction list's are its own)."""
     pdf = new_page("L")
     pdf.set_margins(10, 10, 10)
     pdf.set_auto_page_break(True, 10)
@@ -30,12 +33,12 @@ def book_pdf(title: str, days: list[dict[str, Any]], columns: tuple[tuple[str, s
         pdf.set_font("Sarabun", "B", 15)
         pdf.cell(0, 10, day["heading"], align="C", new_x="LMARGIN", new_y="NEXT")
         pdf.set_font("Sarabun", "", 9.5)
-        with pdf.table(col_widths=WIDTHS, text_align="LEFT", line_height=4.6, first_row_as_headings=True) as table:
+        with pdf.table(col_widths=widths, text_align="LEFT", line_height=4.6, first_row_as_headings=True) as table:
             head = table.row()
-            for (_key, th, _en), width in zip(columns, WIDTHS, strict=True):
+            for (_key, th, _en), width in zip(columns, widths, strict=True):
                 head.cell("\n".join(_wrap(pdf, th, width - 4)))
             for line in day["lines"]:
                 row = table.row()
-                for (key, _th, _en), width in zip(columns, WIDTHS, strict=True):
+                for (key, _th, _en), width in zip(columns, widths, strict=True):
                     row.cell("\n".join(_wrap(pdf, str(line.get(key) or ""), width - 2.5)))
     return bytes(pdf.output())

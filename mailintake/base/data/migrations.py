@@ -314,4 +314,39 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (transaction_id, original_sha256)
     );
     """,
+    # Issue 16: the destruction lists (บัญชีหนังสือขอทำลาย) and their items; the
+    # committee's approval recorded on the list, the erasing done by ops.purge.
+    """
+    CREATE TABLE destruction_lists (
+        id INTEGER PRIMARY KEY,
+        year INTEGER NOT NULL,
+        made_at TEXT NOT NULL,
+        made_by TEXT NOT NULL,
+        approved_by TEXT,
+        approved_on TEXT,
+        approved_at TEXT,
+        recorded_by TEXT
+    );
+    CREATE TABLE destruction_items (
+        list_id INTEGER NOT NULL REFERENCES destruction_lists(id),
+        position INTEGER NOT NULL,
+        book_id INTEGER NOT NULL,
+        transaction_id TEXT,
+        keep_until INTEGER NOT NULL,
+        PRIMARY KEY (list_id, position)
+    );
+    CREATE INDEX destruction_tid ON destruction_items(transaction_id);
+    """,
+    # Issue 13: the clerk's matches of a service's required documents to files
+    # received (``triage doc``); automatic matches are computed, never stored.
+    """
+    CREATE TABLE checklist_matches (
+        transaction_id TEXT NOT NULL,
+        document INTEGER NOT NULL,
+        file_id INTEGER NOT NULL,
+        matched_by TEXT NOT NULL,
+        matched_at TEXT NOT NULL,
+        PRIMARY KEY (transaction_id, document)
+    );
+    """,
 ]

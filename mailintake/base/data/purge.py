@@ -23,9 +23,12 @@ def _before(rows: list[dict[str, Any]], column: str, cutoff: datetime) -> list[d
 
 
 def finished_applications(reg: Registry, cutoff: datetime) -> list[dict[str, Any]]:
+    """Finished before ``cutoff`` and not on the registry book (its lines go by
+    their retention class and an approved destruction list: ``data.retention``)."""
     marks = ", ".join("?" for _ in FINISHED)
     rows = reg.all(
         f"SELECT transaction_id, status, updated_at FROM applications WHERE purged_at IS NULL AND status IN ({marks}) "
+        "AND NOT EXISTS (SELECT 1 FROM book b WHERE b.transaction_id = applications.transaction_id) "  # kept by the book
         "ORDER BY transaction_id",
         FINISHED,
     )
