@@ -213,6 +213,13 @@ def test_fee_permit_expiry_and_periodic_report_reminders_go_once(office: Env) ->
     assert len(to(run(office, "2025-12-17T08:31:00+07:00")[1], "hotel@hotel.example")) == 1
     assert "Reminder: fee payment due" in subjects(office, "hotel@hotel.example")[-1]
     assert to(run(office, "2025-12-18T09:00:00+07:00")[1], "hotel@hotel.example") == []
+    # Paid in time (unpaid, it would lapse after 19 Dec: tests/test_payments.py), so the reports go on.
+    dep = registry(office)
+    try:
+        with dep.registry.transaction():
+            applications.update(dep.registry, TID, status="fee_confirmed")
+    finally:
+        dep.close()
 
     # The permit (valid to 31 Jan 2026) 30 days ahead; the closing notice went before.
     assert to(run(office, "2025-12-31T09:00:00+07:00")[1], CITIZEN) == []

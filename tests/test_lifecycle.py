@@ -136,6 +136,9 @@ def test_application_from_arrival_to_confirmed_payment(office: Env, tmp_path: Pa
     assert subject(review).endswith("คำขอของท่านอยู่ระหว่างการพิจารณา / Your application is under review")
     assert subject(approved).endswith("คำขอของท่านได้รับอนุมัติ / Your application has been approved")
     assert subject(fee) == f"[{tid}] แจ้งชำระค่าธรรมเนียม / Fee notice"
+    # A fee service's approval says the fee comes next, not the permit (issue 13).
+    assert "The fee comes next" in text(approved) and "ขั้นตอนต่อไปคือการชำระค่าธรรมเนียม" in text(approved)
+    assert "The permit will be sent" not in text(approved)
     fee_text = text(fee)
     assert "ค่าธรรมเนียม: 200 บาท" in fee_text and "Fee: 200 baht" in fee_text
     # Five working days from Thu 11 Dec 2025: 12, 15, 16, 17, 18 Dec.
@@ -157,7 +160,10 @@ def test_application_from_arrival_to_confirmed_payment(office: Env, tmp_path: Pa
     assert tid in waiting and "slip.jpg" in waiting
 
     # 7. Finance confirms.
-    office.run("payments", "confirm", tid, "--ref", "KTB-20251212-0042", "--now", "2025-12-12T10:00:00+07:00", env=FINANCE)
+    office.run(
+        "payments", "confirm", tid, "--amount", "200", "--ref", "KTB-20251212-0042", "--now", "2025-12-12T10:00:00+07:00",
+        env=FINANCE,
+    )  # fmt: skip
     confirmed = office.smtp.messages()[7]
     assert subject(confirmed).endswith("ยืนยันการชำระค่าธรรมเนียม / Payment confirmed")
     assert "KTB-20251212-0042" in text(confirmed)

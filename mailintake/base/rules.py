@@ -40,6 +40,7 @@ KEYS = {
     "risk",
     "juristic_allowed",
     "fee",
+    "fee_basis",
     "time_limit_days",
     "result_within_days",
     "documents",
@@ -103,6 +104,7 @@ class Service:
     reminders: tuple[Periodic, ...] = ()
     # The retention class (issue 16): years kept after closing, None = permanent.
     retention_years: int | None = RETENTION_DEFAULT
+    fee_basis: str = ""  # the fee's legal basis, printed on the e-receipt (R17)
 
 
 class _Errors:
@@ -174,6 +176,8 @@ def load_service(path: Path) -> tuple[Service | None, list[str]]:
         fee = fee_value
     else:
         err.add("fee", 'expected an amount in baht (a whole number above 0) or "none"')
+    if not isinstance(basis := data.get("fee_basis", ""), str) or ("fee_basis" in data and not basis.strip()):
+        err.add("fee_basis", "expected the fee's legal basis as text (printed on the e-receipt)")
     limit = _days(data, "time_limit_days", err, required=True)
     within = _days(data, "result_within_days", err, required=False)
     documents: list[Document] = []
@@ -223,6 +227,7 @@ def load_service(path: Path) -> tuple[Service | None, list[str]]:
         path,
         reminders,
         None if retention == "permanent" else int(retention),
+        str(basis).strip(),
     ), []
 
 

@@ -35,15 +35,17 @@ def payments_list(ctx: click.Context, fmt: str) -> None:
 
 @payments.command("confirm")
 @click.argument("transaction_id")
-@click.option("--ref", required=True, help="The bank or PromptPay reference of the payment.")
+@click.option("--amount", type=click.IntRange(min=1), required=True, help="The amount paid, in baht (must be the fee).")
+@click.option("--reference", "--ref", "ref", required=True, help="The bank or PromptPay reference of the payment.")
 @now_option
 @click.pass_context
-def payments_confirm(ctx: click.Context, transaction_id: str, ref: str, now: str | None) -> None:
-    """Confirm a payment; the applicant is told (finance).
+def payments_confirm(ctx: click.Context, transaction_id: str, amount: int, ref: str, now: str | None) -> None:
+    """Confirm a payment: the amount and reference are recorded, and the
+    applicant gets the official e-receipt (PDF) with the confirmation (finance).
 
-    Example: mailintake payments confirm SRB-2568-000001 --ref 20251210-778812
+    Example: mailintake payments confirm SRB-2568-000001 --amount 200 --reference 20251210-778812
     """
-    step(ctx, "confirm-payment", transaction_id, now, ref=ref)
+    step(ctx, "confirm-payment", transaction_id, now, ref=ref, amount=amount)
 
 
 @payments.command("reject")

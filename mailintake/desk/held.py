@@ -83,7 +83,8 @@ def release(office: Office, row: int, now: datetime) -> str:
             after=app.status,
             detail={"message": row, "from": m.from_addr, "files": len(files), "held_because": m.held_reason},
         )
-        react(reg, Happened(REPLIED, tid, has_files=bool(files)), now, office)
+        kept = tuple((f.name, f.kind, bool(f.accepted) or f.problem == "low_resolution") for f in files)
+        react(reg, Happened(REPLIED, tid, has_files=bool(files), files=kept), now, office)
     return tid
 
 

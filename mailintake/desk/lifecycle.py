@@ -51,6 +51,7 @@ class Desk(Office):
         docs: tuple[str, ...] = (),
         ref: str = "",
         override: str = "",
+        amount: int | None = None,
     ) -> Application:
         """Do one step of ``STEPS`` as the acting user; returns the application
         after it. ``request-info`` with no reason asks for the missing documents;
@@ -79,13 +80,17 @@ class Desk(Office):
                 if not ref.strip():
                     raise StepRefused("confirm-payment needs --ref (the bank or PromptPay reference)")
                 changes["payment_ref"] = ref.strip()
+                payments.check_amount(app, amount)
             if verb == "request-info":
                 changes["flags"] = tuple(f for f in app.flags if f != "new_documents")
-            detail = {k: v for k, v in (("reason", reason.strip()), ("docs", list(docs)), ("ref", ref.strip())) if v}
+            given = (("reason", reason.strip()), ("docs", list(docs)), ("ref", ref.strip()), ("amount", amount))
+            detail = {k: v for k, v in given if v}
             app = self.move(app, step.target, user.login, verb.replace("-", "_"), now, detail or None, **changes)
-            self.notify(
-                app, step.notice, now, {"reason": reason.strip(), "docs": list(docs), "problems": self._problem_wording(app)}
-            )
+            extra: dict[str, Any] = {"reason": reason.strip(), "docs": list(docs), "problems": self._problem_wording(app)}
+            attachments: Attachments = ()
+            if verb == "confirm-payment":
+                extra["receipt"], attachments = payments.issue_receipt(self, app, now, user.login)
+            self.notify(app, step.notice, now, extra, attachments)
             if verb == "approve":
                 app = payments.ask_for_fee(self, app, now)
         return app

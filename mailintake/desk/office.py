@@ -57,7 +57,8 @@ STEPS: dict[str, Step] = {
 }
 # Statuses reached by other commands: permit issue (permit_issued), the outbox
 # when both permit emails are accepted (delivered), the deadline job once the
-# result was told (closed: desk.delays.close_finished).
+# result was told (closed: desk.delays.close_finished), the deadline job past
+# the fee deadline with no slip (fee_expired: desk.payments.lapse_unpaid).
 
 
 def allowed_next(status: str) -> list[str]:
@@ -183,5 +184,6 @@ class Office:
             attachments=attachments,
         )
         queue(self.cfg, self.reg, composed, kind=key, tid=tid, now=now, due=due, sms=sms)
-        applications.update(self.reg, tid, replied_at=to_iso(now))
+        if self.app(tid).replied_at is None:  # Table 2's "date replied": the first reply, never moved (R11)
+            applications.update(self.reg, tid, replied_at=to_iso(now))
         return composed.message_id

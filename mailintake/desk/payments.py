@@ -1,7 +1,11 @@
 """The fee (R17): after approval a service with a fee moves on to ``fee_due``
 and the applicant is told the amount, the deadline and how to pay (bank
 account, PromptPay with a QR code of the amount, bank counter bill payment).
-Finance confirms or rejects the slip with a step of ``STEPS``.
+Finance confirms or rejects the slip with a step of ``STEPS``: confirming
+records the amount (which must be the fee) and the reference, and sends the
+official e-receipt (``permits.receipt``). A slip must be a JPEG or PDF the checks
+accept (``slip_problems``); past the deadline the application lapses to
+``fee_expired`` (``lapse_unpaid``, from the deadline job).
 """
 
 from __future__ import annotations
@@ -12,10 +16,17 @@ from typing import Any
 from mailintake.base import promptpay, thaitext
 from mailintake.base.calendar import WorkCalendar
 from mailintake.base.config import Config
+from mailintake.base.data import applications
 from mailintake.base.data.db import to_iso
 from mailintake.base.data.records import Application
+from mailintake.base.deployment import Deployment
+from mailintake.base.errors import StepRefused
+from mailintake.base.rules import KNOWN_TYPES
+from mailintake.base.wording import Problem
 from mailintake.desk.office import Attachments, Office
 from mailintake.permits.codes import qr_png
+from mailintake.permits.receipt import SEQUENCE as RECEIPTS
+from mailintake.permits.receipt import receipt_label, render_receipt
 
 
 def fee_details(
@@ -75,3 +86,78 @@ def ask_for_fee(office: Office, app: Application, now: datetime) -> Application:
     fee, attachments = fee_details(cfg, cal, app, service.fee, deadline)
     office.notify(app, "fee_due", now, {"fee": fee}, attachments)
     return app
+
+
+def check_amount(app: Application, amount: int | None) -> None:
+    """Finance records the amount paid; it must be the fee asked (R17)."""
+    if amount is None:
+        raise StepRefused("confirm-payment needs --amount (the amount paid, in baht)")
+    if app.fee_amount is not None and amount != app.fee_amount:
+        raise StepRefused(
+            f"{app.transaction_id}: the amount paid ({amount:,} baht) is not the fee ({app.fee_amount:,} baht); not confirmed"
+        )
+
+
+def issue_receipt(office: Office, app: Application, now: datetime, officer: str) -> tuple[str, Attachments]:
+    """The official e-receipt after confirmation: the next number of this
+    year's ``receipt`` sequence, recorded in an event, and the PDF to attach."""
+    local = office.cal.local(now)
+    label = receipt_label(office.reg.next_number(RECEIPTS, local.year), local.year)
+    amount = app.fee_amount or 0
+    pdf = render_receipt(
+        office.cfg,
+        app,
+        office.service_of(app),
+        label=label,
+        amount=amount,
+        reference=app.payment_ref or "",
+        at=local,
+        officer=officer,
+    )
+    office.reg.add_event(
+        at=now,
+        actor=officer,
+        action="receipt_issued",
+        transaction_id=app.transaction_id,
+        detail={"receipt": label, "amount": amount, "ref": app.payment_ref},
+    )
+    return label, ((f"receipt-{label.replace('/', '-')}.pdf", pdf, "application/pdf"),)
+
+
+# What a slip may be (R17: JPEG or PDF), within what the checks accept.
+SLIP_KINDS = ("jpeg", "pdf")
+
+
+def slip_problems(office: Office, files: tuple[tuple[str, str | None, bool], ...]) -> list[Problem]:
+    """Why none of ``files`` (name, kind, usable: no problem but a low
+    resolution) can be a slip; empty when one can."""
+    kinds = [k for k in SLIP_KINDS if k in office.cfg.checks.allowed_types]
+    if any(usable and kind in kinds for _name, kind, usable in files):
+        return []
+    allowed = ", ".join(KNOWN_TYPES[k][0] for k in kinds)
+    wording, out = office.dep.wording, []
+    for name, kind, _usable in files:
+        if kind in kinds:  # the right type, but damaged, encrypted or the like
+            p = wording.problem("unreadable", name=name)
+        else:
+            p = wording.problem(
+                "type_not_allowed", name=name, detected=KNOWN_TYPES[kind][0] if kind in KNOWN_TYPES else "?", allowed=allowed
+            )
+        out.append(Problem(p.code, f"{name}: {p.th}", f"{name}: {p.en}"))
+    return out
+
+
+def lapse_unpaid(dep: Deployment, now: datetime) -> list[dict[str, Any]]:
+    """Past the fee deadline (``fee_due_at``) with no slip: the application
+    lapses to ``fee_expired`` and the applicant is told (R17). A deadline job,
+    run as ``system``; idempotent (a lapsed one is no longer ``fee_due``)."""
+    office = Office(dep)
+    lapsed: list[dict[str, Any]] = []
+    for app in applications.in_status(office.reg, "fee_due"):
+        if app.fee_due_at is None or datetime.fromisoformat(app.fee_due_at) > now:
+            continue
+        with office.reg.transaction():
+            moved = office.move(app, "fee_expired", "system", "fee_expired", now, {"deadline": app.fee_due_at})
+            office.notify(moved, "fee_expired", now)
+        lapsed.append({"kind": "fee_expired", "transaction_id": app.transaction_id, "deadline": app.fee_due_at})
+    return lapsed

@@ -2,8 +2,9 @@
 the intake road and the outbox call, inside their own transaction.
 
 - ``REPLIED``: the applicant wrote again with files: documents asked for move the
-  application back to ``received``; a slip while a fee is due moves it to
-  ``fee_submitted``; each time the applicant is told.
+  application back to ``received``; a slip (a JPEG or PDF the checks accept)
+  while a fee is due moves it to ``fee_submitted``, anything else is explained
+  and moves nothing; each time the applicant is told.
 - ``ACCEPTED``: SMTP accepted mail; a permit whose two emails are both accepted
   is delivered (R19).
 - ``BOUNCED``: a permit email bounced; delivery goes back to the clerk.
@@ -19,6 +20,7 @@ from mailintake.base.data import outbox as outgoing
 from mailintake.base.data import permits as register
 from mailintake.base.data.db import Registry, to_iso
 from mailintake.base.data.records import Application
+from mailintake.desk import payments
 from mailintake.desk.office import Office
 
 REPLIED, ACCEPTED, BOUNCED = "replied", "accepted", "bounced"
@@ -32,6 +34,8 @@ class Happened:
     transaction_id: str | None = None
     has_files: bool = False
     outbox_message_id: str | None = None
+    # The reply's files: name, kind and whether the checks found nothing but a low resolution (a slip's test).
+    files: tuple[tuple[str, str | None, bool], ...] = ()
 
 
 def react(reg: Registry, happened: Happened, now: datetime, desk: Office | None = None) -> None:
@@ -40,20 +44,26 @@ def react(reg: Registry, happened: Happened, now: datetime, desk: Office | None 
     if happened.kind == REPLIED and desk is not None and happened.transaction_id:
         app = applications.get(reg, happened.transaction_id)
         if app is not None:
-            _on_reply(desk, app, happened.has_files, now)
+            _on_reply(desk, app, happened, now)
     elif happened.kind == ACCEPTED:
         _settle_deliveries(reg, now)
     elif happened.kind == BOUNCED and happened.outbox_message_id:
         _reopen_delivery(reg, happened.outbox_message_id, now)
 
 
-def _on_reply(desk: Office, app: Application, has_files: bool, now: datetime) -> None:
-    if not has_files:
+def _on_reply(desk: Office, app: Application, happened: Happened, now: datetime) -> None:
+    if not happened.has_files:
         return
     if app.status == "info_requested":
         app = desk.move(app, "received", "system", "documents_received", now)
         desk.notify(app, "received_again", now)
     elif app.status == "fee_due":
+        problems = payments.slip_problems(desk, happened.files)
+        if problems:  # not a JPEG or PDF the checks accept: explained, the status stays (R17)
+            detail = {"files": [name for name, _kind, _ok in happened.files], "problems": [p.code for p in problems]}
+            desk.reg.add_event(at=now, actor="system", action="slip_refused", transaction_id=app.transaction_id, detail=detail)
+            desk.notify(app, "slip_refused", now, {"problems": problems})
+            return
         app = desk.move(app, "fee_submitted", "system", "slip_received", now)
         desk.notify(app, "fee_submitted", now)
 

@@ -36,7 +36,7 @@ from mailintake.desk.office import Office
 
 log = logging.getLogger(__name__)
 
-ENDED = ("rejected", "withdrawn")
+ENDED = ("rejected", "withdrawn", "fee_expired")
 
 
 def _dates(office: Office, moment: datetime, timed: bool = False) -> dict[str, str]:

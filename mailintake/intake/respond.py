@@ -167,9 +167,12 @@ class Responder:
         if before is None:
             return
         satisfaction.record(self.reg, tid, before.status, msg.body_text, now)  # a closed one was asked (R26)
-        react(self.reg, Happened(REPLIED, tid, has_files=bool(checks)), now, self.desk)
+        # A slip may be a phone's photo: a low resolution does not stop it (R17).
+        files = tuple((c.name, c.kind, all(p.code == "low_resolution" for p in c.problems)) for _d, c in checks)
+        react(self.reg, Happened(REPLIED, tid, has_files=bool(checks), files=files), now, self.desk)
         after = applications.get(self.reg, tid)
-        moved = after is not None and after.status != before.status
+        # A reply with files while a fee is due was answered by the desk: moved, or the slip explained.
+        moved = after is not None and (after.status != before.status or before.status == "fee_due")
         recipient = msg.reply_address
         if checks and recipient is not None and not moved and self.may_answer(recipient, "receipt", now, tid=tid, auth=auth):
             ctx = self.context(tid, msg, received, received, checks)

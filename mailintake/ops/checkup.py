@@ -134,9 +134,12 @@ _REMIND: dict[str, Any] = {"what": "fee_due", "due": {"th": _RESULT["finished_th
 _STEP = {"reason": "เอกสารไม่ครบ", "docs": ["สำเนาทะเบียนบ้าน"], "problems": [_POA]}
 NOTICE_EXTRAS: dict[str, list[dict[str, Any]]] = {
     **dict.fromkeys(
-        ("under_review", "info_requested", "approved", "rejected", "fee_confirmed", "payment_rejected"),
+        ("under_review", "info_requested", "approved", "rejected", "payment_rejected"),
         [_STEP, {"reason": "", "docs": [], "problems": []}],
     ),
+    "fee_confirmed": [{**_STEP, "receipt": "000001/2568"}, {"reason": "", "docs": [], "problems": [], "receipt": ""}],
+    "slip_refused": [{"problems": [_POA]}],
+    "fee_expired": [{}],
     "received_again": [{}],
     "fee_submitted": [{}],
     "answer": [{"answer": "สำนักงานเปิดวันจันทร์ถึงวันศุกร์"}],

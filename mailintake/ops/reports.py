@@ -11,7 +11,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from mailintake.base.data import applications
+from mailintake.base import thaitext
+from mailintake.base.data import applications, book
 from mailintake.base.data.db import Registry
 from mailintake.base.store import Store
 from mailintake.desk.queries import show_application
@@ -42,11 +43,31 @@ def service_log(reg: Registry, start: date, end: date) -> list[dict[str, Any]]:
                 "date_replied": replied,
                 "requester": f"{app.applicant_name or ''} <{app.applicant_email}>".strip(),
                 "subject": app.subject,
-                "source": "email",
+                # An officer's forward of a citizen's mail (R23) carries the flag "forwarded".
+                "source": "forwarded" if "forwarded" in app.flags else "email",
                 "remarks": "; ".join(remarks),
             }
         )
-    return rows
+    # Documents registered at the counter or by post (``book add``) are received
+    # too: their channel is the source; an email's line is the application above.
+    for line in book.between(reg, start.isoformat(), end.isoformat()):
+        if line["channel"] == "email" or line["cancelled_at"]:
+            continue
+        rows.append(
+            {
+                "date_received": line["received_at"],
+                "date_replied": None,
+                "requester": line["sender"],
+                "subject": line["subject"],
+                "source": SOURCES.get(line["channel"], line["channel"]),
+                "remarks": f"{line['number']}/{thaitext.be_year(line['year'])}",
+            }
+        )
+    return sorted(rows, key=lambda r: str(r["date_received"]))
+
+
+# The channel a book line came by, as Table 2's "source" names it.
+SOURCES = {"walk-in": "counter", "post": "post"}
 
 
 # A text cell a spreadsheet would read as a formula (or, after a tab or carriage

@@ -88,6 +88,7 @@ _WORDS = {
     "fee_due": ("fee due", "fee due"),
     "fee_submitted": ("fee submitted", "fee submitted"),
     "fee_confirmed": ("fee confirmed", "fee confirmed"),
+    "fee_expired": ("fee expired", "fee expired"),
     "permit_issued": ("permit issued", "permit issued"),
 }
 

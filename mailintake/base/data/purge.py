@@ -11,7 +11,7 @@ from typing import Any
 from mailintake.base.data.db import Registry, to_iso
 
 # An application in one of these has nothing left to do.
-FINISHED = ("rejected", "delivered", "closed", "answered", "withdrawn")
+FINISHED = ("rejected", "delivered", "closed", "answered", "withdrawn", "fee_expired")
 # Mail that opened no application: spam, robots' mail, VERIFY requests, and the like.
 UNATTACHED = ("spam", "autoreply", "bounce", "own", "verify", "oversized", "duplicate")
 QUARANTINED = ("quarantined", "retried")

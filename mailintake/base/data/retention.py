@@ -11,7 +11,7 @@ from mailintake.base.data.db import Registry
 
 # An application in one of these is finished: its retention runs from then.
 # (``delivered`` becomes ``closed`` the next working day: desk.delays.close_finished.)
-FINISHED = ("closed", "withdrawn", "rejected", "answered")
+FINISHED = ("closed", "withdrawn", "rejected", "answered", "fee_expired")
 
 _LINES = (
     "SELECT b.*, a.status, a.service, a.purged_at, a.updated_at, "
