@@ -48,6 +48,7 @@ class Agency:
     name_en: str = setting(required=True)
     phone: str = setting(required=True)
     mailbox_address: str = setting(required=True)
+    forward_domains: tuple[str, ...] = setting()  # more agency domains whose forwards are citizens' mail (R23)
     address_th: str = setting()
     address_en: str = setting()
     templates_dir: Path = setting()

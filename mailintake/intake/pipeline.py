@@ -43,10 +43,11 @@ from mailintake.base.deployment import Deployment
 from mailintake.base.faults import checkpoint
 from mailintake.base.trust import RECEIPT_SKEW, Authentication, ReceiptTime, TrustBoundary
 from mailintake.desk.lifecycle import Desk
-from mailintake.intake import check, classify, limits, parse
+from mailintake.intake import check, classify, forwarded, limits, parse
 from mailintake.intake.check import FileCheck
 from mailintake.intake.classify import HELD, NEW, REPLY, VERIFY, Verdict
 from mailintake.intake.envelope import split_header
+from mailintake.intake.forwarded import Forward
 from mailintake.intake.parse import Incoming, parse_headers_only
 from mailintake.intake.record import Outcome, Recorder
 from mailintake.intake.respond import Responder
@@ -75,6 +76,7 @@ class Letter:
     outcome: Outcome | None = None
     receipt: ReceiptTime | None = None
     auth: Authentication | None = None  # the trusted Authentication-Results
+    forward: Forward | None = None  # an officer's forward of a citizen's mail (R23)
 
     @property
     def receipt_time(self) -> ReceiptTime:
@@ -103,6 +105,10 @@ def parse_stage(road: Road, letter: Letter) -> None:
     # The receipt time (R1): the trusted Received: line, else the INTERNALDATE.
     letter.receipt = road.trust.receipt_time(letter.msg.received_chain, letter.received)
     letter.received = letter.receipt.at
+    letter.forward = forwarded.recognise(letter.msg, letter.raw, road.agency_domains, road.dep.calendar.tz)
+    if letter.forward is not None:  # the citizen's mail, received when the officer got it (R23)
+        letter.msg = letter.forward.original
+        letter.received = letter.forward.original_at or letter.received
     checkpoint("after_parse")
 
 
@@ -127,6 +133,8 @@ def classify_stage(road: Road, letter: Letter) -> None:
         if letter.verdict.kind == NEW and letter.receipt_time.skewed:
             # The MX accepted it long before the mailbox stored it: the clerk sees why.
             letter.verdict = replace(letter.verdict, flags=(*letter.verdict.flags, RECEIPT_SKEW))
+        if letter.verdict.kind == NEW and letter.forward is not None:
+            letter.verdict = replace(letter.verdict, flags=(*letter.verdict.flags, forwarded.FORWARDED))
 
 
 def check_stage(road: Road, letter: Letter) -> None:
@@ -153,9 +161,13 @@ def register_stage(road: Road, letter: Letter) -> None:
     if verdict.kind == NEW:
         # Deemed receipt (R3), the acknowledgement deadline (R4) and the service
         # clock run from the receipt time; the stored reason names its source.
-        deadline = cal.deadline(receipt.at)
-        letter.deadline = replace(deadline, reason=f"{receipt.describe(cal.local)}; {deadline.reason}")
+        deadline = cal.deadline(letter.received)
+        said = forwarded.describe(letter.forward, receipt, cal.local) if letter.forward else receipt.describe(cal.local)
+        letter.deadline = replace(deadline, reason=f"{said}; {deadline.reason}")
         due = road.desk.due_at(letter.deadline.deemed_received_at, verdict.service)
+        # A forward's application is received when the officer got the original (R23);
+        # the forward's own receipt stays beside it (internaldate, trusted_received_at).
+        receipt = replace(receipt, at=letter.received)
         letter.outcome = rec.application(env, msg, verdict, letter.checks, now, receipt, letter.deadline, due)
     elif verdict.kind == REPLY and verdict.transaction_id:
         letter.outcome = rec.reply(env, msg, verdict.transaction_id, letter.checks, now, receipt)
@@ -176,6 +188,8 @@ def respond_stage(road: Road, letter: Letter) -> None:
     tid, now = outcome.transaction_id, letter.now
     if outcome.kind == "application" and tid and letter.deadline is not None:
         out.acknowledge(msg, verdict, tid, letter.checks, now, letter.received, letter.deadline.deemed_received_at, auth)
+        if letter.forward is not None:
+            forwarded.confirm(out, letter.forward, tid, now)
     elif outcome.kind == "reply" and tid:
         out.on_reply(msg, tid, letter.checks, now, letter.received, auth)
     elif outcome.kind == "verify" and verdict.permit:
@@ -220,6 +234,7 @@ class Road:
         self.recorder = Recorder(dep)
         self.trust = TrustBoundary.from_config(dep.cfg)
         self.responder = Responder(dep, self.desk)
+        self.agency_domains = forwarded.agency_domains(dep.cfg.agency.mailbox_address, dep.cfg.agency.forward_domains)
         self._worker: CheckWorker | None = None
 
     @property

@@ -146,6 +146,7 @@ class Responder:
             self.dep.wording.problem(code, domain=domain) for code in verdict.problems if code in JURISTIC_PROBLEMS
         ]
         ctx["identity_needed"] = verdict.service is not None and verdict.service.risk in ("medium", "high")
+        ctx["right_address"] = self.cfg.agency.mailbox_address if "forwarded" in verdict.flags else None  # R23
         if not ctx["inquiry"]:  # the required documents no file answers (desk.checklist)
             ctx["missing_documents"] = checklist.missing(self.reg, verdict.service, tid)
         composed = self.answer("ack", recipient, ctx, now, kind="ack", tid=tid, msg=msg)

@@ -66,7 +66,7 @@ SAMPLE_SERVICE = Service(
 # desk/watchdog.py renders ack_alert (to the admin), desk/digest.py digest (to the clerks),
 # desk/reminders.py the reminder_* and withdrawn notices.
 MAIL_TEMPLATES: tuple[str, ...] = ("ack", "more", "notice", "oversized", "verify", "admin_alert", "audit_anchor")
-MAIL_TEMPLATES += ("delay_reminder", "ack_alert", "digest")
+MAIL_TEMPLATES += ("delay_reminder", "ack_alert", "digest", "forward_confirm")
 NOTICE_FIELDS = ("subject_th", "subject_en", "th", "en")
 PROBLEM_FIELDS: dict[str, tuple[str, ...]] = {
     **dict.fromkeys(
@@ -188,6 +188,7 @@ def template_contexts(stem: str, service: Any) -> list[dict[str, Any]] | None:
     # What ``Responder.context`` gives every answer, then what ``acknowledge`` adds.
     listed |= {"inquiry": False, "service": None, "app_problems": [], "identity_needed": False, "missing_documents": []}
     ack: dict[str, Any] = {"service": service, "app_problems": [_POA], "identity_needed": True}
+    ack |= {"right_address": "saraban@example.go.th"}  # an officer's forward (intake/forwarded.py)
     ack |= {"missing_documents": list(service.documents) if service is not None else []}  # desk.checklist.missing
     asked: dict[str, Any] = {"inquiry": True, "subject": "", "applicant_name": None, "later_th": [], "later_en": []}
     notice = {"subject_th": "คำขอของท่านได้รับอนุมัติ", "subject_en": "Approved", "th": "อนุมัติแล้ว", "en": "Approved."}
@@ -225,6 +226,9 @@ def template_contexts(stem: str, service: Any) -> list[dict[str, Any]] | None:
         ]
         + [{"number": "EVT-2568-9999", "result": {"number": "EVT-2568-9999", "status": "unknown"}}],
         "admin_alert": [{**alert, "recovered": r} for r in (False, True)],
+        "forward_confirm": [
+            {"tid": _APP.transaction_id, "citizen": "somchai@example.com", "subject": None, "applicant_name": None}
+        ],
         "audit_anchor": [{"event": 42, "mac": "0f" * 32, "mailbox": alert["mailbox"], "at": alert["at"]}],
         "delay_reminder": [
             {"tid": _APP.transaction_id, "app": _APP, "service": s, "reason": r, "delay": _DELAY, "notice_on": on}
