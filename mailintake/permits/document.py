@@ -23,6 +23,7 @@ from __future__ import annotations
 import io
 import secrets
 import tomllib
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -82,17 +83,15 @@ def new_page(orientation: str = "P") -> Any:
     return pdf
 
 
-def render(cfg: Config, layout: dict[str, Any], context: dict[str, Any], qr_text: str) -> bytes:
-    """The permit as an unencrypted PDF."""
+def letterhead(cfg: Config, title: str) -> tuple[Any, Callable[..., None]]:
+    """A new page headed by the agency (names, address, telephone, mailbox),
+    and ``para(text, size, style="", gap=1.5)`` writing wrapped, shaped Thai
+    across the page: the start of every document the office issues (the permit,
+    the e-receipt)."""
     from fpdf.enums import XPos, YPos
 
-    thai_num = bool(layout.get("thai_numerals"))
-
-    def th(text: str) -> str:
-        return thaitext.thai_digits(text) if thai_num else text
-
     pdf = new_page()
-    pdf.set_title(f"{layout.get('title_en', 'Permit')} {context['permit']['number']}")
+    pdf.set_title(title)
     pdf.set_creator("mailintake")
     width = pdf.w - pdf.l_margin - pdf.r_margin
 
@@ -109,6 +108,18 @@ def render(cfg: Config, layout: dict[str, Any], context: dict[str, Any], qr_text
         para(" ".join(x for x in (agency.address_th, agency.address_en) if x), 11, "", 0)
     para(f"โทรศัพท์ / Tel. {agency.phone}   อีเมล / Email {agency.mailbox_address}", 11)
     pdf.ln(4)
+    return pdf, para
+
+
+def render(cfg: Config, layout: dict[str, Any], context: dict[str, Any], qr_text: str) -> bytes:
+    """The permit as an unencrypted PDF."""
+
+    thai_num = bool(layout.get("thai_numerals"))
+
+    def th(text: str) -> str:
+        return thaitext.thai_digits(text) if thai_num else text
+
+    pdf, para = letterhead(cfg, f"{layout.get('title_en', 'Permit')} {context['permit']['number']}")
     para(str(layout.get("title_th", "ใบอนุญาต")), 22, "B", 0)
     para(str(layout.get("title_en", "Permit")), 15, "B")
     permit = context["permit"]

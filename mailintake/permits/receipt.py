@@ -12,7 +12,7 @@ from mailintake.base import thaitext
 from mailintake.base.config import Config
 from mailintake.base.data.records import Application
 from mailintake.base.rules import Service
-from mailintake.permits.document import _wrap, new_page
+from mailintake.permits.document import letterhead
 
 SEQUENCE = "receipt"
 
@@ -34,26 +34,8 @@ def render_receipt(
     officer: str,
 ) -> bytes:
     """The e-receipt as a PDF."""
-    from fpdf.enums import XPos, YPos
 
-    pdf = new_page()
-    pdf.set_title(f"e-Receipt {label}")
-    pdf.set_creator("mailintake")
-    width = pdf.w - pdf.l_margin - pdf.r_margin
-
-    def para(text: str, size: float, style: str = "", gap: float = 1.5) -> None:
-        pdf.set_font("Sarabun", style, size)
-        for line in _wrap(pdf, text, width):
-            pdf.cell(width, size * 0.5, line, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-        pdf.ln(gap)
-
-    agency = cfg.agency
-    para(agency.name_th, 18, "B", 0)
-    para(agency.name_en, 13, "B", 0)
-    if agency.address_th or agency.address_en:
-        para(" ".join(x for x in (agency.address_th, agency.address_en) if x), 11, "", 0)
-    para(f"โทรศัพท์ / Tel. {agency.phone}   อีเมล / Email {agency.mailbox_address}", 11)
-    pdf.ln(4)
+    pdf, para = letterhead(cfg, f"e-Receipt {label}")
     para("ใบเสร็จรับเงินอิเล็กทรอนิกส์", 22, "B", 0)
     para("Official e-Receipt", 15, "B")
     para(f"เลขที่ / No. {label}", 14, "B", 4)
