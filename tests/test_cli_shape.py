@@ -51,6 +51,7 @@ SINGLE = {
     ("book", "destruction-list"),
     ("book", "destroy"),
     ("book", "export"),
+    ("report", "monthly"),
 }
 FORMATS = {"--json", "--csv", "--nl"}
 

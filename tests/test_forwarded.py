@@ -9,6 +9,7 @@ outside the agency's domain stays the forwarder's ordinary mail."""
 from __future__ import annotations
 
 import email.header
+import json
 from email.message import EmailMessage, Message
 from email.policy import SMTP
 
@@ -167,3 +168,54 @@ def test_forward_from_outside_the_domain_is_ordinary_mail(deploy: Env) -> None:
     assert app.received_at.startswith("2025-12-09T09:00")
     assert set(sent) == {stranger}
     assert "forwarded your email" not in text_of(sent[stranger])
+
+
+def forward_quoting(env: Env, citizen: str, when: str) -> None:
+    """An officer forwards (inline, Gmail) mail from ``citizen`` whose subject
+    quotes TID, with a site plan; delivered and swept at ``when``."""
+    assert env.mailbox is not None
+    body = GMAIL_BODY.replace(CITIZEN, citizen).replace("Subject: ขออนุญาตจัดงานลอยกระทง", f"Subject: Re: [{TID}] แผนผังงาน")
+    fwd = mail(
+        f"Fwd: Re: [{TID}] แผนผังงาน",
+        body,
+        sender=f"เจ้าหน้าที่ สมหญิง <{OFFICER}>",
+        attachments=[("แผนผังงาน.pdf", scanned_pdf(2480, 3508), "application/pdf")],
+    )
+    env.mailbox.append(fwd.as_bytes(), at(when))
+    env.run("sweep", "--now", when.replace(" ", "T") + ":30+07:00")
+
+
+def test_a_forward_quoting_an_existing_id_joins_it_or_is_held_and_the_officer_is_told(deploy: Env) -> None:
+    assert deploy.mailbox is not None and deploy.smtp is not None
+    own = mail(
+        "[EVT] ขออนุญาตจัดงานลอยกระทง",
+        sender=f"สมชาย ใจดี <{CITIZEN}>",
+        attachments=[("แบบคำขอ.pdf", scanned_pdf(2480, 3508), "application/pdf")],
+    )
+    deploy.mailbox.append(own.as_bytes(), at("2025-12-08 10:00"))
+    deploy.run("sweep", "--now", "2025-12-08T10:00:30+07:00")
+    before = len(deploy.smtp.messages())
+
+    # From the applicant: it joins the application as the applicant's reply; no new application.
+    forward_quoting(deploy, CITIZEN, "2025-12-09 09:00")
+    shown = deploy.json("triage", "show", TID)
+    assert [m["kind"] for m in shown["messages"]] == ["application", "reply"]
+    assert [a["transaction_id"] for a in deploy.json("triage", "list", "--all")] == [TID]
+    told = [m for m in deploy.smtp.messages()[before:] if str(m["To"]).strip("<>") == OFFICER]
+    assert len(told) == 1
+    assert subject(told[0]) == f"[{TID}] เรื่องที่ส่งต่อรวมเข้ากับเรื่องเดิมแล้ว / Forwarded mail joined its application"
+    assert f"it has joined application {TID}" in text_of(told[0]) and CITIZEN in text_of(told[0])
+    assert told[0]["In-Reply-To"] is not None
+    before = len(deploy.smtp.messages())
+
+    # From someone else: held for a clerk, joins nothing; the officer is told that too.
+    forward_quoting(deploy, "stranger@example.net", "2025-12-09 10:00")
+    assert [m["kind"] for m in deploy.json("triage", "show", TID)["messages"]] == ["application", "reply"]
+    [held] = deploy.json("triage", "held")
+    assert held["transaction_id"] == TID and held["from"] == "stranger@example.net"
+    sent = deploy.smtp.messages()[before:]
+    assert [str(m["To"]).strip("<>") for m in sent] == [OFFICER]  # nothing to the stranger
+    assert subject(sent[0]) == f"[{TID}] เรื่องที่ส่งต่อรอเจ้าหน้าที่ตรวจสอบ / Forwarded mail held for a clerk"
+    assert "held for a clerk to check" in text_of(sent[0]) and "stranger@example.net" in text_of(sent[0])
+    outcomes = [e for e in deploy.json("audit", "list", "--id", TID) if e["action"] == "forward_confirmed"]
+    assert [json.loads(e["detail"])["outcome"] for e in outcomes] == ["reply", "held"]

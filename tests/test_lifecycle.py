@@ -265,7 +265,21 @@ def test_inquiry_answered_threaded_then_published_in_the_faq_and_the_log(office:
     assert "ไม่เปิดวันเสาร์ค่ะ" in text(sent)
     # The FAQ holds only what a clerk wrote for it (tests/test_secrets.py checks it whole).
     assert office.json("inquiries", "faq") == []
-    office.run("inquiries", "faq", "add", "SRB-2568-000001", "--question", "เปิดวันเสาร์หรือไม่", "--answer", "ไม่เปิดค่ะ", env=CLERK)
+    office.run(
+        "inquiries",
+        "faq",
+        "add",
+        "SRB-2568-000001",
+        "--question",
+        "เปิดวันเสาร์หรือไม่",
+        "--answer",
+        "ไม่เปิดค่ะ",
+        "--question-en",
+        "Open on Saturdays?",
+        "--answer-en",
+        "No.",
+        env=CLERK,
+    )
     faq = office.json("inquiries", "faq")
     assert [(f["question"], f["answer"]) for f in faq] == [("เปิดวันเสาร์หรือไม่", "ไม่เปิดค่ะ")]
     log = office.run("log", "export", "--from", "2025-12-01", "--to", "2025-12-31", "--lang", "th").stdout.splitlines()

@@ -4,7 +4,9 @@ moves nothing; finance records the amount and reference, and an amount that is
 not the fee is refused with one line; the official e-receipt PDF (its own
 yearly number, the agency's name and the fee's legal basis from the service
 file) goes with the confirmation and is read back with pdftotext; past the
-fee deadline the application lapses to ``fee_expired`` with a notice.
+fee deadline the application lapses to ``fee_expired`` with a notice. The
+receipt is kept (number, date, amount, reference) and `payments receipt`
+gives the PDF again, byte for byte.
 
 The application is an [EVT] event permit (fee 200 baht) put at ``fee_due``
 directly (the road to it is tests/test_lifecycle.py's)."""
@@ -23,6 +25,7 @@ from mails import attachments_of as attachments
 from mails import subject_of as subject
 from mails import text_of as text
 from PIL import Image
+from pypdf import PdfReader
 
 from mailintake.base.config import load
 from mailintake.base.data import applications
@@ -144,3 +147,32 @@ def test_the_fee_expires_with_a_notice(office: Env) -> None:
     # A slip after the lapse moves nothing.
     send_slip(office, "2025-12-19 10:00", "slip.jpg", jpeg(1080, 1920, 72), "image/jpeg")
     assert status(office) == "fee_expired"
+
+
+def test_the_receipt_number_is_kept_and_a_copy_is_the_pdf_as_sent(office: Env, tmp_path: Path) -> None:
+    assert office.smtp is not None
+    fee_due(office)
+    send_slip(office, "2025-12-11 08:40", "slip.jpg", jpeg(1080, 1920, 72), "image/jpeg")
+    now = "2025-12-11T10:00:00+07:00"
+    office.run("payments", "confirm", TID, "--amount", "200", "--reference", "KTB-0042", "--now", now, env=FINANCE)
+    sent = attachments(office.smtp.messages()[-1])["receipt-000001-2568.pdf"]
+
+    # Stored with its date, amount and reference: in `triage show` and the finance listing.
+    [kept] = office.json("triage", "show", TID)["receipts"]
+    assert kept["label"] == "000001/2568" and kept["amount"] == 200 and kept["reference"] == "KTB-0042"
+    assert kept["issued_at"] == "2025-12-11T10:00:00+07:00" and kept["issued_by"] == "kanya"
+    assert "e-Receipt:     000001/2568  200 baht" in office.run("triage", "show", TID, env=FINANCE).stdout
+    listed = json.loads(office.run("payments", "list", "--receipts", "--json", env=FINANCE).stdout)
+    assert [(r["label"], r["transaction_id"]) for r in listed] == [("000001/2568", TID)]
+
+    # A copy later, by the application's ID or the receipt's number: the same bytes.
+    out = tmp_path / "copy.pdf"
+    said = office.run("payments", "receipt", TID, "--out", str(out), env=CLERK).stdout
+    assert said.strip() == f"e-receipt 000001/2568 of {TID} (200 baht) written to {out}"
+    assert out.read_bytes() == sent
+    by_number = office.run("payments", "receipt", "000001/2568", "--out", "-", env=FINANCE).stdout_bytes
+    assert by_number == sent
+    words = " ".join(" ".join(page.extract_text() or "" for page in PdfReader(out).pages).split())
+    assert "000001/2568" in words and TID in words and "KTB-0042" in words
+    missing = office.run("payments", "receipt", "SRB-2568-000099", env=FINANCE, ok=False)
+    assert missing.exit_code == 1 and missing.output.strip() == "Error: no e-receipt for SRB-2568-000099"

@@ -278,10 +278,22 @@ def test_the_faq_holds_only_what_a_clerk_wrote_for_it(deploy: Env) -> None:
     assert deploy.run("inquiries", "faq").stdout.strip() == ""
 
     deploy.run(
-        "inquiries", "faq", "add", "SRB-2568-000001", "--question", "Open on Saturdays?", "--answer", "No, Mon-Fri.", env=CLERK
+        "inquiries",
+        "faq",
+        "add",
+        "SRB-2568-000001",
+        "--question",
+        "เปิดวันเสาร์หรือไม่",
+        "--answer",
+        "ไม่เปิด จันทร์-ศุกร์",
+        "--question-en",
+        "Open on Saturdays?",
+        "--answer-en",
+        "No, Mon-Fri.",
+        env=CLERK,
     )
     faq = deploy.json("inquiries", "faq")
-    assert [(f["question"], f["answer"], f["added_by"]) for f in faq] == [("Open on Saturdays?", "No, Mon-Fri.", "somchai")]
+    assert [(f["question_en"], f["answer_en"], f["added_by"]) for f in faq] == [("Open on Saturdays?", "No, Mon-Fri.", "somchai")]
     published = deploy.run("inquiries", "faq").stdout
     for private in ("นกน้อย", "1-1037-00012-34-5", "+66 81 234 5678", "nok@example.com", "เปิดวันเสาร์ไหม"):
         assert private not in published
@@ -289,7 +301,22 @@ def test_the_faq_holds_only_what_a_clerk_wrote_for_it(deploy: Env) -> None:
     assert "faq_added" in events
 
     # Only an answered inquiry; an entry can be taken out again.
-    refused = deploy.run("inquiries", "faq", "add", "SRB-2568-999999", "--question", "q", "--answer", "a", env=CLERK, ok=False)
+    refused = deploy.run(
+        "inquiries",
+        "faq",
+        "add",
+        "SRB-2568-999999",
+        "--question",
+        "ถาม",
+        "--answer",
+        "ตอบ",
+        "--question-en",
+        "q",
+        "--answer-en",
+        "a",
+        env=CLERK,
+        ok=False,
+    )
     assert refused.exit_code == 1
     deploy.run("inquiries", "faq", "remove", str(faq[0]["id"]), env=CLERK)
     assert deploy.json("inquiries", "faq", "list") == []

@@ -20,12 +20,14 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from mailintake.base.appointing import Appointments
 from mailintake.base.booking import Book
 from mailintake.base.connections import Mailbox, Smtp, Trust
 from mailintake.base.errors import ConfigError
 from mailintake.base.keeping import Permits, Retention
 from mailintake.base.places import shipped
 from mailintake.base.promptpay import target
+from mailintake.base.publishing import Publish
 from mailintake.base.reminding import Reminders
 from mailintake.base.settings import Reader, apply_env, build_section, did_you_mean, is_section, masked_repr, merge, setting
 
@@ -51,12 +53,15 @@ class Agency:
     forward_domains: tuple[str, ...] = setting()  # more agency domains whose forwards are citizens' mail (R23)
     address_th: str = setting()
     address_en: str = setting()
+    complaints_email: str = setting()  # feedback and complaints, on the public site (empty: mailbox_address)
     templates_dir: Path = setting()
     rules_dir: Path = setting()
 
     def check(self, r: Reader) -> None:
         if "@" not in self.mailbox_address:
             raise r.fail("mailbox_address", "expected an email address")
+        if self.complaints_email and "@" not in self.complaints_email:
+            raise r.fail("complaints_email", "expected an email address")
         # The defaults ("templates", "rules" beside config.toml) are used when
         # they exist; any other directory named here must exist, or a typo would
         # quietly leave the office with the shipped wording and rules.
@@ -255,6 +260,8 @@ class Config:
     lifecycle: Lifecycle
     book: Book
     reminders: Reminders
+    appointments: Appointments
+    publish: Publish
     trust: Trust
     log: Log
     users: dict[str, User]

@@ -43,6 +43,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     ),
     "triage": ("triage", "triage", "Read the register of applications."),
     "payments": ("payments", "payments", "Fee payments (finance, R17)."),
+    "appointments": (
+        "appointments",
+        "appointments_group",
+        "Appointments at the counter: offer free slots, cancel, the day's queue (R10).",
+    ),
     "inquiries": ("inquiries", "inquiries", "Questions sent to the central mailbox (process 1)."),
     "log": ("admin", "log_group", "The service log of Table 2 of the Email Baseline Procedure (R11)."),
     "permit": ("permit", "permit", "Permits: issue, deliver with a separate password, verify, revoke, publish (R18, R19)."),
@@ -61,8 +66,13 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "The deadline jobs: acknowledgement watchdog, delay notices, reminders, digest (R4, R25, R26).",
     ),
     "reminders": ("reminders", "reminders_group", "Reminders sent before deadlines, and withdrawals (R26)."),
-    "report": ("report", "report_group", "Service statistics: acknowledgements on time, satisfaction (R4, R26, R28)."),
+    "report": ("report", "report_group", "Statistics: acks on time, satisfaction, the monthly report (R4, R26, R28)."),
     "book": ("book", "book_group", "The registry book: every incoming document numbered, printed by day, routed, stamped."),
+    "publish": (
+        "publish",
+        "publish",
+        "Build the public site: citizen manuals, monthly statistics and the permit register, in Thai and English.",
+    ),
     "serve": (
         "peer",
         "serve",

@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from mailintake.cli.common import deployment, now_option
 from mailintake.cli.output import emit, output_options
 from mailintake.cli.triage import step
+from mailintake.desk.payments import receipt_copy, receipt_file_name, receipts_issued
 from mailintake.desk.queries import payments_waiting
 from mailintake.desk.roles import require
-from mailintake.ops.listings import PAYMENTS
+from mailintake.ops.listings import PAYMENTS, Column, TableView
+
+RECEIPTS = TableView(
+    (
+        Column("label", "E-RECEIPT", 12),
+        Column("transaction_id", "TRANSACTION", 16),
+        Column("issued_at", "ISSUED", 25),
+        Column("amount", "BAHT", 7),
+        Column("reference", "REFERENCE", 20),
+        Column("issued_by", "BY", 12),
+    )
+)
 
 
 @click.group()
@@ -21,16 +35,45 @@ def payments() -> None:
 
 
 @payments.command("list")
+@click.option("--receipts", "issued", is_flag=True, help="The official e-receipts issued instead, newest first.")
 @output_options()
 @click.pass_context
-def payments_list(ctx: click.Context, fmt: str) -> None:
-    """Slips waiting for confirmation, oldest first (finance).
+def payments_list(ctx: click.Context, fmt: str, issued: bool) -> None:
+    """Slips waiting for confirmation, oldest first (finance); with
+    --receipts, the e-receipts issued: number, application, date, amount,
+    reference, officer (finance, clerks).
 
-    Example: mailintake payments list --json
+    Example: mailintake payments list --receipts --json
     """
     dep = deployment(ctx)
+    if issued:
+        emit(receipts_issued(dep), fmt, RECEIPTS)
+        return
     require(dep.cfg, "finance")
     emit(payments_waiting(dep.registry), fmt, PAYMENTS)
+
+
+@payments.command("receipt")
+@click.argument("ref", metavar="ID")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+    help="Where to write it; - for stdout (through the clerks' socket: > file). Default: its own name here.",
+)
+@click.pass_context
+def payments_receipt(ctx: click.Context, ref: str, out: Path | None) -> None:
+    """A copy of an e-receipt PDF exactly as sent, by its number or its
+    application's ID (the latest); finance, clerks.
+
+    Example: mailintake payments receipt SRB-2568-000001 --out receipt.pdf
+    """
+    found, pdf = receipt_copy(deployment(ctx), ref)
+    if out is not None and str(out) == "-":
+        click.get_binary_stream("stdout").write(pdf)
+        return
+    target = out or Path(receipt_file_name(found["label"]))
+    target.write_bytes(pdf)
+    click.echo(f"e-receipt {found['label']} of {found['transaction_id']} ({found['amount']:,} baht) written to {target}")
 
 
 @payments.command("confirm")

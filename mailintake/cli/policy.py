@@ -61,6 +61,8 @@ DOORS: dict[str, Door] = {
     "reminders list": Door(CLERKS),
     "report acks": Door(("clerk", "approver", "admin")),
     "report satisfaction": Door(("clerk", "approver", "admin")),
+    # The monthly statistics (issue 14, R28): counts only, no personal data; writes files, not the registry.
+    "report monthly": Door(DECLARED),
     # The registry book (issue 16): the clerks read it; a clerk writes in it.
     "book print": Door(CLERKS),
     "book check": Door(CLERKS),
@@ -77,6 +79,12 @@ DOORS: dict[str, Door] = {
     "payments list": Door(("finance", "clerk")),
     "payments confirm": Door(("finance",), writes=True),
     "payments reject": Door(("finance",), writes=True),
+    "payments receipt": Door(("finance", *CLERKS)),  # a copy of an e-receipt as sent
+    # Appointments at the counter (R10): the clerks offer and cancel; the day's queue is theirs.
+    "appointments offer": Door(CLERKS, writes=True),
+    "appointments cancel": Door(CLERKS, writes=True),
+    "appointments list": Door(CLERKS),
+    "inquiries answer": Door(("clerk",), writes=True),
     "inquiries faq": Door(CLERKS),
     "inquiries faq list": Door(CLERKS),
     "inquiries faq add": Door(CLERKS, writes=True),
@@ -88,6 +96,8 @@ DOORS: dict[str, Door] = {
     "permit resend": Door(CLERKS, writes=True),
     "permit revoke": Door(("approver",), writes=True),
     "permit publish": Door(CLERKS, writes=True),
+    # The public site (issue 14): files only, the registry unchanged.
+    "publish": Door(("clerk", "approver", "admin")),
     "log export": Door(CLERKS),
     "outbox list": Door(("clerk", "admin")),
     "outbox show": Door(("clerk",)),

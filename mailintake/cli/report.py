@@ -5,20 +5,23 @@ of applications acknowledged on time (R4), the late ones listed;
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import click
 
 from mailintake.base.errors import UserError
-from mailintake.cli.common import deployment
-from mailintake.cli.output import CSV, JSON, NL, emit, output_options, print_json
+from mailintake.cli.common import deployment, moment, now_option
+from mailintake.cli.output import CSV, JSON, NL, emit, json_option, output_options, print_json
 from mailintake.desk.satisfaction import counted
+from mailintake.desk.statistics import parse_month
 from mailintake.desk.watchdog import on_time
+from mailintake.ops.monthly import write_monthly
 
 
 @click.group("report")
 def report_group() -> None:
-    """Service statistics: acknowledgements on time, satisfaction (R4, R26, R28).
+    """Statistics: acks on time, satisfaction, the monthly report (R4, R26, R28).
 
     Example: mailintake report acks --month 2026-01
     """
@@ -78,3 +81,35 @@ def report_satisfaction(ctx: click.Context, month: str | None, fmt: str) -> None
         mean = "-" if data["mean"] is None else data["mean"]
         each = ", ".join(f"{k}: {v}" for k, v in data["scores"].items())
         click.echo(f"{data['month'] or 'all months'}: {data['answers']} answer(s), mean {mean} ({each})")
+
+
+@report_group.command("monthly")
+@click.option("--month", required=True, help="The month, YYYY-MM; a Buddhist-era year (2569-01) is read as such.")
+@click.option(
+    "--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path), help="The directory to write into."
+)
+@now_option
+@json_option
+@click.pass_context
+def report_monthly(ctx: click.Context, month: str, out: Path, now: str | None, as_json: bool) -> None:
+    """The month's service statistics, recomputed from the audit events, as
+    report.csv (UTF-8 with a BOM), report.json, charts/*.png, index.html
+    (Thai and English) and report.pdf in --out (R28; no personal data).
+
+    --now: the time the report says it was made (the clock by default).
+
+    Example: mailintake report monthly --month 2569-01 --out /srv/stats/2026-01
+    """
+    parse_month(month)  # a bad month is one line before anything is opened
+    dep = deployment(ctx)
+    data = write_monthly(dep.cfg, dep.registry, month, out, now=moment(ctx, now))
+    if as_json:
+        print_json(data)
+        return
+    f = data["figures"]
+    click.echo(
+        f"{data['month']}: {f['received']} application(s) received, {f['finished']} finished "
+        f"({f['finished_within_time']} within time), {f['acks_on_time']} acknowledged on time"
+    )
+    for name in data["files"]:
+        click.echo(f"  wrote {out / name}")

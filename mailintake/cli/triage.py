@@ -113,7 +113,8 @@ def _left(app: dict[str, Any]) -> str:
 def _application_lines(app: dict[str, Any]) -> list[str]:
     lines = [
         f"{app['transaction_id']}  [{app['status']}]  service: {app['service'] or 'unassigned'}",
-        f"Applicant:     {app['applicant_name'] or ''} <{app['applicant_email']}>",
+        f"Applicant:     {app['applicant_name'] or ''} <{app['applicant_email']}>"
+        + (f"   replies go to: {app['reply_to']} (named by the applicant, R5)" if app.get("reply_to") else ""),
         f"Subject:       {app['subject']}",
         f"Received:      {app['received_at']}  ({_receipt_source(app)})",
         f"Deemed:        {app['deemed_received_at']}  ({app['ack_reason']})",
@@ -130,6 +131,8 @@ def _application_lines(app: dict[str, Any]) -> list[str]:
         )
     if app["fee_amount"]:
         lines.append(f"Fee:           {app['fee_amount']} baht, due {app['fee_due_at']}; payment ref {app['payment_ref'] or '-'}")
+    for r in app.get("receipts") or []:
+        lines.append(f"e-Receipt:     {r['label']}  {r['amount']} baht  {r['issued_at']}  by {r['issued_by']}")
     if app["decision_reason"]:
         lines.append(f"Reason:        {app['decision_reason']}")
     keep = f"   keep until: {app['keep_until']} (B.E.)" if app.get("keep_until") else ""  # issue 16
@@ -352,16 +355,17 @@ def triage_set(ctx: click.Context, transaction_id: str, service: str | None, jur
 
 @triage.command("reply")
 @click.argument("transaction_id")
-@click.option("--file", "answer_file", required=True, type=click.File("r", encoding="utf-8"), help="The answer text.")
+@click.option("--file", "answer_file", required=True, type=click.File("r", encoding="utf-8"), help="The answer in Thai.")
+@click.option("--en-file", type=click.File("r", encoding="utf-8"), help="The answer in English (R28; `inquiries answer`).")
 @now_option
 @click.pass_context
-def triage_reply(ctx: click.Context, transaction_id: str, answer_file: TextIO, now: str | None) -> None:
-    """Answer an inquiry by email, threaded, in the bilingual frame (clerk).
+def triage_reply(ctx: click.Context, transaction_id: str, answer_file: TextIO, en_file: TextIO | None, now: str | None) -> None:
+    """Answer an inquiry by email, threaded, Thai then English (clerk).
 
-    Example: mailintake triage reply SRB-2568-000007 --file answer.txt
+    Example: mailintake triage reply SRB-2568-000007 --file answer.txt --en-file answer-en.txt
     """
     when = moment(ctx, now)
-    desk(ctx).reply_inquiry(transaction_id, answer_file.read(), when)
+    desk(ctx).reply_inquiry(transaction_id, answer_file.read(), when, en_file.read() if en_file else "")
     send_now(ctx, when)
     click.echo(f"{transaction_id.upper()}: answered")
 

@@ -14,6 +14,7 @@ from mailintake.base.data import applications
 from mailintake.base.data.db import to_iso
 from mailintake.base.data.records import Application
 from mailintake.base.errors import NotFound, StepRefused
+from mailintake.desk import appointments
 from mailintake.desk.office import Office
 from mailintake.desk.roles import require
 from mailintake.desk.services import juristic_problems
@@ -45,15 +46,16 @@ class Actions:
         """R10: record how the applicant's identity was proven."""
         if method not in IDENTITY_METHODS:
             raise StepRefused(f"--method must be one of {', '.join(IDENTITY_METHODS)}")
-        record = {"method": method, "note": note.strip()[:500], "at": to_iso(now)}
-        self.office.act(
-            tid,
-            now,
-            ("clerk", "approver"),
-            "identity_verified",
-            {"identity": record},
-            {"method": method, "note": note.strip()[:500]},
-        )
+        record: dict[str, Any] = {"method": method, "note": note.strip()[:500], "at": to_iso(now)}
+        user = require(self.office.cfg, "clerk", "approver")
+        with self.office.reg.transaction():
+            # In person: the day's booking is marked attended and linked (desk.appointments).
+            app = self.office.app(tid)
+            seen = appointments.attend(self.office, app.transaction_id, now, user.login) if method == "in-person" else None
+            detail: dict[str, Any] = {"method": method, "note": note.strip()[:500]}
+            if seen is not None:
+                record["appointment"] = detail["appointment"] = seen
+            self.office.act(tid, now, ("clerk", "approver"), "identity_verified", {"identity": record}, detail)
 
     def check_documents(self, tid: str, poa: str | None, stamp: str | None, now: datetime) -> None:
         """R15: power of attorney and e-Stamp duty as the clerk found them."""

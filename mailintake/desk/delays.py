@@ -188,7 +188,7 @@ def _notice(office: Office, app: Application, due: datetime, number: int, now: d
             **extra,
         }
         ctx["copy_of"] = office.renderer.notice("delay", ctx)
-        ctx["sent_to"] = app.applicant_email
+        ctx["sent_to"] = app.reply_address
         ctx["notice"] = office.renderer.notice("delay_opdc", ctx)
         composed = compose(
             office.cfg, office.renderer, template="notice", recipient=opdc, context=ctx, now=now, tid=tid, auto=False
@@ -203,7 +203,7 @@ def _notice(office: Office, app: Application, due: datetime, number: int, now: d
         due_on=notice_day(office, due, number),
         now=now,
         reason=extra["reason"],
-        recipient=app.applicant_email if mid else None,
+        recipient=app.reply_address if mid else None,
         message_id=mid,
         opdc_recipient=opdc,
         opdc_message_id=copy_id,
@@ -213,9 +213,9 @@ def _notice(office: Office, app: Application, due: datetime, number: int, now: d
         actor="system",
         action="delay_notice",
         transaction_id=tid,
-        detail={"number": number, "to": app.applicant_email if mid else None, "opdc": opdc, "reason": extra["reason"][:300]},
+        detail={"number": number, "to": app.reply_address if mid else None, "opdc": opdc, "reason": extra["reason"][:300]},
     )
-    return {"kind": rows.NOTICE, "transaction_id": tid, "number": number, "to": app.applicant_email, "opdc": opdc}
+    return {"kind": rows.NOTICE, "transaction_id": tid, "number": number, "to": app.reply_address, "opdc": opdc}
 
 
 def clerk_addresses(office: Office, app: Application) -> list[str]:

@@ -2,7 +2,8 @@
 answered inquiry enters it only when a clerk adds it, with a question and an
 answer in the clerk's own words; nothing the citizen wrote is copied, so no
 redaction is needed (a pattern would miss a name, an ID with dashes, a +66
-number). Each addition and removal is an audit event on the inquiry.
+number). An entry is published, so it is in Thai and English (R28,
+``desk.answers``). Each addition and removal is an audit event on the inquiry.
 """
 
 from __future__ import annotations
@@ -12,25 +13,23 @@ from typing import Any
 
 from mailintake.base.data import faq as table
 from mailintake.base.errors import NotFound, StepRefused
+from mailintake.desk import answers
 from mailintake.desk.office import Office
 from mailintake.desk.roles import require
 
-MAX_TEXT = 4000
 
-
-def add_entry(office: Office, tid: str, question: str, answer: str, now: datetime) -> dict[str, Any]:
-    """Publish ``question`` and ``answer`` (the clerk's wording) for the answered inquiry ``tid``."""
+def add_entry(
+    office: Office, tid: str, question: str, answer: str, now: datetime, question_en: str = "", answer_en: str = ""
+) -> dict[str, Any]:
+    """Publish ``question`` and ``answer`` in Thai and ``question_en`` and
+    ``answer_en`` in English (the clerk's wording, R28) for the answered inquiry ``tid``."""
     user = require(office.cfg, "clerk", "approver")
-    question, answer = question.strip(), answer.strip()
-    if not question or not answer:
-        raise StepRefused("give --question and --answer, in your own words")
-    if len(question) > MAX_TEXT or len(answer) > MAX_TEXT:
-        raise StepRefused(f"--question and --answer are limited to {MAX_TEXT} characters")
+    question, answer, question_en, answer_en = answers.check_entry(question, answer, question_en, answer_en)
     with office.reg.transaction():
         app = office.app(tid)
         if app.kind != "inquiry" or app.status != "answered":
             raise StepRefused(f"{app.transaction_id} is not an answered inquiry (kind {app.kind}, status {app.status})")
-        entry_id = table.add(office.reg, app.transaction_id, question, answer, user.login, now)
+        entry_id = table.add(office.reg, app.transaction_id, question, answer, user.login, now, question_en, answer_en)
         office.reg.add_event(
             at=now,
             actor=user.login,

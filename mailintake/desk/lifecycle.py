@@ -23,7 +23,7 @@ from mailintake.base.data.records import Application, Permit
 from mailintake.base.deployment import Deployment
 from mailintake.base.errors import StepRefused
 from mailintake.base.wording import Problem
-from mailintake.desk import checklist, payments
+from mailintake.desk import answers, checklist, payments
 from mailintake.desk.actions import IDENTITY_METHODS, Actions
 from mailintake.desk.office import STEPS, Attachments, Office, Step, allowed_next
 from mailintake.desk.permit_steps import PermitSteps
@@ -100,19 +100,19 @@ class Desk(Office):
         domain = app.applicant_email.rpartition("@")[2]
         return [self.dep.wording.problem(code, domain=domain) for code in app.problems if code.startswith("juristic_")]
 
-    def reply_inquiry(self, tid: str, answer: str, now: datetime) -> None:
-        """Answer an inquiry (process 1), threaded, in the bilingual frame."""
+    def reply_inquiry(self, tid: str, answer: str, now: datetime, answer_en: str = "") -> None:
+        """Answer an inquiry (process 1), threaded, in the bilingual frame (R28):
+        ``answer`` in Thai, ``answer_en`` in English (``desk.answers``)."""
         user = require(self.cfg, "clerk")
-        if not answer.strip():
-            raise StepRefused("the answer is empty")
+        answer, answer_en = answers.check(answer, answer_en)
         with self.reg.transaction():
             app = self.app(tid)
             if app.kind != "inquiry":
                 raise StepRefused(
                     f"{app.transaction_id} is an application, not an inquiry; allowed next: {', '.join(allowed_next(app.status))}"
                 )
-            app = self.move(app, "answered", user.login, "answered", now, {"answer": answer.strip()})
-            self.notify(app, "answer", now, {"answer": answer.strip()})
+            app = self.move(app, "answered", user.login, "answered", now, {"answer": answer, "answer_en": answer_en or None})
+            self.notify(app, "answer", now, {"answer": answer, "answer_en": answer_en})
 
     # --- the rooms, by the names the command line knows ----------------------------------------
     def fee_details(self, app: Application, amount: int, deadline: datetime) -> tuple[dict[str, Any], Attachments]:

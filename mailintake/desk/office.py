@@ -164,7 +164,7 @@ class Office:
         }
         ctx.update(extra or {})
         ctx["notice"] = self.renderer.notice(key, ctx)
-        recipient = valid_address(app.applicant_email)
+        recipient = valid_address(app.reply_address)  # the address the applicant named, else theirs (R5)
         if recipient is None:
             self.reg.add_event(
                 at=now, actor="system", action=f"{key}_not_sent", transaction_id=tid, detail="no valid address to write to"

@@ -16,14 +16,15 @@ from typing import Any
 from mailintake.base import promptpay, thaitext
 from mailintake.base.calendar import WorkCalendar
 from mailintake.base.config import Config
-from mailintake.base.data import applications
+from mailintake.base.data import applications, receipts
 from mailintake.base.data.db import to_iso
 from mailintake.base.data.records import Application
 from mailintake.base.deployment import Deployment
-from mailintake.base.errors import StepRefused
+from mailintake.base.errors import NotFound, StepRefused, UserError
 from mailintake.base.rules import KNOWN_TYPES
 from mailintake.base.wording import Problem
 from mailintake.desk.office import Attachments, Office
+from mailintake.desk.roles import require
 from mailintake.permits.codes import qr_png
 from mailintake.permits.receipt import SEQUENCE as RECEIPTS
 from mailintake.permits.receipt import receipt_label, render_receipt
@@ -100,7 +101,9 @@ def check_amount(app: Application, amount: int | None) -> None:
 
 def issue_receipt(office: Office, app: Application, now: datetime, officer: str) -> tuple[str, Attachments]:
     """The official e-receipt after confirmation: the next number of this
-    year's ``receipt`` sequence, recorded in an event, and the PDF to attach."""
+    year's ``receipt`` sequence, recorded (``receipts``: date, amount,
+    reference, officer) with an event, its PDF kept in the file store, and the
+    PDF to attach."""
     local = office.cal.local(now)
     label = receipt_label(office.reg.next_number(RECEIPTS, local.year), local.year)
     amount = app.fee_amount or 0
@@ -114,14 +117,43 @@ def issue_receipt(office: Office, app: Application, now: datetime, officer: str)
         at=local,
         officer=officer,
     )
+    digest = office.dep.store.put(pdf)  # kept as sent: `payments receipt` gives the same bytes later
+    receipts.add(
+        office.reg, label, app.transaction_id, now, amount=amount, reference=app.payment_ref, officer=officer, sha256=digest
+    )
     office.reg.add_event(
         at=now,
         actor=officer,
         action="receipt_issued",
         transaction_id=app.transaction_id,
-        detail={"receipt": label, "amount": amount, "ref": app.payment_ref},
+        detail={"receipt": label, "amount": amount, "ref": app.payment_ref, "sha256": digest},
     )
-    return label, ((f"receipt-{label.replace('/', '-')}.pdf", pdf, "application/pdf"),)
+    return label, ((receipt_file_name(label), pdf, "application/pdf"),)
+
+
+def receipt_file_name(label: str) -> str:
+    """The receipt's file name, as attached and as copied: ``receipt-000001-2568.pdf``."""
+    return f"receipt-{label.replace('/', '-')}.pdf"
+
+
+def receipt_copy(dep: Deployment, ref: str) -> tuple[dict[str, Any], bytes]:
+    """A receipt, by its number (``000001/2568``) or by its application's ID
+    (its latest receipt), and its PDF as sent (finance, clerks, approvers)."""
+    require(dep.cfg, "finance", "clerk", "approver")
+    ref = ref.strip()
+    issued = [receipts.get(dep.registry, ref)] if "/" in ref else receipts.of(dep.registry, ref.upper())
+    found = issued[-1] if issued else None
+    if found is None:
+        raise NotFound(f"no e-receipt {ref}" if "/" in ref else f"no e-receipt for {ref.upper()}")
+    if not dep.store.has(found["sha256"]):
+        raise UserError(f"the PDF of e-receipt {found['label']} is not in the file store (sha256 {found['sha256']})")
+    return found, dep.store.get(found["sha256"])
+
+
+def receipts_issued(dep: Deployment) -> list[dict[str, Any]]:
+    """Every e-receipt issued, newest first (finance, clerks, approvers)."""
+    require(dep.cfg, "finance", "clerk", "approver")
+    return receipts.every(dep.registry)
 
 
 # What a slip may be (R17: JPEG or PDF), within what the checks accept.

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from mailintake.base.calendar import WorkCalendar
-from mailintake.base.data import applications
+from mailintake.base.data import applications, receipts
 from mailintake.base.data import delays as delay_rows
 from mailintake.base.data.db import Registry
 from mailintake.base.data.records import Application, Event, Message, OutgoingMail, StoredFile
@@ -80,7 +80,7 @@ def _application(
     notices: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     files = applications.files_of(reg, app.transaction_id)
-    blocked = unreachable(reg, app.applicant_email, now or datetime.now().astimezone())
+    blocked = unreachable(reg, app.reply_address, now or datetime.now().astimezone())
     sent = delay_rows.of(reg, app.transaction_id) if notices is None else notices
     return {
         "transaction_id": app.transaction_id,
@@ -89,6 +89,7 @@ def _application(
         "service": app.service,
         "applicant_email": app.applicant_email,
         "applicant_name": app.applicant_name,
+        "reply_to": app.reply_to,  # the reply address the applicant named: all mail goes there (R5)
         "subject": app.subject,
         "received_at": app.received_at,
         "deemed_received_at": app.deemed_received_at,
@@ -220,6 +221,7 @@ def show_application(reg: Registry, tid: str, now: datetime | None = None, cal: 
     out["outgoing"] = [_outgoing(o) for o in applications.outgoing_of(reg, app.transaction_id)]
     out["events"] = [_event(e) for e in applications.events_of(reg, app.transaction_id)]
     out["held"] = held(reg, app.transaction_id)  # mail quoting it from someone else (desk.held)
+    out["receipts"] = receipts.of(reg, app.transaction_id)  # the official e-receipts (R17; `payments receipt`)
     return out
 
 

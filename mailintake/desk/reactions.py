@@ -20,7 +20,7 @@ from mailintake.base.data import outbox as outgoing
 from mailintake.base.data import permits as register
 from mailintake.base.data.db import Registry, to_iso
 from mailintake.base.data.records import Application
-from mailintake.desk import payments
+from mailintake.desk import appointments, payments
 from mailintake.desk.office import Office
 
 REPLIED, ACCEPTED, BOUNCED = "replied", "accepted", "bounced"
@@ -52,6 +52,7 @@ def react(reg: Registry, happened: Happened, now: datetime, desk: Office | None 
 
 
 def _on_reply(desk: Office, app: Application, happened: Happened, now: datetime) -> None:
+    appointments.on_reply(desk, app, now)  # a slot's number, "cancel" or "appointment" (R10)
     if not happened.has_files:
         return
     if app.status == "info_requested":

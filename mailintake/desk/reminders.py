@@ -60,11 +60,11 @@ def _send(
     """Queue notice ``key`` to the applicant and record it (in the caller's transaction)."""
     tid = app.transaction_id
     mid = office.notify(app, key, now, {"remind": extra})
-    rows.add(office.reg, tid, kind, due, now=now, recipient=app.applicant_email if mid else None, message_id=mid, detail=extra)
+    rows.add(office.reg, tid, kind, due, now=now, recipient=app.reply_address if mid else None, message_id=mid, detail=extra)
     office.reg.add_event(
         at=now, actor="system", action=f"reminder_{kind.split(':')[0]}", transaction_id=tid, detail={"due_on": due.isoformat()}
     )
-    return {"kind": kind, "transaction_id": tid, "due_on": due.isoformat(), "to": app.applicant_email if mid else None}
+    return {"kind": kind, "transaction_id": tid, "due_on": due.isoformat(), "to": app.reply_address if mid else None}
 
 
 # --- the applications' deadlines -----------------------------------------------------------
@@ -126,9 +126,9 @@ def withdraw(office: Office, app: Application, due: datetime, now: datetime) -> 
     moved = office.move(app, "withdrawn", "system", "withdrawn", now, {"no_answer_by": due.isoformat(), "working_days": days})
     extra = {"what": rows.WITHDRAWN, "due": _dates(office, due, True), "days": days}
     mid = office.notify(moved, "withdrawn", now, {"remind": extra})
-    rows.add(office.reg, tid, rows.WITHDRAWN, day, now=now, recipient=app.applicant_email if mid else None, message_id=mid)
+    rows.add(office.reg, tid, rows.WITHDRAWN, day, now=now, recipient=app.reply_address if mid else None, message_id=mid)
     log.info("%s withdrawn: no answer to the request for information by %s", tid, due.isoformat())
-    return {"kind": rows.WITHDRAWN, "transaction_id": tid, "due_on": day.isoformat(), "to": app.applicant_email if mid else None}
+    return {"kind": rows.WITHDRAWN, "transaction_id": tid, "due_on": day.isoformat(), "to": app.reply_address if mid else None}
 
 
 def _periodic(office: Office, app: Application, now: datetime) -> list[dict[str, Any]]:

@@ -7,7 +7,10 @@ Outlook's "From: ... Sent: ..." block) or attached as message/rfc822, is read
 as the citizen's: ``recognise`` gives the message as the citizen sent it (the
 original sender, subject and files) and the original's date, which is the
 officer's receipt of it. A forward whose sender address cannot be recovered,
-or from outside the domain, is ordinary mail.
+or from outside the domain, is ordinary mail. An original quoting an existing
+transaction ID is classified like any mail: it joins that application only
+when its sender is the applicant, else it is held for a clerk; either way
+the officer is told which (``confirm``).
 """
 
 from __future__ import annotations
@@ -174,14 +177,19 @@ def describe(fwd: Forward, receipt: ReceiptTime, local: Callable[[datetime], dat
     return f"received by the officer at {local(fwd.original_at):%a %-d %b %H:%M} (the forward's {fwd.how} original); {forward_at}"
 
 
-def confirm(out: Responder, fwd: Forward, tid: str, now: datetime) -> None:
-    """The officer's short confirmation naming the transaction ID; the event keeps both times."""
+def confirm(out: Responder, fwd: Forward, tid: str, now: datetime, outcome: str = "application") -> None:
+    """The officer's short confirmation naming the transaction ID the mail
+    went to: registered as a new application, joined the application it quotes
+    (``outcome`` "reply": its original sender is that applicant), or held for
+    a clerk ("held": quoting one from someone else, issue 11); the event keeps
+    both times."""
     original_at = out.cal.local(fwd.original_at).isoformat() if fwd.original_at else None
-    ctx = {"tid": tid, "citizen": fwd.original.from_addr, "subject": None, "applicant_name": None}
+    ctx = {"tid": tid, "citizen": fwd.original.from_addr, "subject": None, "applicant_name": None, "outcome": outcome}
     composed = out.answer(
         "forward_confirm", fwd.officer, ctx, now, kind="forward_confirm", tid=tid, in_reply_to=fwd.officer_message_id
     )
     detail = {"officer": fwd.officer, "citizen": fwd.original.from_addr, "original_at": original_at, "how": fwd.how}
+    detail["outcome"] = outcome
     out.reg.add_event(
         at=now, actor=SYSTEM, action="forward_confirmed", transaction_id=tid, detail={**detail, "message_id": composed.message_id}
     )

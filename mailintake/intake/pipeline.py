@@ -188,12 +188,12 @@ def respond_stage(road: Road, letter: Letter) -> None:
     tid, now = outcome.transaction_id, letter.now
     if outcome.kind == "application" and tid and letter.deadline is not None:
         out.acknowledge(msg, verdict, tid, letter.checks, now, letter.received, letter.deadline.deemed_received_at, auth)
-        if letter.forward is not None:
-            forwarded.confirm(out, letter.forward, tid, now)
     elif outcome.kind == "reply" and tid:
         out.on_reply(msg, tid, letter.checks, now, letter.received, auth)
     elif outcome.kind == "verify" and verdict.permit:
         out.verify(msg, verdict.permit, outcome.message_row, now, letter.received, auth)
+    if letter.forward is not None and tid and outcome.kind in ("application", "reply", "held"):
+        forwarded.confirm(out, letter.forward, tid, now, outcome.kind)  # the officer learns where it went (R23)
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,7 @@ from mailintake.base.outgoing import Composed, compose, queue
 from mailintake.base.rules import MailRules
 from mailintake.base.trust import Authentication
 from mailintake.base.wording import whole_dpi
-from mailintake.desk import book, checklist, satisfaction
+from mailintake.desk import book, checklist, replyto, satisfaction
 from mailintake.desk.lifecycle import Desk
 from mailintake.desk.reactions import REPLIED, Happened, react
 from mailintake.desk.services import JURISTIC_PROBLEMS
@@ -128,6 +128,8 @@ class Responder:
         deemed: datetime,
         auth: Authentication | None = None,
     ) -> None:
+        failed = auth is not None and auth.dmarc_failed  # a reply address named (R5) is recorded, ack or not
+        named = replyto.take(self.desk, tid, msg.body_text, msg.from_addr, now, dmarc_failed=failed, message_id=msg.message_id)
         recipient = msg.reply_address
         if recipient is None:
             self.reg.add_event(
@@ -147,6 +149,7 @@ class Responder:
         ]
         ctx["identity_needed"] = verdict.service is not None and verdict.service.risk in ("medium", "high")
         ctx["right_address"] = self.cfg.agency.mailbox_address if "forwarded" in verdict.flags else None  # R23
+        ctx |= named.context()  # the sender learns of the reply address recorded, or why not (R5)
         if not ctx["inquiry"]:  # the required documents no file answers (desk.checklist)
             ctx["missing_documents"] = checklist.missing(self.reg, verdict.service, tid)
         composed = self.answer("ack", recipient, ctx, now, kind="ack", tid=tid, msg=msg)
@@ -168,13 +171,15 @@ class Responder:
         if before is None:
             return
         satisfaction.record(self.reg, tid, before.status, msg.body_text, now)  # a closed one was asked (R26)
+        failed = auth is not None and auth.dmarc_failed
+        replyto.from_reply(self.desk, tid, msg.body_text, msg.from_addr, msg.reply_to, now, dmarc_failed=failed)
         # A slip may be a phone's photo: a low resolution does not stop it (R17).
         files = tuple((c.name, c.kind, all(p.code == "low_resolution" for p in c.problems)) for _d, c in checks)
         react(self.reg, Happened(REPLIED, tid, has_files=bool(checks), files=files), now, self.desk)
         after = applications.get(self.reg, tid)
         # A reply with files while a fee is due was answered by the desk: moved, or the slip explained.
         moved = after is not None and (after.status != before.status or before.status == "fee_due")
-        recipient = msg.reply_address
+        recipient = after.reply_to if after is not None and after.reply_to else msg.reply_address  # R5
         if checks and recipient is not None and not moved and self.may_answer(recipient, "receipt", now, tid=tid, auth=auth):
             ctx = self.context(tid, msg, received, received, checks)
             self.answer("more", recipient, ctx, now, kind="receipt", tid=tid, msg=msg)

@@ -142,7 +142,11 @@ NOTICE_EXTRAS: dict[str, list[dict[str, Any]]] = {
     "fee_expired": [{}],
     "received_again": [{}],
     "fee_submitted": [{}],
-    "answer": [{"answer": "สำนักงานเปิดวันจันทร์ถึงวันศุกร์"}],
+    "answer": [{"answer": "สำนักงานเปิดวันจันทร์ถึงวันศุกร์", "answer_en": e} for e in ("Open Monday to Friday.", None)],
+    "reply_address": [  # desk/replyto.py: recorded, or refused with the reason
+        {"reply": {"reply_address": "somchai.office@example.org", "reply_refused": None, "reply_refused_address": None}},
+        {"reply": {"reply_address": None, "reply_refused": _POA, "reply_refused_address": None}},
+    ],
     "fee_due": [{"fee": _FEE}, {"fee": {**_FEE, "qr": False, "channels_th": [], "channels_en": []}}],
     "permit_pdf": [{"permit": _PERMIT}],
     "permit_password": [{"permit": _PERMIT, "password": "Xk7pQ2mN4r"}],
@@ -189,6 +193,7 @@ def template_contexts(stem: str, service: Any) -> list[dict[str, Any]] | None:
     listed |= {"inquiry": False, "service": None, "app_problems": [], "identity_needed": False, "missing_documents": []}
     ack: dict[str, Any] = {"service": service, "app_problems": [_POA], "identity_needed": True}
     ack |= {"right_address": "saraban@example.go.th"}  # an officer's forward (intake/forwarded.py)
+    ack |= {"reply_address": "somchai.office@example.org", "reply_refused": _POA}  # desk/replyto.py (R5)
     ack |= {"missing_documents": list(service.documents) if service is not None else []}  # desk.checklist.missing
     asked: dict[str, Any] = {"inquiry": True, "subject": "", "applicant_name": None, "later_th": [], "later_en": []}
     notice = {"subject_th": "คำขอของท่านได้รับอนุมัติ", "subject_en": "Approved", "th": "อนุมัติแล้ว", "en": "Approved."}
@@ -226,8 +231,9 @@ def template_contexts(stem: str, service: Any) -> list[dict[str, Any]] | None:
         ]
         + [{"number": "EVT-2568-9999", "result": {"number": "EVT-2568-9999", "status": "unknown"}}],
         "admin_alert": [{**alert, "recovered": r} for r in (False, True)],
-        "forward_confirm": [
-            {"tid": _APP.transaction_id, "citizen": "somchai@example.com", "subject": None, "applicant_name": None}
+        "forward_confirm": [  # intake/forwarded.py: registered, joined its application, or held
+            {"tid": _APP.transaction_id, "citizen": "somchai@example.com", "subject": None, "applicant_name": None, "outcome": o}
+            for o in ("application", "reply", "held")
         ],
         "audit_anchor": [{"event": 42, "mac": "0f" * 32, "mailbox": alert["mailbox"], "at": alert["at"]}],
         "delay_reminder": [

@@ -4,7 +4,7 @@
 - sweep every folder at ``sweep_times`` on working days (R21),
 - send the outbox every ``outbox_seconds``,
 - after each sweep, the deadline jobs (``ops.deadlines``: watchdog, delay
-  notices, reminders, digest).
+  notices, reminders, digest) and, once a month, the public site (``ops.publishing``).
 
 Each sweep runs in a child process (``sweep_in_child``) that calls
 ``intake.sweep.run_sweep`` and sends back a ``SweepOutcome``: swept (with the
@@ -129,6 +129,9 @@ class Daemon:
         result = run_in(lambda: Deployment.build(self.cfg), self.now())
         if result and any(v for k, v in result.items() if k not in ("now", "errors")):
             self.send_outbox()
+        from mailintake.ops.publishing import run_in as publish_monthly  # the site, once a month (R28)
+
+        publish_monthly(self.cfg, self.now())
 
     def _health_mark(self) -> tuple[str | None, int] | None:
         """What the registry says of the last run, to see whether a child recorded its own."""

@@ -19,7 +19,7 @@ from typing import Any
 
 from mailintake.base.deployment import Deployment
 from mailintake.base.errors import ConfigError
-from mailintake.desk import delays, digest, payments, reminders, watchdog
+from mailintake.desk import appointments, delays, digest, payments, reminders, watchdog
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +29,7 @@ JOBS: tuple[tuple[str, Callable[[Deployment, datetime], list[Any]]], ...] = (
     ("closed", delays.close_finished),
     ("reminders", reminders.send_due_reminders),
     ("fee_expired", payments.lapse_unpaid),
+    ("appointment_reminders", appointments.send_reminders),
     ("digest", digest.send_digest),
 )
 
@@ -58,6 +59,7 @@ def summary(result: dict[str, Any]) -> str:
         f"{sum(1 for k in kinds if k != 'withdrawn')} reminder(s)",
         f"{kinds.count('withdrawn')} withdrawn",
         f"{len(result.get('fee_expired', []))} fee expired",
+        f"{len(result.get('appointment_reminders', []))} appointment reminder(s)",
         f"{len(result.get('digest', []))} digest mail(s)",
     ]
     return "deadlines: " + ", ".join(parts)

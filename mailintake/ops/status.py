@@ -14,6 +14,7 @@ from mailintake.desk import watchdog
 from mailintake.desk.queries import status as registry_status
 from mailintake.intake import health
 from mailintake.intake.source import open_source
+from mailintake.ops import publishing
 
 
 def system_status(dep: Deployment, *, live: bool = True, now: datetime | None = None) -> dict[str, Any]:
@@ -36,6 +37,9 @@ def system_status(dep: Deployment, *, live: bool = True, now: datetime | None = 
         )
     if data["calendar"]["warning"]:
         data["warnings"].append(data["calendar"]["warning"])
+    data["publish"] = publishing.status(dep.cfg, dep.registry)  # the monthly public site (R28)
+    if (data["publish"]["last"] or {}).get("ok") is False:
+        data["warnings"].append(f"public site: {publishing.describe(data['publish'])}")
     data["backlog"] = None
     if live:
         src = open_source(dep.cfg.mailbox)
@@ -128,6 +132,8 @@ def status_lines(data: dict[str, Any]) -> list[str]:
     else:
         rows.append(("Applications", "none"))
     rows.append(("Outbox", counted(data["outbox"], empty="empty")))
+    if "publish" in data:
+        rows.append(("Public site", publishing.describe(data["publish"])))
     q = data["quota"]
     quota = f"{q['percent']}% used ({_kb(q['used_kb'])} of {_kb(q['limit_kb'])})" if q else "not reported by the server"
     rows.append(("Quota", quota))

@@ -12,11 +12,12 @@ from typing import Any
 from mailintake.base.data.db import Registry, to_iso
 
 
-def add(reg: Registry, tid: str, question: str, answer: str, login: str, now: datetime) -> int:
-    return reg.insert(
-        "faq",
-        {"transaction_id": tid, "question": question, "answer": answer, "added_by": login, "added_at": to_iso(now)},
-    )
+def add(
+    reg: Registry, tid: str, question: str, answer: str, login: str, now: datetime, question_en: str = "", answer_en: str = ""
+) -> int:
+    """One entry: ``question`` and ``answer`` in Thai, their English beside them (R28)."""
+    row = {"transaction_id": tid, "question": question, "answer": answer, "added_by": login, "added_at": to_iso(now)}
+    return reg.insert("faq", row | {"question_en": question_en or None, "answer_en": answer_en or None})
 
 
 def get(reg: Registry, entry_id: int) -> dict[str, Any] | None:
@@ -29,4 +30,4 @@ def remove(reg: Registry, entry_id: int) -> None:
 
 def entries(reg: Registry) -> list[dict[str, Any]]:
     """The FAQ in the order the clerks added it."""
-    return reg.all("SELECT id, transaction_id, question, answer, added_by, added_at FROM faq ORDER BY id")
+    return reg.all("SELECT id, transaction_id, question, answer, question_en, answer_en, added_by, added_at FROM faq ORDER BY id")

@@ -349,4 +349,67 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (transaction_id, document)
     );
     """,
+    # Issue 13: the reply address an applicant names in the application (R5);
+    # the FAQ's English (R28); the official e-receipts, each kept with its PDF
+    # in the file store (R17).
+    """
+    ALTER TABLE applications ADD COLUMN reply_to TEXT;
+    ALTER TABLE faq ADD COLUMN question_en TEXT;
+    ALTER TABLE faq ADD COLUMN answer_en TEXT;
+    CREATE TABLE receipts (
+        label TEXT PRIMARY KEY,
+        transaction_id TEXT NOT NULL,
+        issued_at TEXT NOT NULL,
+        amount INTEGER NOT NULL,
+        reference TEXT,
+        issued_by TEXT NOT NULL,
+        sha256 TEXT NOT NULL
+    );
+    CREATE INDEX receipts_tid ON receipts(transaction_id);
+    """,
+    # Issue 13 (R10): appointments at the counter, each with its queue number of
+    # the day and office; the offers of free slots a reply's number points into.
+    """
+    CREATE TABLE appointments (
+        id INTEGER PRIMARY KEY,
+        transaction_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        office TEXT NOT NULL,
+        day TEXT NOT NULL,
+        slot TEXT NOT NULL,
+        starts_at TEXT NOT NULL,
+        ends_at TEXT NOT NULL,
+        queue_number INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        uid TEXT NOT NULL UNIQUE,
+        sequence INTEGER NOT NULL DEFAULT 0,
+        offer_id INTEGER,
+        source_message TEXT,
+        booked_at TEXT NOT NULL,
+        booked_by TEXT NOT NULL,
+        reminded_at TEXT,
+        cancelled_at TEXT,
+        cancelled_by TEXT,
+        cancel_reason TEXT,
+        cancel_source TEXT,
+        attended_at TEXT,
+        attended_by TEXT,
+        UNIQUE (day, office, queue_number)
+    );
+    CREATE INDEX appointments_tid ON appointments(transaction_id);
+    CREATE INDEX appointments_slot ON appointments(day, office, kind, slot);
+    CREATE UNIQUE INDEX appointments_source ON appointments(source_message) WHERE source_message IS NOT NULL;
+    CREATE TABLE appointment_offers (
+        id INTEGER PRIMARY KEY,
+        transaction_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        why TEXT NOT NULL,
+        slots TEXT NOT NULL,
+        source_message TEXT,
+        message_id TEXT,
+        offered_at TEXT NOT NULL,
+        offered_by TEXT NOT NULL
+    );
+    CREATE INDEX appointment_offers_tid ON appointment_offers(transaction_id);
+    """,
 ]

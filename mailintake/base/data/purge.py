@@ -51,6 +51,7 @@ def stored_of_application(reg: Registry, tid: str) -> set[str]:
     found = {r["sha256"] for r in reg.all("SELECT sha256 FROM messages WHERE transaction_id = ? AND stored = 1", (tid,))}
     found |= {r["sha256"] for r in reg.all("SELECT sha256 FROM files WHERE transaction_id = ?", (tid,))}
     found |= {r["pdf_sha256"] for r in reg.all("SELECT pdf_sha256 FROM permits WHERE transaction_id = ?", (tid,))}
+    found |= {r["sha256"] for r in reg.all("SELECT sha256 FROM receipts WHERE transaction_id = ?", (tid,))}  # e-receipts
     return found | _stamped(reg, "WHERE transaction_id = ?", (tid,))
 
 
@@ -76,6 +77,12 @@ def still_needed(reg: Registry, sha256: str) -> bool:
             (sha256,),
         )
         is not None
+        or reg.one(
+            "SELECT 1 AS x FROM receipts r JOIN applications a ON a.transaction_id = r.transaction_id "
+            "WHERE r.sha256 = ? AND a.purged_at IS NULL",
+            (sha256,),
+        )
+        is not None
         or bool(
             _stamped(
                 reg,
@@ -98,7 +105,7 @@ def blank_application(reg: Registry, tid: str, now: datetime) -> None:
     at = to_iso(now)
     reg.conn.execute(
         "UPDATE applications SET applicant_email = '', applicant_name = NULL, subject = NULL, identity = NULL, "
-        "purged_at = ? WHERE transaction_id = ?",
+        "reply_to = NULL, purged_at = ? WHERE transaction_id = ?",
         (at, tid),
     )
     reg.conn.execute(f"UPDATE messages SET {_MESSAGE_BLANKS}, purged_at = ? WHERE transaction_id = ?", (at, tid))
@@ -136,4 +143,11 @@ def purged_store_files(reg: Registry) -> set[str]:
             "WHERE a.purged_at IS NOT NULL"
         )
     }
+    found |= {
+        r["sha256"]
+        for r in reg.all(
+            "SELECT r.sha256 FROM receipts r JOIN applications a ON a.transaction_id = r.transaction_id "
+            "WHERE a.purged_at IS NOT NULL"
+        )
+    }  # the e-receipts' PDFs (their rows, without personal data, stay)
     return found | _stamped(reg, "JOIN applications a ON a.transaction_id = s.transaction_id WHERE a.purged_at IS NOT NULL")

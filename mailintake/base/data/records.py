@@ -88,6 +88,12 @@ class Application(Record):
     replied_at: str | None = None
     last_message_id: str | None = None
     clock: dict[str, Any] | None = field(default=None, metadata=_JSON)  # desk.clock
+    reply_to: str | None = None  # the reply address the applicant named (R5; desk.replyto)
+
+    @property
+    def reply_address(self) -> str:
+        """Where every mail to the applicant goes: the address they named, else theirs (R5)."""
+        return self.reply_to or self.applicant_email
 
 
 @dataclass(frozen=True)

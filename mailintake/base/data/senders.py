@@ -22,11 +22,12 @@ HELD, DISMISSED = "held", "dismissed"
 
 def applicant_addresses(reg: Registry, tid: str) -> set[str]:
     """The addresses (lower case) an application belongs to: the one answers go
-    to and the From of the message that opened it."""
+    to, the reply address the applicant named, and the From of the message that opened it."""
     out: set[str] = set()
-    app = reg.one("SELECT applicant_email FROM applications WHERE transaction_id = ?", (tid,))
-    if app is not None and app["applicant_email"]:
-        out.add(str(app["applicant_email"]).lower())
+    app = reg.one("SELECT applicant_email, reply_to FROM applications WHERE transaction_id = ?", (tid,))
+    for column in ("applicant_email", "reply_to"):  # the reply address the applicant named joins too (R5)
+        if app is not None and app[column]:
+            out.add(str(app[column]).lower())
     for r in reg.all(
         "SELECT from_addr FROM messages WHERE transaction_id = ? AND kind = 'application' AND from_addr IS NOT NULL", (tid,)
     ):

@@ -1,0 +1,90 @@
+"""``mailintake appointments``: appointments at the counter (R10): offer the
+next free slots by email, cancel a booking, and the day's queue."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import click
+
+from mailintake.base.errors import UserError
+from mailintake.cli.common import deployment, moment, now_option
+from mailintake.cli.output import emit, output_options
+from mailintake.desk.appointments import cancel_by_clerk, day_queue, offer_by_clerk
+from mailintake.desk.roles import require
+from mailintake.ops.sending import send_after_step, unsent
+
+
+@click.group("appointments")
+def appointments_group() -> None:
+    """Appointments at the counter: offer free slots, cancel, the day's queue (R10).
+
+    Example: mailintake appointments list --date 2025-12-10
+    """
+
+
+def _send(ctx: click.Context, when: Any) -> None:
+    left = unsent(send_after_step(deployment(ctx), when))
+    if left:
+        click.echo(f"warning: {left} email(s) not sent yet: see `mailintake outbox list`", err=True)
+
+
+@appointments_group.command("offer")
+@click.argument("transaction_id")
+@click.option("--kind", help="The kind of visit ([[appointments.kinds]] id; default: [appointments] default_kind).")
+@now_option
+@click.pass_context
+def appointments_offer(ctx: click.Context, transaction_id: str, kind: str | None, now: str | None) -> None:
+    """Email the applicant the next free slots, numbered; they book by replying with a number (clerk).
+
+    Example: mailintake appointments offer SRB-2568-000001 --kind identity
+    """
+    when = moment(ctx, now)
+    offered = offer_by_clerk(deployment(ctx), transaction_id.upper(), kind, when)
+    _send(ctx, when)
+    click.echo(f"{transaction_id.upper()}: {len(offered)} free slot(s) offered")
+    for s in offered:
+        click.echo(f"  {s['n']}. {s['day']} {s['time']}")
+
+
+@appointments_group.command("cancel")
+@click.argument("transaction_id")
+@click.option("--reason", default="", help="Why (sent to the applicant).")
+@now_option
+@click.pass_context
+def appointments_cancel(ctx: click.Context, transaction_id: str, reason: str, now: str | None) -> None:
+    """Cancel the application's booking; the slot is free again and the applicant told (clerk).
+
+    Example: mailintake appointments cancel SRB-2568-000001 --reason "office closed for training"
+    """
+    when = moment(ctx, now)
+    appt = cancel_by_clerk(deployment(ctx), transaction_id.upper(), reason, when)
+    _send(ctx, when)
+    click.echo(f"{appt.transaction_id}: appointment {appt.day} {appt.slot} (queue {appt.queue_number}) cancelled")
+
+
+def _lines(rows: list[dict[str, Any]]) -> list[str]:
+    return [
+        f"{r['queue_number']:>3}  {r['time']}-{r['ends']}  {r['transaction_id']}  {r['kind']:<10} {r['status']:<9} "
+        f"{r['applicant_name'] or ''}"
+        for r in rows
+    ] or ["no appointment on that day"]
+
+
+@appointments_group.command("list")
+@click.option("--date", "day", required=True, help="The day (YYYY-MM-DD).")
+@output_options()
+@click.pass_context
+def appointments_list(ctx: click.Context, day: str, fmt: str) -> None:
+    """The day's queue for the counter: queue number, time, transaction ID, kind, status (clerk).
+
+    Example: mailintake appointments list --date 2025-12-10 --json
+    """
+    try:
+        date.fromisoformat(day)
+    except ValueError:
+        raise UserError(f"--date: expected YYYY-MM-DD, got {day!r}") from None
+    dep = deployment(ctx)
+    require(dep.cfg, "clerk", "approver")
+    emit(day_queue(dep, day), fmt, _lines)

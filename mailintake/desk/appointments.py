@@ -1,0 +1,343 @@
+"""Appointments at the counter (issue 13, R10; the queue-booking model of the
+OPDC's central queue: a date and time slot, a daily capacity per office, a
+queue number, the date and time stated clearly).
+
+- ``offer``: the next free slots (``desk.slots``), numbered, go to the
+  applicant (Thai Buddhist-era and English dates); the clerk's command, an
+  "appointment" reply (an ask word), or a full slot refused.
+- ``on_reply``: the applicant's reply on the application (``desk.reactions``)
+  books slot *n* of the last offer, cancels the booking, or asks for an offer;
+  a reply is acted on once (its Message-ID is kept with what it did).
+- ``book``: room in the slot and in the day is checked and the booking written
+  in one transaction; the confirmation carries the queue number of the day and
+  office and an iCalendar invitation (``permits.invitation``, METHOD:REQUEST).
+- ``cancel``: by the clerk or by the applicant's reply; the slot is free again
+  and a notice with METHOD:CANCEL goes to the applicant.
+- ``send_reminders``: the deadline job; the working day before, once.
+- ``attend``: ``triage verify-identity --method in-person`` marks the day's
+  booking attended and links it in its event.
+
+Each is an audit event: appointment_offered, appointment_booked,
+appointment_refused_full, appointment_reminded, appointment_cancelled,
+appointment_attended. The mail is ``desk.appointment_mail``'s.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from mailintake.base.appointing import VisitKind
+from mailintake.base.data import applications
+from mailintake.base.data import appointments as rows
+from mailintake.base.data.appointments import Appointment, Offer
+from mailintake.base.data.db import to_iso
+from mailintake.base.data.records import Application
+from mailintake.base.deployment import Deployment
+from mailintake.base.errors import StepRefused
+from mailintake.desk import appointment_mail as mail
+from mailintake.desk import slots
+from mailintake.desk.office import Office
+from mailintake.desk.roles import require
+
+NO_VISITS = ("closed", "rejected", "withdrawn", "fee_expired")
+log = logging.getLogger(__name__)
+
+
+# --- the clerk's commands ---------------------------------------------------------------------
+def offer_by_clerk(dep: Deployment, tid: str, kind_id: str | None, now: datetime) -> list[dict[str, str]]:
+    """``appointments offer``: the next free slots emailed to the applicant."""
+    user = require(dep.cfg, "clerk", "approver")
+    office = Office(dep)
+    with office.reg.transaction():
+        app = office.app(tid)
+        kind = _kind(office, kind_id)
+        _may_visit(app)
+        booked = rows.active_of(office.reg, app.transaction_id)
+        if booked is not None:
+            raise StepRefused(
+                f"{app.transaction_id}: already booked ({booked.kind}, {booked.day} {booked.slot}, queue {booked.queue_number});"
+                f" cancel it first: mailintake appointments cancel {app.transaction_id}"
+            )
+        return offer(office, app, kind, now, actor=user.login, why="clerk")
+
+
+def cancel_by_clerk(dep: Deployment, tid: str, reason: str, now: datetime) -> Appointment:
+    user = require(dep.cfg, "clerk", "approver")
+    office = Office(dep)
+    with office.reg.transaction():
+        return cancel(office, office.app(tid), now, actor=user.login, reason=reason.strip())
+
+
+def day_queue(dep: Deployment, day: str) -> list[dict[str, Any]]:
+    """The day's queue for the counter: queue number, time, application, kind, status."""
+    office = Office(dep)
+    out = []
+    for a in rows.on_day(office.reg, day, dep.cfg.appointments.office):
+        app = applications.get(office.reg, a.transaction_id)
+        out.append(
+            {
+                "queue_number": a.queue_number,
+                "time": a.slot,
+                "ends": a.ends_at[11:16],
+                "transaction_id": a.transaction_id,
+                "kind": a.kind,
+                "status": a.status,
+                "applicant_name": app.applicant_name if app else None,
+                "appointment_id": a.id,
+                "day": a.day,
+                "office": a.office,
+            }
+        )
+    return sorted(out, key=lambda r: (r["time"], r["queue_number"]))
+
+
+# --- offering and booking ---------------------------------------------------------------------
+def _kind(office: Office, kind_id: str | None) -> VisitKind:
+    cfg = office.cfg.appointments
+    kind = cfg.kind(kind_id or cfg.default_kind)
+    if kind is None:
+        raise StepRefused(f"no kind of visit {kind_id!r}; known: {', '.join(k.id for k in cfg.kinds)}")
+    return kind
+
+
+def _may_visit(app: Application) -> None:
+    if app.kind != "application" or app.status in NO_VISITS:
+        raise StepRefused(f"{app.transaction_id} is {app.status}: no appointment for it")
+
+
+def offer(
+    office: Office,
+    app: Application,
+    kind: VisitKind,
+    now: datetime,
+    *,
+    actor: str,
+    why: str,
+    source: str | None = None,
+    refused: dict[str, str] | None = None,
+) -> list[dict[str, str]]:
+    """Email the next free slots of ``kind``, numbered, and keep the offer the
+    reply's number points into. Returns the slots offered."""
+    cal, cfg = office.cal, office.cfg.appointments
+    free = slots.free_slots(office.reg, cal, cfg, kind, now)
+    shown = [{"n": str(n), **slots.describe(cal, kind, s)} for n, s in enumerate(free, start=1)]
+    with office.reg.transaction():
+        offer_id = rows.add_offer(
+            office.reg,
+            tid=app.transaction_id,
+            kind=kind.id,
+            why=why,
+            slots=[s.key for s in free],
+            at=to_iso(now) or "",
+            by=actor,
+            source=source,
+        )
+        ctx = {"kind": kind, "slots": shown, "refused": refused, "cancel_word": cfg.cancel_words[0]}
+        mid = mail.send(office, app, "offer", ctx, now)
+        rows.set_offer_message(office.reg, offer_id, mid)
+        office.reg.add_event(
+            at=now,
+            actor=actor,
+            action="appointment_offered",
+            transaction_id=app.transaction_id,
+            detail={"offer": offer_id, "kind": kind.id, "why": why, "slots": [f"{s['day']} {s['time']}" for s in shown]},
+        )
+    return shown
+
+
+def book(office: Office, app: Application, offered: Offer, number: int, now: datetime, source: str) -> Appointment | None:
+    """Book slot ``number`` of ``offered`` for the applicant, or refuse it when
+    it is full (or gone by) and offer the next free ones. Room is checked and
+    the booking written in one transaction."""
+    cfg, cal, reg = office.cfg.appointments, office.cal, office.reg
+    kind = cfg.kind(offered.kind) or _kind(office, None)
+    slot = slots.slot_of(offered.slots[number - 1])
+    day, at = slot.key
+    start = cal.at(slot.day, slot.at)
+    with reg.transaction():
+        room = (
+            rows.taken(reg, cfg.office, kind.id, day, at) < kind.per_slot
+            and rows.taken(reg, cfg.office, kind.id, day) < kind.per_day
+            and start > now
+            and cal.is_working_day(slot.day)
+        )
+        if not room:
+            shown = slots.describe(cal, kind, slot)
+            reg.add_event(
+                at=now,
+                actor="applicant",
+                action="appointment_refused_full",
+                transaction_id=app.transaction_id,
+                detail={"offer": offered.id, "number": number, "slot": f"{day} {at}", "kind": kind.id},
+            )
+            offer(office, app, kind, now, actor="applicant", why="full", source=source, refused=shown)
+            return None
+        queue_number = rows.next_queue_number(reg, cfg.office, day)
+        domain = office.cfg.agency.mailbox_address.rpartition("@")[2] or "mailintake.invalid"
+        appt = rows.add(
+            reg,
+            {
+                "transaction_id": app.transaction_id,
+                "kind": kind.id,
+                "office": cfg.office,
+                "day": day,
+                "slot": at,
+                "starts_at": to_iso(start),
+                "ends_at": to_iso(start + timedelta(minutes=kind.minutes)),
+                "queue_number": queue_number,
+                "status": "booked",
+                "uid": f"{app.transaction_id}.{cfg.office}.{day}.q{queue_number}@{domain}".lower(),
+                "offer_id": offered.id,
+                "source_message": source,
+                "booked_at": to_iso(now),
+                "booked_by": "applicant",
+            },
+        )
+        reg.add_event(
+            at=now,
+            actor="applicant",
+            action="appointment_booked",
+            transaction_id=app.transaction_id,
+            detail={"appointment": appt.id, "queue": queue_number, "day": day, "time": at, "kind": kind.id, "office": cfg.office},
+        )
+        mail.confirm(office, app, appt, now)
+    return appt
+
+
+def cancel(office: Office, app: Application, now: datetime, *, actor: str, reason: str, source: str | None = None) -> Appointment:
+    """Cancel the application's booking: the slot is free again; the applicant
+    is told, with a METHOD:CANCEL invitation that takes it out of their calendar."""
+    reg = office.reg
+    with reg.transaction():
+        appt = rows.active_of(reg, app.transaction_id)
+        if appt is None:
+            raise StepRefused(f"{app.transaction_id}: no appointment booked")
+        rows.mark_cancelled(reg, appt.id, to_iso(now) or "", actor, reason[:500], source)
+        appt = rows.get(reg, appt.id) or appt
+        reg.add_event(
+            at=now,
+            actor=actor,
+            action="appointment_cancelled",
+            transaction_id=app.transaction_id,
+            detail={
+                "appointment": appt.id,
+                "queue": appt.queue_number,
+                "day": appt.day,
+                "time": appt.slot,
+                "reason": reason[:300],
+            },
+        )
+        mail.cancelled(office, app, appt, now, by_applicant=actor == "applicant", reason=reason)
+    return appt
+
+
+# --- the applicant's reply --------------------------------------------------------------------
+def on_reply(office: Office, app: Application, now: datetime) -> str | None:
+    """Act on the reply just registered on ``app`` (inside the intake's
+    transaction): book, cancel or offer; returns what was done, or None. A
+    failure here is logged and undone alone: the reply is still registered."""
+    if app.kind != "application" or app.status in NO_VISITS:
+        return None
+    try:
+        with office.reg.transaction():  # a savepoint inside the intake's transaction
+            return _act_on_reply(office, app, now)
+    except Exception as exc:
+        log.exception("%s: the reply about an appointment failed", app.transaction_id)
+        office.reg.add_event(
+            at=now, actor="system", action="appointment_reply_failed", transaction_id=app.transaction_id, detail=str(exc)[:300]
+        )
+        return None
+
+
+def _act_on_reply(office: Office, app: Application, now: datetime) -> str | None:
+    reg, cfg = office.reg, office.cfg.appointments
+    source, lines = _the_reply(office, app.transaction_id)
+    if source is None or rows.handled(reg, source):
+        return None
+    booked = rows.active_of(reg, app.transaction_id)
+    last = rows.last_offer(reg, app.transaction_id)
+    open_offer = last if last is not None and booked is None and not rows.offer_used(reg, last.id) else None
+    wish = slots.read_reply(lines, cfg, len(open_offer.slots) if open_offer else 0)
+    if wish is None:
+        return None
+    what, number = wish
+    if what == slots.CANCEL and booked is not None:
+        cancel(office, app, now, actor="applicant", reason="cancelled by the applicant's reply", source=source)
+    elif what == slots.BOOK and open_offer is not None:
+        book(office, app, open_offer, number, now, source)
+    elif what == slots.ASK and booked is not None:  # already booked: the confirmation again
+        mail.confirm(office, app, booked, now)
+    elif what == slots.ASK:
+        offer(office, app, _kind(office, None), now, actor="applicant", why="asked", source=source)
+    else:
+        return None
+    return what
+
+
+def _the_reply(office: Office, tid: str) -> tuple[str | None, list[str]]:
+    """The reply being registered (the application's last inbound mail): its
+    key (Message-ID, else digest) and its own text, read from the store."""
+    inbound = applications.inbound_of(office.reg, tid)
+    if not inbound or inbound[-1].kind != "reply":
+        return None, []
+    m = inbound[-1]
+    try:
+        raw = office.dep.store.get(m.sha256)
+    except (OSError, ValueError):  # not kept (purged): nothing to read
+        return None, []
+    return m.message_id or f"sha256:{m.sha256}", slots.own_text(slots.body_text(raw))
+
+
+# --- the reminder and the visit ---------------------------------------------------------------
+def send_reminders(dep: Deployment, now: datetime) -> list[dict[str, Any]]:
+    """The deadline job: the working day before a booking (from opening time),
+    its applicant is reminded, once (``reminded_at`` is set with the mail);
+    not a booking made that same day, whose confirmation has just gone."""
+    office = Office(dep)
+    cal = office.cal
+    local = cal.local(now)
+    if not cal.is_working_day(local.date()) or local.time() < office.cfg.hours.open:
+        return []
+    day = cal.next_working_day(local.date()).isoformat()
+    done: list[dict[str, Any]] = []
+    for appt in rows.booked_on_day(office.reg, day):
+        if cal.local(datetime.fromisoformat(appt.booked_at)).date() >= local.date():
+            continue  # booked today: the confirmation has just said it all
+        with office.reg.transaction():
+            if not rows.mark_reminded(office.reg, appt.id, to_iso(now) or ""):
+                continue
+            app = office.app(appt.transaction_id)
+            mid = mail.send(office, app, "reminder", mail.context(office, appt), now)
+            office.reg.add_event(
+                at=now,
+                actor="system",
+                action="appointment_reminded",
+                transaction_id=appt.transaction_id,
+                detail={"appointment": appt.id, "queue": appt.queue_number, "day": appt.day, "time": appt.slot},
+            )
+        done.append({"kind": "appointment_reminder", "transaction_id": appt.transaction_id, "day": day, "sent": bool(mid)})
+    return done
+
+
+def attend(office: Office, tid: str, now: datetime, actor: str) -> int | None:
+    """The applicant came (``verify-identity --method in-person``): the booking
+    of ``tid`` on today's date is marked attended; returns its id, or None."""
+    today = office.cal.local(now).date().isoformat()
+    found = [a for a in rows.of_application(office.reg, tid) if a.day == today and a.status in rows.HOLDING]
+    if not found:
+        return None
+    appt = found[-1]
+    if rows.mark_attended(office.reg, appt.id, to_iso(now) or "", actor):
+        office.reg.add_event(
+            at=now,
+            actor=actor,
+            action="appointment_attended",
+            transaction_id=tid,
+            detail={"appointment": appt.id, "queue": appt.queue_number, "day": appt.day, "time": appt.slot},
+        )
+    return appt.id
+
+
+__all__ = ["cancel_by_clerk", "day_queue", "offer_by_clerk", "on_reply", "send_reminders"]

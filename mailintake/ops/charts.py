@@ -1,0 +1,187 @@
+"""The charts of the monthly statistics (issue 14), drawn by matplotlib (Agg,
+no pyplot state) as PNG: applications per working day stacked by service,
+the on-time shares month by month over the 12 months ending with the report
+month, and working days to finish per service (median and 90th percentile).
+
+Labels are Thai then English. Thai is set in Sarabun (the permits' font,
+registered with matplotlib's font manager once); matplotlib 3.11 lays text
+out with libraqm, so tone marks stack over their consonants. Settings go
+through ``rc_context``: nothing global changes. A chart with nothing to draw
+says so in words ("ไม่มีข้อมูล / No data") instead of drawing an empty frame.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+FONTS = Path(__file__).resolve().parent.parent / "permits" / "fonts"
+FAMILY = "Sarabun"
+NO_DATA = "ไม่มีข้อมูลในเดือนนี้ / No data this month"
+TH_SHORT_MONTHS = ("ม.ค.", "ก.พ.", "มี.ค.", "เม.ย.", "พ.ค.", "มิ.ย.", "ก.ค.", "ส.ค.", "ก.ย.", "ต.ค.", "พ.ย.", "ธ.ค.")
+EN_SHORT_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+# Colour-blind safe (Okabe-Ito), one a service in the order services are listed.
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442")
+STYLE: Any = {  # matplotlib rc keys (its stubs type them as literals)
+    "font.family": [FAMILY, "DejaVu Sans"],
+    "font.size": 11,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "axes.grid.axis": "y",
+    "grid.color": "#dddddd",
+    "savefig.dpi": 110,
+}
+_registered = False
+
+
+def _register_fonts() -> None:
+    global _registered
+    if _registered:
+        return
+    from matplotlib import font_manager
+
+    for path in sorted(FONTS.glob("Sarabun-*.ttf")):
+        font_manager.fontManager.addfont(str(path))
+    _registered = True
+
+
+@contextmanager
+def _figure(width: float = 8.0, height: float = 4.5) -> Iterator[Any]:
+    """A figure of its own (no pyplot), inside the charts' style."""
+    import matplotlib
+    from matplotlib.figure import Figure  # no pyplot: saved as PNG, it draws with Agg
+
+    _register_fonts()
+    with matplotlib.rc_context(STYLE):
+        fig = Figure(figsize=(width, height), layout="constrained")
+        yield fig
+
+
+def _no_data(fig: Any, title: str) -> None:
+    fig.suptitle(title, fontsize=13)
+    fig.text(0.5, 0.5, NO_DATA, ha="center", va="center", fontsize=14, color="#555555")
+
+
+def _service_label(services: dict[str, Any], sid: str) -> str:
+    s = services.get(sid) or {}
+    return f"{s.get('name_th', sid)} / {s.get('code', sid)}"
+
+
+def per_day(data: dict[str, Any], path: Path) -> bool:
+    """Applications received per working day, stacked by service; returns
+    whether anything was drawn."""
+    days = data["received"]["by_day"]
+    services = sorted(data["received"]["by_service"])
+    title = "คำขอที่ได้รับรายวันทำการ / Applications received per working day"
+    with _figure() as fig:
+        if not data["received"]["total"]:
+            _no_data(fig, title)
+            fig.savefig(path)
+            return False
+        ax = fig.add_subplot()
+        xs = list(range(len(days)))
+        bottom = [0] * len(days)
+        for i, sid in enumerate(services):
+            heights = [d["by_service"].get(sid, 0) for d in days]
+            ax.bar(xs, heights, bottom=bottom, color=PALETTE[i % len(PALETTE)], label=_service_label(data["services"], sid))
+            bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
+        ax.set_xticks(xs, [d["day"][8:10].lstrip("0") for d in days])
+        ax.set_xlabel("วันที่ / Day of the month")
+        ax.set_ylabel("คำขอ / Applications")
+        ax.yaxis.get_major_locator().set_params(integer=True)
+        fig.legend(loc="outside lower center", fontsize=9, frameon=False, ncols=2)
+        fig.suptitle(f"{title}\n{data['month_names']['th']} / {data['month_names']['en']}", fontsize=13)
+        fig.savefig(path)
+    return True
+
+
+def trend(data: dict[str, Any], path: Path) -> bool:
+    """The share acknowledged on time and finished within time, month by month
+    over 12 months, as bars side by side (none where a month has nothing to share)."""
+    points = data["trend"]
+    title = "ร้อยละที่ทันกำหนด 12 เดือน / On time, last 12 months"
+    series = (
+        ("acks_on_time_percent", "ตอบรับทันกำหนด / Acknowledged on time", PALETTE[0]),
+        ("finished_within_time_percent", "แล้วเสร็จภายในเวลา / Finished within time", PALETTE[1]),
+    )
+    with _figure() as fig:
+        if all(p[key] is None for p in points for key, *_ in series):
+            _no_data(fig, title)
+            fig.savefig(path)
+            return False
+        ax = fig.add_subplot()
+        xs = list(range(len(points)))
+        width = 0.4
+        for i, (key, label, colour) in enumerate(series):
+            shift = (i - 0.5) * width
+            ys = [0.0 if p[key] is None else p[key] for p in points]
+            bars = ax.bar([x + shift for x in xs], ys, width, color=colour, label=label)
+            ax.bar_label(bars, labels=["" if p[key] is None else f"{p[key]:g}" for p in points], fontsize=8, padding=2)
+        labels = []
+        for p in points:
+            year, mon = (int(x) for x in p["month"].split("-"))
+            labels.append(f"{TH_SHORT_MONTHS[mon - 1]} {(year + 543) % 100:02d}\n{EN_SHORT_MONTHS[mon - 1]} {year % 100:02d}")
+        ax.set_xticks(xs, labels, fontsize=9)
+        ax.set_ylim(0, 112)
+        ax.set_ylabel("ร้อยละ / Percent")
+        fig.legend(loc="outside lower center", fontsize=9, frameon=False, ncols=2)
+        fig.suptitle(title, fontsize=13)
+        fig.savefig(path)
+    return True
+
+
+def days_to_finish(data: dict[str, Any], path: Path) -> bool:
+    """Working days to finish per service: median and 90th percentile bars,
+    the citizen manual's time limit named beside each."""
+    by_service = data["finished"]["by_service"]
+    title = "วันทำการที่ใช้จนแล้วเสร็จ / Working days to finish"
+    with _figure() as fig:
+        if not by_service:
+            _no_data(fig, title)
+            fig.savefig(path)
+            return False
+        ax = fig.add_subplot()
+        ax.grid(axis="x", color="#dddddd")
+        ax.grid(axis="y", visible=False)
+        sids = sorted(by_service, reverse=True)  # top to bottom in the other charts' order
+        ys = list(range(len(sids)))
+        height = 0.38
+        medians = [by_service[s]["days_median"] or 0 for s in sids]
+        p90s = [by_service[s]["days_p90"] or 0 for s in sids]
+        ax.barh([y + height / 2 for y in ys], medians, height, color=PALETTE[2], label="มัธยฐาน / Median")
+        ax.barh([y - height / 2 for y in ys], p90s, height, color=PALETTE[3], label="เปอร์เซ็นไทล์ที่ 90 / 90th percentile")
+        names = []
+        for s in sids:
+            n, limit = by_service[s]["finished"], (data["services"].get(s) or {}).get("time_limit_days", "-")
+            names.append(
+                f"{_service_label(data['services'], s)}\n{n} รายการ กำหนด {limit} วัน / {n} finished, limit {limit} day{'' if limit == 1 else 's'}"
+            )
+        ax.set_yticks(ys, names, fontsize=9)
+        ax.set_xlabel("วันทำการ / Working days")
+        ax.set_xlim(0, max([*p90s, *medians, 1]) + 1)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        fig.legend(loc="outside lower center", fontsize=9, frameon=False, ncols=2)
+        fig.suptitle(f"{title}\n{data['month_names']['th']} / {data['month_names']['en']}", fontsize=13)
+        fig.savefig(path)
+    return True
+
+
+CHARTS = (
+    ("per_day.png", per_day, "คำขอรายวันทำการ", "Applications per working day"),
+    ("trend.png", trend, "ร้อยละที่ทันกำหนด 12 เดือน", "On time over 12 months"),
+    ("days_to_finish.png", days_to_finish, "วันทำการที่ใช้จนแล้วเสร็จ", "Working days to finish"),
+)
+
+
+def draw_all(data: dict[str, Any], folder: Path) -> list[dict[str, Any]]:
+    """Every chart into ``folder``: file name, Thai and English title, and
+    whether data was drawn (False: the chart says "no data")."""
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for name, draw, th, en in CHARTS:
+        drawn = draw(data, folder / name)
+        out.append({"file": name, "title_th": th, "title_en": en, "drawn": drawn})
+    return out

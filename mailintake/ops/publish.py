@@ -1,0 +1,276 @@
+"""The public site (issue 14, R18, R28; ITA items O8, O9, O10): one static,
+bilingual site built from what the office already keeps, by ``mailintake
+publish --out DIR`` and, monthly, by the daemon (``ops.publishing``).
+
+- ``index.html``, the citizen manual of every service (``services/``, from
+  ``rules/services/*.toml`` through ``ops.manuals``), how to apply by email
+  (``e-service.html``), the feedback and complaint address (``feedback.html``);
+- the monthly statistics of every finished month (``stats/YYYY-MM/``, written
+  by ``ops.monthly.write_monthly``) with their index, and the month's figures
+  as open data beside them (``open-data/YYYY-MM.json`` and ``.csv``);
+- the permit register (``register/``, ``permits.register.publish``'s JSON and
+  the same rows as a page) and how to verify a permit (``verify.html``);
+- ``site.css`` with the Sarabun font (``fonts/``) and ``sitemap.xml``.
+
+The pages are Jinja2 templates in ``templates/site/`` (sandboxed, HTML
+escaped). Every link is relative and names a file (``index.html``, never a bare
+directory), so the site works from ``file://`` as from any static web server.
+Only what the law publishes goes out: figures, the services, and the permit
+register with holders' names masked; no applicant's address, name or file.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape as xml_escape
+
+import jinja2
+
+from mailintake.base.deployment import Deployment
+from mailintake.base.errors import ConfigError
+from mailintake.base.thaitext import english_date, thai_date
+from mailintake.base.wording import environment
+from mailintake.ops import manuals
+from mailintake.permits.document import FONTS as FONT_DIR
+
+FONT_FILES = ("Sarabun-Regular.ttf", "Sarabun-Bold.ttf", "OFL-Sarabun.txt")
+
+
+@dataclass
+class Site:
+    """What one build wrote: every page (paths relative to ``out``, for the
+    sitemap), the months of statistics, the open-data files."""
+
+    out: Path
+    pages: list[str] = field(default_factory=list)
+    months: list[str] = field(default_factory=list)
+    open_data: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "out": str(self.out),
+            "pages": len(self.pages),
+            "months": self.months,
+            "open_data": self.open_data,
+            "files": len(self.files),
+        }
+
+    def describe(self) -> str:
+        months = f"{len(self.months)} month(s) of statistics" + (
+            f" ({self.months[0]} to {self.months[-1]})" if self.months else ""
+        )
+        return f"site written to {self.out}: {len(self.pages)} pages, {months}, {len(self.open_data)} open-data file(s)"
+
+
+class _Writer:
+    """Renders the site's templates into ``out`` with what every page shares."""
+
+    def __init__(self, dep: Deployment, site: Site, common: dict[str, Any]):
+        self.env = environment(dep.cfg.search_path("templates"))
+        self.site = site
+        self.common = common
+
+    def page(self, path: str, template: str, title_th: str, title_en: str, **context: Any) -> None:
+        root = "../" * path.count("/")
+        try:
+            html = self.env.get_template(f"site/{template}").render(
+                **self.common, root=root, title_th=title_th, title_en=title_en, **context
+            )
+        except jinja2.TemplateError as exc:  # an office's edited page: one line naming it, exit 2
+            raise ConfigError(f"templates/site/{template}: {type(exc).__name__}: {exc}") from None
+        self.text(path, html)
+        self.site.pages.append(path)
+
+    def text(self, path: str, text: str) -> None:
+        target = self.site.out / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+        self.site.files.append(path)
+
+    def binary(self, path: str, data: bytes) -> None:
+        (self.site.out / path).write_bytes(data)
+        self.site.files.append(path)
+
+    def copy(self, source: Path, path: str) -> None:
+        target = self.site.out / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+        self.site.files.append(path)
+
+
+def build_site(dep: Deployment, out: Path, now: datetime, *, base_url: str | None = None, include: str | None = None) -> Site:
+    """Write the whole site into ``out`` (made when missing; files of an
+    earlier build are overwritten, nothing else is touched) as of ``now``:
+    statistics for every month before ``now``'s with data, and for
+    ``include`` (``YYYY-MM``: the month the daemon publishes) with or without."""
+    cfg = dep.cfg
+    now = now.astimezone(cfg.hours.timezone)
+    site = Site(out)
+    out.mkdir(parents=True, exist_ok=True)
+    services = manuals.manuals(cfg, dep.services, now.year)
+    facts = manuals.office_facts(cfg)
+    common = {
+        "agency": cfg.agency,
+        "facts": facts,
+        "services": services,
+        "generated_th": thai_date(now, with_time=False, with_weekday=False),
+        "generated_en": english_date(now, with_time=False),
+    }
+    w = _Writer(dep, site, common)
+    w.text("site.css", w.env.get_template("site/site.css.j2").render())
+    for name in FONT_FILES:
+        w.copy(FONT_DIR / name, f"fonts/{name}")
+    w.binary("favicon.png", favicon("PNG"))
+    w.binary("favicon.ico", favicon("ICO"))  # where browsers look on their own, at a server's top
+
+    months = _statistics(dep, w, now, include)
+    w.page("stats/index.html", "stats.html.j2", "สถิติการให้บริการรายเดือน", "Monthly service statistics", months=months)
+    w.page("index.html", "home.html.j2", "บริการรับคำขอทางอีเมล", "Applying by email", months=months)
+    w.page("services/index.html", "services.html.j2", "คู่มือสำหรับประชาชน", "Citizen manuals")
+    for s in services:
+        w.page(f"services/{s['page']}", "manual.html.j2", s["name_th"], s["name_en"], service=s, reply_line=reply_line())
+    w.page("e-service.html", "apply.html.j2", "การยื่นคำขอทางอีเมล", "Applying by email: the e-service")
+    _register(dep, w, now)
+    example = services[0]["permit_example"] if services else "EVT-2569-0001"
+    w.page("verify.html", "verify.html.j2", "การตรวจสอบใบอนุญาต", "Verifying a permit", example=example)
+    w.page("feedback.html", "feedback.html.j2", "ข้อเสนอแนะและเรื่องร้องเรียน", "Feedback and complaints")
+    w.text("sitemap.xml", sitemap(site.pages, now, base_url if base_url is not None else cfg.publish.base_url))
+    _make_public(out, site.files)
+    return site
+
+
+def favicon(kind: str) -> bytes:
+    """The site's icon: a blue square with a white envelope's flap (so the
+    browser asks for no ``/favicon.ico`` the server may not have)."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    img = Image.new("RGBA", (32, 32), (31, 95, 153, 255))
+    draw = ImageDraw.Draw(img)
+    draw.rectangle((5, 9, 26, 23), outline=(255, 255, 255, 255), width=2)
+    draw.line((5, 9, 16, 17, 26, 9), fill=(255, 255, 255, 255), width=2)
+    buf = io.BytesIO()
+    img.save(buf, format=kind)
+    return buf.getvalue()
+
+
+def reply_line() -> dict[str, str]:
+    """The line an applicant writes in the application to have answers sent
+    to another address (R5; ``desk.replyto`` reads it), as the manuals show it."""
+    return {"th": "ตอบกลับที่: somchai.office@example.org", "en": "Reply to: somchai.office@example.org"}
+
+
+def _statistics(dep: Deployment, w: _Writer, now: datetime, include: str | None) -> list[dict[str, Any]]:
+    """Every finished month with data: its report (``ops.monthly``) under
+    ``stats/YYYY-MM/`` linked to the site's stylesheet and home, and its JSON
+    and CSV copied to ``open-data/``."""
+    from mailintake.desk.statistics import month_names, months_with_data
+    from mailintake.ops.monthly import write_monthly
+
+    current = f"{now:%Y-%m}"
+    found = set(months_with_data(dep.registry, dep.cfg.hours.timezone)) | ({include} if include else set())
+    done = sorted(m for m in found if m < current)
+    months = []
+    for month in done:
+        folder = f"stats/{month}"
+        result = write_monthly(
+            dep.cfg, dep.registry, month, w.site.out / folder, now=now, stylesheet="../../site.css", home="../../index.html"
+        )
+        written = [str(f) for f in result.get("files", [])] or [
+            str(p.relative_to(w.site.out / folder)) for p in sorted((w.site.out / folder).rglob("*")) if p.is_file()
+        ]
+        for name in written:
+            path = f"{folder}/{name}"
+            w.site.files.append(path)
+            if name.endswith(".html"):
+                w.site.pages.append(path)
+        entry: dict[str, Any] = {"month": month, "json": None, "csv": None}
+        names = month_names(month)
+        entry.update(label_th=names["th"], label_en=names["en"])
+        page = "index.html" if "index.html" in written else next((n for n in written if n.endswith(".html")), "")
+        entry["page"] = f"{month}/{page}" if page else ""
+        for ext in ("json", "csv"):
+            source = _data_file(w.site.out / folder, written, ext)
+            if source is not None:
+                w.copy(source, f"open-data/{month}.{ext}")
+                entry[ext] = f"open-data/{month}.{ext}"
+                w.site.open_data.append(entry[ext])
+        months.append(entry)
+        w.site.months.append(month)
+    return months
+
+
+def _data_file(folder: Path, written: list[str], ext: str) -> Path | None:
+    """The month's figures as ``ext``: ``report.ext``, else the one such file."""
+    if f"report.{ext}" in written:
+        return folder / f"report.{ext}"
+    found = [n for n in written if n.endswith(f".{ext}") and "/" not in n]
+    return folder / found[0] if len(found) == 1 else None
+
+
+STATUS_EN = {"valid": "valid", "expired": "expired", "revoked": "revoked"}
+
+
+def _register(dep: Deployment, w: _Writer, now: datetime) -> None:
+    """The permit register: ``permits.register.publish`` writes its JSON (the
+    public fields, the holder masked) and a plain page, which the site's own
+    page, built from the same rows, replaces."""
+    import json
+
+    from mailintake.permits.register import publish
+
+    for path in publish(dep.registry, w.site.out / "register", now, dep.cfg.agency):
+        w.site.files.append(str(path.relative_to(w.site.out)))
+    rows = json.loads((w.site.out / "register" / "permits.json").read_text(encoding="utf-8"))["permits"]
+    names = {s.id: (s.name_th, s.name_en) for s in dep.services}
+    permits = []
+    for r in rows:
+        th, en = names.get(r["service"], (r["service"], r["service"]))
+        issued = datetime.fromisoformat(r["issued_at"]).astimezone(now.tzinfo)
+        until = datetime.fromisoformat(r["valid_until"]).astimezone(now.tzinfo)
+        permits.append(
+            {
+                "number": r["number"],
+                "service_th": th,
+                "service_en": en,
+                "holder": r["holder"],
+                "status": r["status"],
+                "issued_th": thai_date(issued, with_time=False, with_weekday=False),
+                "issued_en": english_date(issued, with_time=False),
+                "valid_until_th": thai_date(until, with_time=False, with_weekday=False),
+                "valid_until_en": english_date(until, with_time=False),
+            }
+        )
+    w.site.files.remove("register/index.html")
+    w.page("register/index.html", "register.html.j2", "ทะเบียนใบอนุญาต", "Permit register", permits=permits)
+
+
+def sitemap(pages: list[str], now: datetime, base_url: str) -> str:
+    """``sitemap.xml`` of every page: absolute under ``base_url`` when one is
+    configured, else relative to the sitemap itself."""
+    prefix = base_url.rstrip("/") + "/" if base_url else ""
+    day = f"{now:%Y-%m-%d}"
+    entries = "".join(f"  <url><loc>{xml_escape(prefix + p)}</loc><lastmod>{day}</lastmod></url>\n" for p in sorted(set(pages)))
+    return f'<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n{entries}</urlset>\n'
+
+
+def _make_public(out: Path, files: list[str]) -> None:
+    """The site is public on purpose: readable by the web server's account
+    whatever the private umask mailintake runs under (only what it wrote)."""
+    dirs = {out}
+    for name in set(files):
+        path = out / name
+        if path.is_file():
+            path.chmod(0o644)
+        parent = path.parent
+        while parent != out and out in parent.parents:
+            dirs.add(parent)
+            parent = parent.parent
+    for d in dirs:
+        d.chmod(0o755)

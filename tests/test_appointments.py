@@ -1,0 +1,305 @@
+"""Appointments at the counter (R10, issue 13; seed 002's queue model) against
+Dovecot and the SMTP sink, through the days with --now: a medium-risk
+acknowledgement says how to ask for an appointment and a reply "นัดหมาย" gets
+an offer of free slots, numbered, never on a weekend or a holiday; a reply with
+a slot's number books it, with a queue number and an iCalendar invitation read
+back with ``icalendar``; a full slot is refused with the next free ones; the
+reminder goes the working day before, once; either side cancels and the slot is
+free again; ``appointments list --json`` is the day's queue; ``verify-identity
+--method in-person`` on the day links the booking.
+
+December 2025: Fri 5 is Father's Day and Wed 10 Constitution Day (government
+holidays); the office offers from the next working day, two slots a day of one
+visitor each (the test's ``[[appointments.kinds]]``).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from email.message import Message
+from typing import Any
+
+import icalendar
+import pytest
+from conftest import Env
+from mails import at, mail
+from mails import attachments_of as attachments
+from mails import subject_of as subject
+from mails import text_of as text
+
+from mailintake.base.config import load
+from mailintake.base.data import applications
+from mailintake.base.deployment import Deployment
+from mailintake.desk import appointments as desk_appointments
+from mailintake.desk import slots
+from mailintake.desk.office import Office
+
+OFFICE = """
+[appointments]
+place_th = "เทศบาลตำบลบ้านใหม่ ช่องบริการที่ 2"
+place_en = "Ban Mai Subdistrict Municipality, counter 2"
+offer_count = 4
+[[appointments.kinds]]
+id = "identity"
+name_th = "แสดงตนพร้อมบัตรประจำตัวประชาชน"
+name_en = "Show your ID card in person"
+slots = ["09:00", "10:00"]
+minutes = 30
+per_slot = 1
+per_day = 2
+
+[users]
+somchai = ["clerk"]
+"""
+CLERK = {"MAILINTAKE_USER": "somchai"}
+TID, TID2 = "SRB-2568-000001", "SRB-2568-000002"
+CITIZEN, OTHER = "somchai.jaidee@example.com", "malee@example.com"
+
+
+@pytest.fixture
+def office(deploy: Env) -> Env:
+    deploy.config.write_text(deploy.config.read_text() + OFFICE, encoding="utf-8")
+    return deploy
+
+
+def apply(office: Env, sender: str, when: str) -> None:
+    """An [EVT] event permit (a medium-risk service) sent at ``when`` and swept."""
+    assert office.mailbox is not None
+    office.mailbox.append(mail("[EVT] ขออนุญาตจัดงานวัด", sender=f"ผู้ยื่น <{sender}>").as_bytes(), at(when))
+    office.run("sweep", "--now", when.replace(" ", "T") + ":30+07:00")
+
+
+def reply(office: Env, tid: str, body: str, when: str, sender: str = CITIZEN, mid: str | None = None) -> bytes:
+    assert office.mailbox is not None
+    raw = mail(f"Re: [{tid}] นัดหมาย", body=body, sender=f"ผู้ยื่น <{sender}>", mid=mid).as_bytes()
+    office.mailbox.append(raw, at(when))
+    office.run("sweep", "--now", when.replace(" ", "T") + ":30+07:00")
+    return raw
+
+
+def last_to(office: Env, address: str) -> Message:
+    assert office.smtp is not None
+    mine = [m for m in office.smtp.messages() if address in str(m["To"])]
+    assert mine, f"no mail to {address}"
+    return mine[-1]
+
+
+def invitation(m: Message) -> tuple[icalendar.Calendar, Message]:
+    parts = [p for p in m.walk() if p.get_content_type() == "text/calendar"]
+    assert len(parts) == 1, [p.get_content_type() for p in m.walk()]
+    data = attachments(m)[parts[0].get_filename() or ""]
+    cal = icalendar.Calendar.from_ical(data)
+    assert isinstance(cal, icalendar.Calendar)
+    return cal, parts[0]
+
+
+def events(office: Env, tid: str, action: str) -> list[dict[str, Any]]:
+    out = []
+    for e in office.json("triage", "show", tid)["events"]:
+        if e["action"] == action:
+            detail = e.get("detail")
+            out.append({**e, "detail": json.loads(detail) if isinstance(detail, str) else detail})
+    return out
+
+
+def again(office: Env, tid: str, when: str) -> str | None:
+    """The desk reads the application's last reply again (a reply processed twice)."""
+    dep = Deployment.build(load(office.config))
+    try:
+        with dep.registry.transaction():
+            app = applications.get(dep.registry, tid)
+            assert app is not None
+            return desk_appointments.on_reply(Office(dep), app, at(when))
+    finally:
+        dep.close()
+
+
+def queue_of(office: Env, day: str) -> list[dict[str, Any]]:
+    return list(json.loads(office.run("appointments", "list", "--date", day, "--json", env=CLERK).stdout))
+
+
+def test_an_ack_offers_the_booking_and_a_reply_books_with_a_queue_number_and_an_invitation(office: Env) -> None:
+    apply(office, CITIZEN, "2025-12-04 10:00")
+    ack = text(last_to(office, CITIZEN))
+    assert 'พิมพ์คำว่า "นัดหมาย"' in ack and 'reply with the word "appointment"' in ack
+
+    # "นัดหมาย" under the greeting asks for an offer; the quoted acknowledgement is not read.
+    reply(office, TID, "สวัสดีครับ\nขอนัดหมายแสดงตนครับ\n\nOn Thu, 4 Dec 2025 saraban wrote:\n> 3. quoted\n", "2025-12-04 14:00")
+    offer = last_to(office, CITIZEN)
+    assert subject(offer) == f"[{TID}] เลือกวันเวลานัดหมาย / Choose an appointment time"
+    body = text(offer)
+    assert "1. วันจันทร์ที่ 8 ธันวาคม 2568 เวลา 09:00-09:30 น." in body
+    assert "2. วันจันทร์ที่ 8 ธันวาคม 2568 เวลา 10:00-10:30 น." in body
+    assert "3. วันอังคารที่ 9 ธันวาคม 2568 เวลา 09:00-09:30 น." in body
+    assert "4. Tuesday 9 December 2025, 10:00-10:30" in body and "5." not in body.split("วิธีจอง")[0]
+    # Never a weekend or a holiday: Fri 5 (Father's Day), Sat 6, Sun 7, Wed 10 (Constitution Day).
+    for day in ("5 ธันวาคม", "6 ธันวาคม", "7 ธันวาคม", "10 ธันวาคม", "December 5", "5 December", "10 December"):
+        assert day not in body
+    assert events(office, TID, "appointment_offered")[0]["detail"]["why"] == "asked"
+    assert again(office, TID, "2025-12-04 14:10") is None  # the same reply read again: no second offer
+    assert len(events(office, TID, "appointment_offered")) == 1
+
+    # The number on the first line of the reply's own text books that slot (Thai digits too).
+    booking = reply(office, TID, "๒\n\n> 1. วันจันทร์ที่ 8 ธันวาคม 2568\n", "2025-12-04 15:00", mid="<book-1@example.com>")
+    confirmed = last_to(office, CITIZEN)
+    assert subject(confirmed).startswith(f"[{TID}] ยืนยันนัดหมาย คิวที่ 1 วันจันทร์ที่ 8 ธันวาคม 2568 เวลา 10:00-10:30 น.")
+    assert "Queue number: 1" in text(confirmed) and "หมายเลขคิว: 1" in text(confirmed)
+    cal, part = invitation(confirmed)
+    assert part.get_param("method") == "REQUEST"
+    assert str(cal["METHOD"]) == "REQUEST"
+    event = cal.walk("VEVENT")[0]
+    start = event.decoded("DTSTART")
+    assert start == datetime.fromisoformat("2025-12-08T10:00:00+07:00") and str(start.tzinfo) == "Asia/Bangkok"
+    assert event.decoded("DTEND") == datetime.fromisoformat("2025-12-08T10:30:00+07:00")
+    assert str(event["UID"]) == f"{TID.lower()}.main.2025-12-08.q1@banmai.go.th"
+    assert "ช่องบริการที่ 2" in str(event["LOCATION"]) and "counter 2" in str(event["LOCATION"])
+    assert "คิวที่ 1" in str(event["SUMMARY"]) and "queue No. 1" in str(event["SUMMARY"])
+    assert [e["detail"]["queue"] for e in events(office, TID, "appointment_booked")] == [1]
+
+    # The same reply again books nothing more: once by the mailbox (a duplicate), once at the desk.
+    assert office.mailbox is not None
+    office.mailbox.append(booking, at("2025-12-04 15:00"))
+    office.run("sweep", "--now", "2025-12-04T15:10:00+07:00")
+    assert again(office, TID, "2025-12-04 15:20") is None
+    assert len(events(office, TID, "appointment_booked")) == 1
+
+    day = queue_of(office, "2025-12-08")
+    assert [(r["queue_number"], r["time"], r["transaction_id"], r["kind"], r["status"]) for r in day] == [
+        (1, "10:00", TID, "identity", "booked")
+    ]
+    assert queue_of(office, "2025-12-09") == []
+
+
+def test_a_full_slot_is_refused_with_the_next_free_ones(office: Env) -> None:
+    apply(office, CITIZEN, "2025-12-04 10:00")
+    apply(office, OTHER, "2025-12-04 10:30")
+    office.run("appointments", "offer", TID, "--now", "2025-12-04T11:00:00+07:00", env=CLERK)
+    office.run("appointments", "offer", TID2, "--kind", "identity", "--now", "2025-12-04T11:05:00+07:00", env=CLERK)
+    assert "1. วันจันทร์ที่ 8 ธันวาคม 2568 เวลา 09:00-09:30 น." in text(last_to(office, OTHER))
+    reply(office, TID, "1", "2025-12-04 12:00")
+    # Both were offered Monday 09:00; the first took it, the second is refused with what is left.
+    reply(office, TID2, "1 please", "2025-12-04 12:30", sender=OTHER)
+    refused = last_to(office, OTHER)
+    assert subject(refused) == f"[{TID2}] ช่วงเวลาที่เลือกเต็มแล้ว เลือกเวลาใหม่ / That time is full: please choose another"
+    body = text(refused)
+    assert "Monday 8 December 2025, 09:00-09:30 is fully booked" in body
+    listed = body.split("ช่วงเวลาที่ว่าง")[1].split("วิธีจอง")[0]
+    assert listed.splitlines()[1].strip() == "1. วันจันทร์ที่ 8 ธันวาคม 2568 เวลา 10:00-10:30 น."
+    assert "8 ธันวาคม 2568 เวลา 09:00" not in listed
+    assert events(office, TID2, "appointment_refused_full")[0]["detail"]["slot"] == "2025-12-08 09:00"
+    reply(office, TID2, "1", "2025-12-04 13:00", sender=OTHER)
+    assert "คิวที่ 2" in subject(last_to(office, OTHER))
+    day = queue_of(office, "2025-12-08")
+    assert [(r["queue_number"], r["time"], r["transaction_id"]) for r in day] == [(1, "09:00", TID), (2, "10:00", TID2)]
+    # The day is full (two a day): a new offer starts on Tuesday.
+    apply(office, "third@example.com", "2025-12-04 13:30")
+    office.run("appointments", "offer", "SRB-2568-000003", "--now", "2025-12-04T14:00:00+07:00", env=CLERK)
+    assert "1. วันอังคารที่ 9 ธันวาคม 2568 เวลา 09:00-09:30 น." in text(last_to(office, "third@example.com"))
+    # A clerk cannot offer again while a booking stands.
+    again = office.run("appointments", "offer", TID, "--now", "2025-12-04T14:10:00+07:00", env=CLERK, ok=False)
+    assert again.exit_code == 1 and "already booked" in again.output and "appointments cancel" in again.output
+
+
+def test_the_reminder_goes_the_working_day_before_and_once(office: Env) -> None:
+    assert office.smtp is not None
+    apply(office, CITIZEN, "2025-12-04 10:00")
+    office.run("appointments", "offer", TID, "--now", "2025-12-04T11:00:00+07:00", env=CLERK)
+    reply(office, TID, "3", "2025-12-04 12:00")  # Tuesday 9 December, 09:00
+    assert "9 ธันวาคม 2568 เวลา 09:00-09:30" in subject(last_to(office, CITIZEN))
+
+    def run(now: str) -> list[Any]:
+        out = json.loads(office.run("deadlines", "run", "--now", now, "--json", env=CLERK).stdout)
+        return list(out["appointment_reminders"])
+
+    assert run("2025-12-05T10:00:00+07:00") == []  # Father's Day: no job for it
+    assert run("2025-12-06T10:00:00+07:00") == []  # Saturday
+    assert run("2025-12-08T08:00:00+07:00") == []  # Monday, before opening time
+    sent = len(office.smtp.messages())
+    done = run("2025-12-08T08:31:00+07:00")
+    assert [(r["transaction_id"], r["day"]) for r in done] == [(TID, "2025-12-09")]
+    reminder = last_to(office, CITIZEN)
+    assert subject(reminder) == (
+        f"[{TID}] เตือนนัดหมาย คิวที่ 1 วันอังคารที่ 9 ธันวาคม 2568 เวลา 09:00-09:30 น. / "
+        "Reminder: your appointment, queue No. 1, Tuesday 9 December 2025, 09:00-09:30"
+    )
+    assert run("2025-12-08T08:31:00+07:00") == [] and run("2025-12-08T15:00:00+07:00") == []
+    assert len(office.smtp.messages()) == sent + 1
+    assert len(events(office, TID, "appointment_reminded")) == 1
+
+
+def test_either_side_cancels_and_the_slot_is_free_again(office: Env) -> None:
+    apply(office, CITIZEN, "2025-12-04 10:00")
+    office.run("appointments", "offer", TID, "--now", "2025-12-04T11:00:00+07:00", env=CLERK)
+    reply(office, TID, "1", "2025-12-04 12:00")
+    booked_cal, _ = invitation(last_to(office, CITIZEN))
+    uid = str(booked_cal.walk("VEVENT")[0]["UID"])
+
+    # The applicant replies "ยกเลิก" to the confirmation.
+    reply(office, TID, "ยกเลิกครับ\n\n> ยืนยันการนัดหมายของท่านแล้ว", "2025-12-04 13:00")
+    told = last_to(office, CITIZEN)
+    assert subject(told).startswith(f"[{TID}] ยกเลิกนัดหมาย คิวที่ 1") and "cancelled as you asked" in text(told)
+    cal, part = invitation(told)
+    assert part.get_param("method") == "CANCEL" and str(cal["METHOD"]) == "CANCEL"
+    event = cal.walk("VEVENT")[0]
+    assert str(event["UID"]) == uid and int(event["SEQUENCE"]) == 1 and str(event["STATUS"]) == "CANCELLED"
+    assert queue_of(office, "2025-12-08")[0]["status"] == "cancelled"
+    assert events(office, TID, "appointment_cancelled")[0]["actor"] == "applicant"
+
+    # Monday 09:00 is free again: offered and booked anew, with the next queue number of the day.
+    office.run("appointments", "offer", TID, "--now", "2025-12-04T14:00:00+07:00", env=CLERK)
+    assert "1. วันจันทร์ที่ 8 ธันวาคม 2568 เวลา 09:00-09:30 น." in text(last_to(office, CITIZEN))
+    reply(office, TID, "1", "2025-12-04 14:30")
+    assert "คิวที่ 2" in subject(last_to(office, CITIZEN))
+
+    # The clerk cancels, with a reason the applicant reads.
+    out = office.run(
+        "appointments", "cancel", TID, "--reason", "ปิดสำนักงานเพื่ออบรม", "--now", "2025-12-05T09:00:00+07:00", env=CLERK
+    )
+    assert "cancelled" in out.output
+    told = last_to(office, CITIZEN)
+    assert "เหตุผล: ปิดสำนักงานเพื่ออบรม" in text(told) and "The office has cancelled your appointment" in text(told)
+    assert str(invitation(told)[0]["METHOD"]) == "CANCEL"
+    assert [r["status"] for r in queue_of(office, "2025-12-08")] == ["cancelled", "cancelled"]
+    assert events(office, TID, "appointment_cancelled")[-1]["actor"] == "somchai"
+    none = office.run("appointments", "cancel", TID, "--now", "2025-12-05T09:05:00+07:00", env=CLERK, ok=False)
+    assert none.exit_code == 1 and none.output.strip() == f"Error: {TID}: no appointment booked"
+
+
+def test_verify_identity_in_person_links_the_days_appointment(office: Env) -> None:
+    apply(office, CITIZEN, "2025-12-04 10:00")
+    office.run("appointments", "offer", TID, "--now", "2025-12-04T11:00:00+07:00", env=CLERK)
+    reply(office, TID, "2", "2025-12-04 12:00")  # Monday 8 December, 10:00
+    office.run(
+        "triage", "verify-identity", TID, "--method", "in-person", "--note", "บัตรประชาชนตรงกัน",
+        "--now", "2025-12-08T10:05:00+07:00", env=CLERK,
+    )  # fmt: skip
+    booked = queue_of(office, "2025-12-08")[0]
+    assert booked["status"] == "attended"
+    verified = events(office, TID, "identity_verified")
+    assert verified[0]["detail"]["appointment"] == booked["appointment_id"]
+    attended = events(office, TID, "appointment_attended")
+    assert attended[0]["actor"] == "somchai" and attended[0]["detail"]["queue"] == 1
+    assert office.json("triage", "show", TID)["identity"]["appointment"] == booked["appointment_id"]
+
+
+@pytest.mark.parametrize(
+    "body,offered,wish",
+    [
+        ("2\n", 4, ("book", 2)),
+        ("เลือกข้อ ๓ ครับ\n", 4, ("book", 3)),
+        ("\n\n  4.\n> 1. quoted", 4, ("book", 4)),
+        ("Slot 2, thank you\n", 4, ("book", 2)),
+        ("2 ขอบคุณครับ\n", 4, ("book", 2)),
+        ("9\n", 4, None),  # not a slot offered
+        ("2 files attached\n", 4, None),  # a number in a sentence books nothing
+        ("ส่งเอกสารเพิ่ม 3 ไฟล์\n2\n", 4, None),  # only the first line counts
+        ("ขอบคุณครับ\nOn Mon, 8 Dec 2025 saraban wrote:\n> 1. วันจันทร์\n", 4, None),
+        ("นัดหมาย 09:00 ได้ไหม\n", 0, ("ask", 0)),
+        ("Cancel please\n", 4, ("cancel", 0)),
+        ("ขอบคุณ\n> ตอบกลับคำว่า นัดหมาย\n", 0, None),  # the word only in the quoted mail
+    ],
+)
+def test_what_a_reply_says(body: str, offered: int, wish: tuple[str, int] | None) -> None:
+    cfg = load(None, environ={}).appointments  # the shipped words
+    assert slots.read_reply(slots.own_text(body), cfg, offered) == wish

@@ -1,0 +1,281 @@
+"""The public site (issue 14): `mailintake publish --out DIR` after a replayed
+month against the real Dovecot and SMTP server: every page there, every
+service's manual in Thai and English with its fee, time limit and documents,
+links relative and resolving to files, the sitemap and the open data, and no
+applicant's email, phone, ID number or name anywhere in it. Then the daemon's
+monthly run: on the first working day of the month (government calendar),
+once, and `status --json` says so."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date, datetime
+from html import unescape
+from html.parser import HTMLParser
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from conftest import Env
+from month import CLERK, Month, replay_month
+from pypdf import PdfReader
+
+from mailintake.base.calendar import WorkCalendar
+from mailintake.base.config import load
+from mailintake.base.deployment import Deployment
+from mailintake.ops.daemon import Daemon
+from mailintake.ops.manuals import page_name
+from mailintake.ops.publishing import first_working_day, monthly_publish_due
+
+BKK = ZoneInfo("Asia/Bangkok")
+# The site as the daemon would build it on the first working day of February
+# 2026, after the month tests/month.py replays (January 2026, one December application).
+BUILT_AT = "2026-02-02T11:00:00+07:00"
+
+
+def publish_after_a_month(env: Env, out: Path) -> Month:
+    """tests/month.py's month, then `mailintake publish` into ``out`` as a clerk."""
+    month = replay_month(env)
+    line = env.run("publish", "--out", str(out), "--now", BUILT_AT, env=CLERK).stdout
+    assert line.startswith(f"site written to {out}:") and "(2025-12 to 2026-01)" in line
+    return month
+
+
+def variants(number: str) -> set[str]:
+    """A phone or ID number as it may be written: as given, digits only, and
+    a 13-digit ID as printed on the card (1-2345-67890-12-3)."""
+    digits = re.sub(r"\D", "", number)
+    found = {number, digits}
+    if len(digits) == 13:
+        found.add(f"{digits[0]}-{digits[1:5]}-{digits[5:10]}-{digits[10:12]}-{digits[12]}")
+    return found
+
+
+class Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.links: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        for name, value in attrs:
+            if name in ("href", "src") and value is not None:
+                self.links.append(value)
+
+
+def links_of(page: Path) -> list[str]:
+    parser = Links()
+    parser.feed(page.read_text(encoding="utf-8"))
+    return parser.links
+
+
+def section(html: str, lang: str) -> str:
+    """The Thai (``th``) or English (``en``) half of a page, its HTML unescaped."""
+    found = re.search(rf'<section class="lang" id="{lang}" lang="{lang}">(.*?)</section>', html, re.S)
+    assert found, f"no {lang} section"
+    return unescape(found.group(1))
+
+
+def text_of(path: Path) -> str:
+    if path.suffix == ".pdf":
+        return "\n".join(p.extract_text() or "" for p in PdfReader(str(path)).pages)
+    return path.read_bytes().decode("utf-8", errors="ignore")
+
+
+@pytest.mark.slow
+def test_the_site_after_a_replayed_month(deploy: Env, tmp_path: Path) -> None:
+    out = tmp_path / "site"
+    month = publish_after_a_month(deploy, out)
+
+    # The pages.
+    for page in ("index.html", "services/index.html", "e-service.html", "stats/index.html", "register/index.html"):
+        assert (out / page).is_file(), page
+    for page in (
+        "verify.html",
+        "feedback.html",
+        "sitemap.xml",
+        "site.css",
+        "fonts/Sarabun-Regular.ttf",
+        "fonts/Sarabun-Bold.ttf",
+    ):
+        assert (out / page).is_file(), page
+    css = (out / "site.css").read_text(encoding="utf-8")
+    assert 'font-family: "Sarabun"' in css and 'url("fonts/Sarabun-Regular.ttf")' in css
+    assert (out / "fonts/Sarabun-Regular.ttf").read_bytes()[:4] == b"\x00\x01\x00\x00"
+
+    # Every service's manual, in Thai and in English, with its fee, time limit and documents.
+    cfg = load(deploy.config)
+    dep = Deployment.build(cfg)
+    services = dep.services
+    dep.close()
+    assert len(services) >= 3
+    index = (out / "services/index.html").read_text(encoding="utf-8")
+    for s in services:
+        html = (out / "services" / page_name(s)).read_text(encoding="utf-8")
+        th, en = section(html, "th"), section(html, "en")
+        assert html.index('id="th"') < html.index('id="en"')  # Thai first
+        assert s.name_th in th and s.name_en in en
+        assert f"{s.time_limit_days} วันทำการ" in th and f"{s.time_limit_days} working days" in en
+        if s.fee:
+            assert f"{s.fee:,} บาท" in th and f"{s.fee:,} baht" in en
+        else:
+            assert "ไม่เสียค่าธรรมเนียม" in th and "No fee" in en
+        for d in s.documents:
+            assert d.name_th in th and d.name_en in en
+        for half in (th, en):
+            assert "saraban@banmai.go.th" in half and f"[{s.code}]" in half
+        assert "รหัสผ่าน" in th and "password" in en  # the permit PDF and its separate password
+        assert "ตอบกลับที่: " in th and "Reply to: " in en  # the reply-address line (R5, desk.replyto)
+        assert f'href="{page_name(s)}#th"' in index and f'href="{page_name(s)}#en"' in index
+
+    # The statistics of each month, their open data beside, the register and how to verify.
+    stats = (out / "stats/index.html").read_text(encoding="utf-8")
+    for m, th, en in (("2025-12", "ธันวาคม 2568", "December 2025"), ("2026-01", "มกราคม 2569", "January 2026")):
+        assert f'href="{m}/index.html"' in stats and th in stats and en in stats
+        month_page = (out / f"stats/{m}/index.html").read_text(encoding="utf-8")
+        assert "../../site.css" in month_page and "../../index.html" in month_page
+        assert (out / f"open-data/{m}.json").read_bytes() == (out / f"stats/{m}/report.json").read_bytes()
+        assert (out / f"open-data/{m}.csv").read_bytes() == (out / f"stats/{m}/report.csv").read_bytes()
+        assert (out / f"open-data/{m}.csv").read_bytes().startswith(b"\xef\xbb\xbf")
+        assert f'href="../open-data/{m}.json"' in stats and f'href="../open-data/{m}.csv"' in stats
+    figures = json.loads((out / "open-data/2026-01.json").read_text(encoding="utf-8"))
+    assert figures["month"] == "2026-01"
+    assert "ล่าสุด มกราคม 2569" in (out / "index.html").read_text(encoding="utf-8")
+    register = (out / "register/index.html").read_text(encoding="utf-8")
+    listed_permits = [p["number"] for p in json.loads((out / "register/permits.json").read_text())["permits"]]
+    assert sorted(listed_permits) == sorted(month.permits_issued) and month.permits_revoked
+    for number in month.permits_issued:
+        assert number in register
+    assert "เพิกถอน" in register and "revoked" in register and "ใช้ได้" in register
+    verify = (out / "verify.html").read_text(encoding="utf-8")
+    assert "VERIFY CERT-2569-0001" in verify and "ตรวจสอบใบอนุญาต CERT-2569-0001" in verify and "permit verify" in verify
+    feedback = (out / "feedback.html").read_text(encoding="utf-8")
+    assert 'href="mailto:saraban@banmai.go.th"' in feedback  # no complaints_email: the mailbox
+
+    # Every link is relative and names a file that is there.
+    pages = sorted(out.rglob("*.html"))
+    for page in pages:
+        for link in links_of(page):
+            if link.startswith(("mailto:", "#")):
+                continue
+            assert "://" not in link and not link.startswith("/"), f"{page}: {link}"
+            target = (page.parent / link.split("#")[0]).resolve()
+            assert target.is_file(), f"{page.relative_to(out)} links to {link}, which is not a file"
+
+    # The sitemap lists every page, relative without a base URL.
+    listed = re.findall(r"<loc>(.*?)</loc>", (out / "sitemap.xml").read_text(encoding="utf-8"))
+    assert sorted(listed) == sorted(str(p.relative_to(out)) for p in pages)
+
+    # Nothing personal: no applicant's email, phone, ID number or name, in any file (PDFs read).
+    texts = {p: text_of(p).lower() for p in out.rglob("*") if p.is_file() and p.suffix not in (".ttf", ".png", ".ico")}
+    assert len(month.people) >= 6 and any(p.suffix == ".pdf" for p in texts)
+    for person in month.people:
+        needles = {person.email, person.email.split("@")[0], person.name, *person.name.split()}
+        needles |= variants(person.phone) | variants(person.id_number)
+        for p, t in texts.items():
+            for needle in needles:
+                assert needle.lower() not in t, f"{person.name}: {needle!r} in {p.relative_to(out)}"
+
+
+def test_sitemap_takes_the_base_url_and_the_complaints_address(tmp_path: Path) -> None:
+    env = Env(tmp_path, None, None, agency_extra='complaints_email = "complaints@banmai.go.th"')
+    env.config.write_text(
+        env.config.read_text() + '\n[publish]\nbase_url = "https://www.banmai.go.th/saraban/"\n', encoding="utf-8"
+    )
+    out = tmp_path / "www"
+    env.run("publish", "--out", str(out), "--now", "2026-01-05T11:00:00+07:00")
+    listed = re.findall(r"<loc>(.*?)</loc>", (out / "sitemap.xml").read_text(encoding="utf-8"))
+    assert "https://www.banmai.go.th/saraban/index.html" in listed
+    assert all(u.startswith("https://www.banmai.go.th/saraban/") for u in listed)
+    feedback = (out / "feedback.html").read_text(encoding="utf-8")
+    assert 'href="mailto:complaints@banmai.go.th"' in feedback
+    assert "ยังไม่มีข้อมูลสถิติ" in (out / "stats/index.html").read_text(encoding="utf-8")  # no month yet
+    # A base URL that is not a web address is refused in one line.
+    bad = env.run("publish", "--out", str(out), "--base-url", "www.banmai.go.th", ok=False)
+    assert bad.exit_code == 2 and "--base-url" in bad.output
+
+
+def test_the_daemon_publishes_on_the_first_working_day_once(tmp_path: Path) -> None:
+    env = Env(tmp_path, None, None)
+    site = tmp_path / "public"
+    env.config.write_text(env.config.read_text() + f'\n[publish]\nenabled = true\npath = "{site}"\n', encoding="utf-8")
+    cfg = load(env.config)
+    cal = WorkCalendar(cfg.hours)
+    # 1 January 2027 is New Year's Day (a Friday), 2 and 3 January a weekend.
+    assert cal.holiday(date(2027, 1, 1)) is not None and not cal.is_working_day(date(2027, 1, 2))
+    assert first_working_day(cal, 2027, 1) == date(2027, 1, 4)
+
+    clock = [datetime(2027, 1, 1, 12, 0, tzinfo=BKK)]
+    daemon = Daemon(cfg, clock=lambda: clock[0])
+
+    def events() -> list[dict[str, object]]:
+        return [e for e in env.json("audit", "list") if e["action"] == "site_published"]
+
+    for moment in (datetime(2027, 1, 1, 12), datetime(2027, 1, 2, 12), datetime(2027, 1, 3, 12), datetime(2027, 1, 4, 9, 0)):
+        clock[0] = moment.replace(tzinfo=BKK)
+        daemon.run_deadlines()  # what the daemon runs after every sweep and poll
+        assert not site.exists(), f"published on {moment}"
+    clock[0] = datetime(2027, 1, 4, 10, 5, tzinfo=BKK)  # the first working day, after ack_by
+    daemon.run_deadlines()
+    assert (site / "index.html").is_file() and (site / "stats/2026-12/index.html").is_file()
+    assert (site / "open-data/2026-12.json").is_file()
+    assert len(events()) == 1
+
+    # Once: not again that day, nor the next, nor after a restart.
+    (site / "index.html").unlink()
+    for moment in (datetime(2027, 1, 4, 13, 30), datetime(2027, 1, 5, 8, 30), datetime(2027, 1, 29, 16, 0)):
+        clock[0] = moment.replace(tzinfo=BKK)
+        Daemon(cfg, clock=lambda: clock[0]).run_deadlines()
+    assert not (site / "index.html").exists() and len(events()) == 1
+
+    status = env.json("status", "--no-live")
+    assert status["publish"]["enabled"] is True
+    last = status["publish"]["last"]
+    assert last["month"] == "2026-12" and last["ok"] is True and last["out"] == str(site)
+    assert last["at"].startswith("2027-01-04T10:05")
+    lines = env.run("status", "--no-live").stdout
+    assert f"Public site:  2026-12 published 2027-01-04 10:05 into {site}" in lines
+
+    # February: Monday 1 February 2027 is its first working day.
+    reg = Deployment.build(cfg)
+    try:
+        assert monthly_publish_due(cfg, reg.registry, datetime(2027, 1, 31, 12, tzinfo=BKK)) is None
+        assert monthly_publish_due(cfg, reg.registry, datetime(2027, 2, 1, 10, 30, tzinfo=BKK)) == "2027-01"
+    finally:
+        reg.close()
+
+
+def test_a_daemon_that_was_down_publishes_when_it_comes_back_and_off_means_off(tmp_path: Path) -> None:
+    env = Env(tmp_path, None, None)
+    site = tmp_path / "public"
+    env.config.write_text(env.config.read_text() + f'\n[publish]\nenabled = true\npath = "{site}"\n', encoding="utf-8")
+    cfg = load(env.config)
+    reg = Deployment.build(cfg)
+    try:
+        assert monthly_publish_due(cfg, reg.registry, datetime(2027, 1, 6, 9, tzinfo=BKK)) == "2026-12"
+    finally:
+        reg.close()
+    env.config.write_text(env.config.read_text().replace("enabled = true", "enabled = false"), encoding="utf-8")
+    cfg = load(env.config)
+    Daemon(cfg, clock=lambda: datetime(2027, 1, 4, 10, 30, tzinfo=BKK)).run_deadlines()
+    assert not site.exists()
+    assert "Public site:  off ([publish] enabled = false)" in env.run("status", "--no-live").stdout
+
+
+def test_an_office_edits_a_page_and_its_template_is_sandboxed(tmp_path: Path) -> None:
+    env = Env(tmp_path, None, None)
+    own = tmp_path / "templates" / "site"
+    own.mkdir(parents=True)
+    (own / "feedback.html.j2").write_text(
+        '{% extends "site/base.html.j2" %}{% block th %}<p>โทร {{ facts.phone }} <b>{{ "<i>" }}</b></p>{% endblock %}'
+        "{% block en %}<p>Call us.</p>{% endblock %}",
+        encoding="utf-8",
+    )
+    out = tmp_path / "www"
+    env.run("publish", "--out", str(out), "--now", "2026-01-05T11:00:00+07:00")
+    page = (out / "feedback.html").read_text(encoding="utf-8")
+    assert "<p>โทร 0 4400 0000 <b>&lt;i&gt;</b></p>" in page  # the office's page, escaped
+    assert "คู่มือสำหรับประชาชน" in (out / "index.html").read_text(encoding="utf-8")  # the rest shipped
+    (own / "feedback.html.j2").write_text("{{ ''.__class__.__mro__[1].__subclasses__() }}", encoding="utf-8")
+    bad = env.run("publish", "--out", str(out), ok=False)
+    assert bad.exit_code == 2 and "templates/site/feedback.html.j2: SecurityError" in bad.output
