@@ -162,6 +162,11 @@ path = "{storage}"
 
 [deployment]
 mode = "test"
+
+# The daemon's monthly build of the public site is on by default; the tests
+# that want it (tests/test_publish.py) turn it on with their own path.
+[publish]
+enabled = false
 """
 
 

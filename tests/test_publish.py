@@ -180,7 +180,7 @@ def test_the_site_after_a_replayed_month(deploy: Env, tmp_path: Path) -> None:
 def test_sitemap_takes_the_base_url_and_the_complaints_address(tmp_path: Path) -> None:
     env = Env(tmp_path, None, None, agency_extra='complaints_email = "complaints@banmai.go.th"')
     env.config.write_text(
-        env.config.read_text() + '\n[publish]\nbase_url = "https://www.banmai.go.th/saraban/"\n', encoding="utf-8"
+        env.config.read_text().replace("[publish]\n", '[publish]\nbase_url = "https://www.banmai.go.th/saraban/"\n'), encoding="utf-8"
     )
     out = tmp_path / "www"
     env.run("publish", "--out", str(out), "--now", "2026-01-05T11:00:00+07:00")
@@ -198,7 +198,10 @@ def test_sitemap_takes_the_base_url_and_the_complaints_address(tmp_path: Path) -
 def test_the_daemon_publishes_on_the_first_working_day_once(tmp_path: Path) -> None:
     env = Env(tmp_path, None, None)
     site = tmp_path / "public"
-    env.config.write_text(env.config.read_text() + f'\n[publish]\nenabled = true\npath = "{site}"\n', encoding="utf-8")
+    env.config.write_text(
+        env.config.read_text().replace("[publish]\nenabled = false\n", f'[publish]\nenabled = true\npath = "{site}"\n'),
+        encoding="utf-8",
+    )
     cfg = load(env.config)
     cal = WorkCalendar(cfg.hours)
     # 1 January 2027 is New Year's Day (a Friday), 2 and 3 January a weekend.
@@ -248,7 +251,10 @@ def test_the_daemon_publishes_on_the_first_working_day_once(tmp_path: Path) -> N
 def test_a_daemon_that_was_down_publishes_when_it_comes_back_and_off_means_off(tmp_path: Path) -> None:
     env = Env(tmp_path, None, None)
     site = tmp_path / "public"
-    env.config.write_text(env.config.read_text() + f'\n[publish]\nenabled = true\npath = "{site}"\n', encoding="utf-8")
+    env.config.write_text(
+        env.config.read_text().replace("[publish]\nenabled = false\n", f'[publish]\nenabled = true\npath = "{site}"\n'),
+        encoding="utf-8",
+    )
     cfg = load(env.config)
     reg = Deployment.build(cfg)
     try:
