@@ -303,3 +303,49 @@ def test_verify_identity_in_person_links_the_days_appointment(office: Env) -> No
 def test_what_a_reply_says(body: str, offered: int, wish: tuple[str, int] | None) -> None:
     cfg = load(None, environ={}).appointments  # the shipped words
     assert slots.read_reply(slots.own_text(body), cfg, offered) == wish
+
+
+def test_the_clerk_books_for_a_caller_and_the_office_day_has_its_own_cap(office: Env) -> None:
+    # The counter takes one visitor a day of any kind: a second kind of visit has room, the day has not.
+    office.config.write_text(
+        office.config.read_text().replace("offer_count = 4\n", "offer_count = 4\nper_day = 1\n")
+        + '[[appointments.kinds]]\nid = "collect"\nname_th = "รับใบอนุญาต"\nname_en = "Collect a permit"\n'
+        + 'slots = ["11:00"]\nminutes = 30\nper_slot = 1\nper_day = 1\n',
+        encoding="utf-8",
+    )
+    apply(office, CITIZEN, "2025-12-04 10:00")
+    apply(office, OTHER, "2025-12-04 10:30")
+    # A caller: the clerk books Monday 10:00 and the applicant gets the confirmation with its invitation.
+    done = office.run("appointments", "book", TID, "--at", "2025-12-08 10:00", "--now", "2025-12-04T11:00:00+07:00", env=CLERK)
+    assert "booked 2025-12-08 10:00, queue 1" in done.stdout
+    confirmed = last_to(office, CITIZEN)
+    assert "คิวที่ 1" in subject(confirmed)
+    assert [n for n in attachments(confirmed) if n.endswith(".ics")]
+    booked = events(office, TID, "appointment_booked")[0]
+    assert booked["actor"] == "somchai"
+    # Monday is full for the office, whatever the kind; a bad time and a second booking are refused in one line.
+    full = office.run(
+        "appointments",
+        "book",
+        TID2,
+        "--at",
+        "2025-12-08 11:00",
+        "--kind",
+        "collect",
+        "--now",
+        "2025-12-04T11:10:00+07:00",
+        env=CLERK,
+        ok=False,
+    )
+    assert full.exit_code == 1 and "full, closed or past; free: 2025-12-09 11:00" in full.output
+    odd = office.run(
+        "appointments", "book", TID2, "--at", "2025-12-09 09:15", "--now", "2025-12-04T11:10:00+07:00", env=CLERK, ok=False
+    )
+    assert odd.exit_code == 1 and "not a slot of identity: 09:00, 10:00" in odd.output
+    twice = office.run(
+        "appointments", "book", TID, "--at", "2025-12-09 09:00", "--now", "2025-12-04T11:10:00+07:00", env=CLERK, ok=False
+    )
+    assert "already booked" in twice.output
+    office.run("appointments", "offer", TID2, "--kind", "collect", "--now", "2025-12-04T11:20:00+07:00", env=CLERK)
+    assert "1. วันอังคารที่ 9 ธันวาคม 2568 เวลา 11:00-11:30 น." in text(last_to(office, OTHER))
+    assert "8 ธันวาคม" not in text(last_to(office, OTHER))

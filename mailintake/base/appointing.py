@@ -74,6 +74,7 @@ class Appointments:
     first_day: int = setting(low=0, high=30)
     days_ahead: int = setting(low=1, high=120)
     offer_count: int = setting(low=1, high=20)
+    per_day: int = setting(low=1, high=5000)
     default_kind: str = setting(required=True)
     ask_words: tuple[str, ...] = setting()
     cancel_words: tuple[str, ...] = setting()

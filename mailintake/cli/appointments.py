@@ -11,14 +11,14 @@ import click
 from mailintake.base.errors import UserError
 from mailintake.cli.common import deployment, moment, now_option
 from mailintake.cli.output import emit, output_options
-from mailintake.desk.appointments import cancel_by_clerk, day_queue, offer_by_clerk
+from mailintake.desk.appointments import book_by_clerk, cancel_by_clerk, day_queue, offer_by_clerk
 from mailintake.desk.roles import require
 from mailintake.ops.sending import send_after_step, unsent
 
 
 @click.group("appointments")
 def appointments_group() -> None:
-    """Appointments at the counter: offer free slots, cancel, the day's queue (R10).
+    """Appointments at the counter: offer free slots, book, cancel, the day's queue (R10).
 
     Example: mailintake appointments list --date 2025-12-10
     """
@@ -46,6 +46,23 @@ def appointments_offer(ctx: click.Context, transaction_id: str, kind: str | None
     click.echo(f"{transaction_id.upper()}: {len(offered)} free slot(s) offered")
     for s in offered:
         click.echo(f"  {s['n']}. {s['day']} {s['time']}")
+
+
+@appointments_group.command("book")
+@click.argument("transaction_id")
+@click.option("--at", "at", required=True, help="The slot, 'YYYY-MM-DD HH:MM' (one of the kind's slot times).")
+@click.option("--kind", help="The kind of visit (default: [appointments] default_kind).")
+@now_option
+@click.pass_context
+def appointments_book(ctx: click.Context, transaction_id: str, at: str, kind: str | None, now: str | None) -> None:
+    """Book a slot for an applicant who phoned or came by; they get the confirmation and invitation (clerk).
+
+    Example: mailintake appointments book SRB-2568-000001 --at "2025-12-10 09:30"
+    """
+    when = moment(ctx, now)
+    appt = book_by_clerk(deployment(ctx), transaction_id.upper(), at, kind, when)
+    _send(ctx, when)
+    click.echo(f"{appt.transaction_id}: booked {appt.day} {appt.slot}, queue {appt.queue_number}")
 
 
 @appointments_group.command("cancel")

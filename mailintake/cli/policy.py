@@ -82,6 +82,7 @@ DOORS: dict[str, Door] = {
     "payments receipt": Door(("finance", *CLERKS)),  # a copy of an e-receipt as sent
     # Appointments at the counter (R10): the clerks offer and cancel; the day's queue is theirs.
     "appointments offer": Door(CLERKS, writes=True),
+    "appointments book": Door(CLERKS, writes=True),
     "appointments cancel": Door(CLERKS, writes=True),
     "appointments list": Door(CLERKS),
     "inquiries answer": Door(("clerk",), writes=True),

@@ -149,30 +149,78 @@ def offer(
 
 def book(office: Office, app: Application, offered: Offer, number: int, now: datetime, source: str) -> Appointment | None:
     """Book slot ``number`` of ``offered`` for the applicant, or refuse it when
-    it is full (or gone by) and offer the next free ones. Room is checked and
-    the booking written in one transaction."""
-    cfg, cal, reg = office.cfg.appointments, office.cal, office.reg
-    kind = cfg.kind(offered.kind) or _kind(office, None)
+    it is full (or gone by) and offer the next free ones."""
+    kind = office.cfg.appointments.kind(offered.kind) or _kind(office, None)
     slot = slots.slot_of(offered.slots[number - 1])
+    with office.reg.transaction():
+        appt = book_slot(office, app, kind, slot, now, by="applicant", offer_id=offered.id, source=source)
+        if appt is None:
+            shown = slots.describe(office.cal, kind, slot)
+            office.reg.add_event(
+                at=now,
+                actor="applicant",
+                action="appointment_refused_full",
+                transaction_id=app.transaction_id,
+                detail={"offer": offered.id, "number": number, "slot": f"{slot.key[0]} {slot.key[1]}", "kind": kind.id},
+            )
+            offer(office, app, kind, now, actor="applicant", why="full", source=source, refused=shown)
+    return appt
+
+
+def book_by_clerk(dep: Deployment, tid: str, at: str, kind_id: str | None, now: datetime) -> Appointment:
+    """``appointments book``: the clerk books a slot for an applicant who
+    phoned or came by; the applicant gets the same confirmation and invitation."""
+    user = require(dep.cfg, "clerk", "approver")
+    office = Office(dep)
+    try:
+        when = datetime.strptime(at.strip(), "%Y-%m-%d %H:%M")
+    except ValueError:
+        raise StepRefused(f"--at: expected 'YYYY-MM-DD HH:MM', got {at!r}") from None
+    with office.reg.transaction():
+        app = office.app(tid)
+        kind = _kind(office, kind_id)
+        _may_visit(app)
+        booked = rows.active_of(office.reg, app.transaction_id)
+        if booked is not None:
+            raise StepRefused(f"{app.transaction_id}: already booked ({booked.day} {booked.slot}, queue {booked.queue_number})")
+        slot = slots.Slot(when.date(), when.time())
+        if slot.at not in kind.slots:
+            raise StepRefused(f"{at} is not a slot of {kind.id}: {', '.join(f'{t:%H:%M}' for t in kind.slots)}")
+        appt = book_slot(office, app, kind, slot, now, by=user.login)
+        if appt is None:
+            free = slots.free_slots(office.reg, office.cal, office.cfg.appointments, kind, now)
+            raise StepRefused(
+                f"{at} is full, closed or past; free: {', '.join(f'{s.key[0]} {s.key[1]}' for s in free) or 'none'}"
+            )
+    return appt
+
+
+def book_slot(
+    office: Office,
+    app: Application,
+    kind: VisitKind,
+    slot: slots.Slot,
+    now: datetime,
+    *,
+    by: str,
+    offer_id: int | None = None,
+    source: str | None = None,
+) -> Appointment | None:
+    """Book ``slot`` if it has room (in the slot, the kind's day and the
+    office's day), is ahead and on a working day; else None. Room is checked
+    and the booking written in one transaction, with the confirmation."""
+    cfg, cal, reg = office.cfg.appointments, office.cal, office.reg
     day, at = slot.key
     start = cal.at(slot.day, slot.at)
     with reg.transaction():
         room = (
             rows.taken(reg, cfg.office, kind.id, day, at) < kind.per_slot
             and rows.taken(reg, cfg.office, kind.id, day) < kind.per_day
+            and rows.taken(reg, cfg.office, None, day) < cfg.per_day
             and start > now
             and cal.is_working_day(slot.day)
         )
         if not room:
-            shown = slots.describe(cal, kind, slot)
-            reg.add_event(
-                at=now,
-                actor="applicant",
-                action="appointment_refused_full",
-                transaction_id=app.transaction_id,
-                detail={"offer": offered.id, "number": number, "slot": f"{day} {at}", "kind": kind.id},
-            )
-            offer(office, app, kind, now, actor="applicant", why="full", source=source, refused=shown)
             return None
         queue_number = rows.next_queue_number(reg, cfg.office, day)
         domain = office.cfg.agency.mailbox_address.rpartition("@")[2] or "mailintake.invalid"
@@ -189,15 +237,15 @@ def book(office: Office, app: Application, offered: Offer, number: int, now: dat
                 "queue_number": queue_number,
                 "status": "booked",
                 "uid": f"{app.transaction_id}.{cfg.office}.{day}.q{queue_number}@{domain}".lower(),
-                "offer_id": offered.id,
+                "offer_id": offer_id,
                 "source_message": source,
                 "booked_at": to_iso(now),
-                "booked_by": "applicant",
+                "booked_by": by,
             },
         )
         reg.add_event(
             at=now,
-            actor="applicant",
+            actor=by,
             action="appointment_booked",
             transaction_id=app.transaction_id,
             detail={"appointment": appt.id, "queue": queue_number, "day": day, "time": at, "kind": kind.id, "office": cfg.office},
@@ -340,4 +388,4 @@ def attend(office: Office, tid: str, now: datetime, actor: str) -> int | None:
     return appt.id
 
 
-__all__ = ["cancel_by_clerk", "day_queue", "offer_by_clerk", "on_reply", "send_reminders"]
+__all__ = ["book_by_clerk", "cancel_by_clerk", "day_queue", "offer_by_clerk", "on_reply", "send_reminders"]

@@ -80,11 +80,12 @@ def free_slots(
     count = cfg.offer_count if count is None else count
     days = days_offered(cal, cfg, now)
     taken = rows.taken_by_slot(reg, cfg.office, kind.id, days[0].isoformat(), days[-1].isoformat())
+    office_day = rows.taken_by_day(reg, cfg.office, days[0].isoformat(), days[-1].isoformat())
     out: list[Slot] = []
     for day in days:
         used = sum(n for (d, _s), n in taken.items() if d == day.isoformat())
         for at in kind.slots:
-            if used >= kind.per_day:
+            if used >= kind.per_day or office_day.get(day.isoformat(), 0) >= cfg.per_day:
                 break
             slot = Slot(day, at)
             if cal.at(day, at) <= now or taken.get(slot.key, 0) >= kind.per_slot:

@@ -62,10 +62,13 @@ class Offer(Record):
 
 
 # --- capacity -------------------------------------------------------------------------------
-def taken(reg: Registry, office: str, kind: str, day: str, slot: str | None = None) -> int:
-    """Bookings holding a place of ``kind`` on ``day`` (at ``slot`` when given)."""
-    sql = "SELECT COUNT(*) AS n FROM appointments WHERE office = ? AND kind = ? AND day = ? AND status IN (?, ?)"
-    params: tuple[Any, ...] = (office, kind, day, *HOLDING)
+def taken(reg: Registry, office: str, kind: str | None, day: str, slot: str | None = None) -> int:
+    """Bookings holding a place of ``kind`` (any kind when None) on ``day`` (at ``slot`` when given)."""
+    sql = "SELECT COUNT(*) AS n FROM appointments WHERE office = ? AND day = ? AND status IN (?, ?)"
+    params: tuple[Any, ...] = (office, day, *HOLDING)
+    if kind is not None:
+        sql += " AND kind = ?"
+        params += (kind,)
     if slot is not None:
         sql += " AND slot = ?"
         params += (slot,)
@@ -81,6 +84,15 @@ def taken_by_slot(reg: Registry, office: str, kind: str, first: str, last: str) 
         (office, kind, first, last, *HOLDING),
     )
     return {(r["day"], r["slot"]): int(r["n"]) for r in rows}
+
+
+def taken_by_day(reg: Registry, office: str, first: str, last: str) -> dict[str, int]:
+    """Bookings of every kind holding a place at ``office``, per day from ``first`` to ``last``."""
+    rows = reg.all(
+        "SELECT day, COUNT(*) AS n FROM appointments WHERE office = ? AND day BETWEEN ? AND ? AND status IN (?, ?) GROUP BY day",
+        (office, first, last, *HOLDING),
+    )
+    return {r["day"]: int(r["n"]) for r in rows}
 
 
 def next_queue_number(reg: Registry, office: str, day: str) -> int:
