@@ -46,7 +46,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "appointments": (
         "appointments",
         "appointments_group",
-        "Appointments at the counter: offer free slots, cancel, the day's queue (R10).",
+        "Appointments at the counter: offer free slots, book, cancel, the day's queue (R10).",
     ),
     "inquiries": ("inquiries", "inquiries", "Questions sent to the central mailbox (process 1)."),
     "log": ("admin", "log_group", "The service log of Table 2 of the Email Baseline Procedure (R11)."),
