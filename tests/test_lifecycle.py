@@ -284,7 +284,7 @@ def test_inquiry_answered_threaded_then_published_in_the_faq_and_the_log(office:
     assert [(f["question"], f["answer"]) for f in faq] == [("เปิดวันเสาร์หรือไม่", "ไม่เปิดค่ะ")]
     log = office.run("log", "export", "--from", "2025-12-01", "--to", "2025-12-31", "--lang", "th").stdout.splitlines()
     assert log[0] == "วันที่รับเรื่อง,วันที่ตอบกลับ,ผู้ขอรับบริการ,เรื่อง,แหล่งข้อมูล,หมายเหตุ"
-    assert log[1].startswith("2025-12-09T09:00:00+07:00,2025-12-09T11:00:00+07:00,")
+    assert log[1].startswith("2025-12-09T09:00:00+07:00,2025-12-09T09:05:00+07:00,")  # the acknowledgement first
     assert "inquiry" in log[1] and "answered" in log[1]
 
 

@@ -1,6 +1,6 @@
 """The Table-2 service log (R11, issue 13 "The log and the channel") against
 Dovecot and the SMTP sink, with --now: "date replied" is the first reply to the
-applicant and a later notice does not move it; a document registered at the
+applicant (its acknowledgement) and a later notice does not move it; a document registered at the
 counter (``book add --channel walk-in``) is in the log with the source
 ``counter``, an emailed application with ``email``, one flagged as an officer's
 forward with ``forwarded``."""
@@ -58,7 +58,7 @@ def test_date_replied_is_the_first_reply_and_the_source_is_the_channel(deploy: E
     out = deploy.run("log", "export", "--from", "2025-12-01", "--to", "2025-12-31").stdout
     rows = list(csv.DictReader(io.StringIO(out)))
     assert [(r["Date replied"], r["Source"]) for r in rows] == [
-        ("2025-12-09T10:00:00+07:00", "email"),
+        ("2025-12-09T09:05:00+07:00", "email"),  # the acknowledgement, not the later notices
         ("", "counter"),
         ("2025-12-12T09:05:00+07:00", "forwarded"),  # the acknowledgement
     ]

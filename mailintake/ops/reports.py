@@ -35,7 +35,9 @@ def service_log(reg: Registry, start: date, end: date) -> list[dict[str, Any]]:
         received = datetime.fromisoformat(app.received_at)
         if not start <= received.date() <= end:
             continue
-        replied = app.replied_at or app.acknowledged_at
+        # The first answer sent, the acknowledgement included: it never moves.
+        answered = [t for t in (app.acknowledged_at, app.replied_at) if t]
+        replied = min(answered, key=datetime.fromisoformat) if answered else None
         remarks = [app.transaction_id, "inquiry" if app.kind == "inquiry" else (app.service or "unassigned"), app.status]
         rows.append(
             {
