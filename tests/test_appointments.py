@@ -15,9 +15,11 @@ visitor each (the test's ``[[appointments.kinds]]``).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import datetime
 from email.message import Message
+from pathlib import Path
 from typing import Any
 
 import icalendar
@@ -31,6 +33,7 @@ from mails import text_of as text
 from mailintake.base.config import load
 from mailintake.base.data import applications
 from mailintake.base.deployment import Deployment
+from mailintake.base.errors import ConfigError
 from mailintake.desk import appointments as desk_appointments
 from mailintake.desk import slots
 from mailintake.desk.office import Office
@@ -48,6 +51,8 @@ slots = ["09:00", "10:00"]
 minutes = 30
 per_slot = 1
 per_day = 2
+bring_th = "กรุณานำบัตรประจำตัวประชาชนฉบับจริงมาด้วย"
+bring_en = "Please bring your original ID card."
 
 [users]
 somchai = ["clerk"]
@@ -70,9 +75,13 @@ def apply(office: Env, sender: str, when: str) -> None:
     office.run("sweep", "--now", when.replace(" ", "T") + ":30+07:00")
 
 
-def reply(office: Env, tid: str, body: str, when: str, sender: str = CITIZEN, mid: str | None = None) -> bytes:
+def reply(
+    office: Env, tid: str, body: str, when: str, sender: str = CITIZEN, mid: str | None = None, to: Message | None = None
+) -> bytes:
+    """The applicant's reply (threaded on our mail ``to`` when given, as a mail client does)."""
     assert office.mailbox is not None
-    raw = mail(f"Re: [{tid}] นัดหมาย", body=body, sender=f"ผู้ยื่น <{sender}>", mid=mid).as_bytes()
+    threads = {"In-Reply-To": str(to["Message-ID"]), "References": str(to["Message-ID"])} if to is not None else None
+    raw = mail(f"Re: [{tid}] นัดหมาย", body=body, sender=f"ผู้ยื่น <{sender}>", mid=mid, headers=threads).as_bytes()
     office.mailbox.append(raw, at(when))
     office.run("sweep", "--now", when.replace(" ", "T") + ":30+07:00")
     return raw
@@ -115,8 +124,10 @@ def again(office: Env, tid: str, when: str) -> str | None:
         dep.close()
 
 
-def queue_of(office: Env, day: str) -> list[dict[str, Any]]:
-    return list(json.loads(office.run("appointments", "list", "--date", day, "--json", env=CLERK).stdout))
+def queue_of(office: Env, day: str, now: str = "2025-12-05T09:00:00+07:00") -> list[dict[str, Any]]:
+    """The counter's list of ``day`` as read at ``now`` (a booking of a day gone by shows as missed)."""
+    out = office.run("appointments", "list", "--date", day, "--now", now, "--json", env=CLERK)
+    return list(json.loads(out.stdout))
 
 
 def test_an_ack_offers_the_booking_and_a_reply_books_with_a_queue_number_and_an_invitation(office: Env) -> None:
@@ -124,8 +135,8 @@ def test_an_ack_offers_the_booking_and_a_reply_books_with_a_queue_number_and_an_
     ack = text(last_to(office, CITIZEN))
     assert 'พิมพ์คำว่า "นัดหมาย"' in ack and 'reply with the word "appointment"' in ack
 
-    # "นัดหมาย" under the greeting asks for an offer; the quoted acknowledgement is not read.
-    reply(office, TID, "สวัสดีครับ\nขอนัดหมายแสดงตนครับ\n\nOn Thu, 4 Dec 2025 saraban wrote:\n> 3. quoted\n", "2025-12-04 14:00")
+    # "นัดหมาย" on the first line asks for an offer; the quoted acknowledgement is not read.
+    reply(office, TID, "ขอนัดหมายแสดงตนครับ\nสวัสดีครับ\n\nOn Thu, 4 Dec 2025 saraban wrote:\n> 3. quoted\n", "2025-12-04 14:00")
     offer = last_to(office, CITIZEN)
     assert subject(offer) == f"[{TID}] เลือกวันเวลานัดหมาย / Choose an appointment time"
     body = text(offer)
@@ -291,9 +302,24 @@ def test_verify_identity_in_person_links_the_days_appointment(office: Env) -> No
         ("\n\n  4.\n> 1. quoted", 4, ("book", 4)),
         ("Slot 2, thank you\n", 4, ("book", 2)),
         ("2 ขอบคุณครับ\n", 4, ("book", 2)),
-        ("9\n", 4, None),  # not a slot offered
-        ("2 files attached\n", 4, None),  # a number in a sentence books nothing
-        ("ส่งเอกสารเพิ่ม 3 ไฟล์\n2\n", 4, None),  # only the first line counts
+        ("9\n", 4, ("unclear", 0)),  # not a slot offered: the list again
+        ("2 files attached\n", 4, ("unclear", 0)),  # a number in a sentence books nothing
+        ("2 files attached\n", 0, None),  # ...and with no offer open says nothing
+        ("ส่งเอกสารเพิ่ม 3 ไฟล์\n2\n", 4, ("unclear", 0)),  # only the first line books
+        ("เรียน เจ้าหน้าที่\n1\n", 4, ("unclear", 0)),
+        ("ขอจองข้อ 1 ครับ\n", 4, ("book", 1)),  # a booking word beside the number
+        ("Book 2 please\n", 4, ("book", 2)),
+        ("ขอจองวันจันทร์ครับ\n", 4, ("unclear", 0)),  # a booking word, no number
+        ("ไม่ยกเลิกครับ จะไปตามนัด\n", 0, None),  # "I am NOT cancelling"
+        ("I don't want to cancel, see you Monday\n", 0, None),
+        ("Never mind, I will not cancel\n", 0, None),
+        ("มาไม่ได้ ขอยกเลิกครับ\n", 0, ("cancel", 0)),  # the negation is another clause's
+        ("Attached is my ID card photo, so I do not need an appointment.\n", 0, None),
+        ("ไม่ต้องนัดหมายครับ ส่งรูปบัตรแล้ว\n", 0, None),
+        ("No need for an appointment\n", 0, None),
+        ("ส่งรูปบัตรประชาชนมาแล้วครับ\nขอนัดหมายด้วย\n", 0, None),  # an ask word only on the first line
+        ("ขอนัดหมายใหม่ครับ\n", 0, ("ask", 0)),
+        ("Please cancel my appointment\n", 4, ("cancel", 0)),
         ("ขอบคุณครับ\nOn Mon, 8 Dec 2025 saraban wrote:\n> 1. วันจันทร์\n", 4, None),
         ("นัดหมาย 09:00 ได้ไหม\n", 0, ("ask", 0)),
         ("Cancel please\n", 4, ("cancel", 0)),
@@ -349,3 +375,203 @@ def test_the_clerk_books_for_a_caller_and_the_office_day_has_its_own_cap(office:
     office.run("appointments", "offer", TID2, "--kind", "collect", "--now", "2025-12-04T11:20:00+07:00", env=CLERK)
     assert "1. วันอังคารที่ 9 ธันวาคม 2568 เวลา 11:00-11:30 น." in text(last_to(office, OTHER))
     assert "8 ธันวาคม" not in text(last_to(office, OTHER))
+    # What to bring is the kind's: the ID card for identity, nothing said for this collect kind.
+    assert "กรุณานำบัตรประจำตัวประชาชนฉบับจริงมาด้วย" in text(confirmed) and "Please bring your original ID card." in text(confirmed)
+    assert "ID card" not in text(last_to(office, OTHER)) and "บัตรประจำตัวประชาชน" not in text(last_to(office, OTHER))
+
+
+def deadlines(office: Env, now: str) -> dict[str, Any]:
+    return dict(json.loads(office.run("deadlines", "run", "--now", now, "--json", env=CLERK).stdout))
+
+
+def test_a_missed_booking_no_longer_holds_the_applicant(office: Env) -> None:
+    apply(office, CITIZEN, "2025-12-04 10:00")
+    office.run("appointments", "offer", TID, "--now", "2025-12-04T11:00:00+07:00", env=CLERK)
+    reply(office, TID, "3", "2025-12-04 12:00")  # Tuesday 9 December, 09:00
+    assert "9 ธันวาคม 2568 เวลา 09:00-09:30" in subject(last_to(office, CITIZEN))
+    # The day goes by with no visit: before any job has run, the counter's list already says missed.
+    day = json.loads(
+        office.run(
+            "appointments", "list", "--date", "2025-12-09", "--now", "2025-12-11T08:00:00+07:00", "--json", env=CLERK
+        ).stdout
+    )
+    assert [r["status"] for r in day] == ["missed"]
+    # The applicant asks again on the 11th: a new offer, not the old confirmation.
+    reply(office, TID, "ขอนัดหมายใหม่ครับ", "2025-12-11 09:00")
+    again_offer = last_to(office, CITIZEN)
+    assert subject(again_offer) == f"[{TID}] เลือกวันเวลานัดหมาย / Choose an appointment time"
+    assert "1. วันศุกร์ที่ 12 ธันวาคม 2568 เวลา 09:00-09:30 น." in text(again_offer)
+    # The clerk may offer again; there is nothing left to cancel.
+    office.run("appointments", "offer", TID, "--now", "2025-12-11T09:30:00+07:00", env=CLERK)
+    gone = office.run("appointments", "cancel", TID, "--now", "2025-12-11T09:40:00+07:00", env=CLERK, ok=False)
+    assert gone.exit_code == 1 and "no appointment booked" in gone.output
+    assert events(office, TID, "appointment_cancelled") == []
+    # The deadline job (the sweep's, after the reply was read) marked it missed, once, with an audit event.
+    missed = events(office, TID, "appointment_missed")
+    assert len(missed) == 1 and missed[0]["detail"]["day"] == "2025-12-09" and missed[0]["actor"] == "system"
+    assert deadlines(office, "2025-12-11T10:05:00+07:00")["appointments_missed"] == []
+    assert len(events(office, TID, "appointment_missed")) == 1
+    assert [r["status"] for r in queue_of(office, "2025-12-09")] == ["missed"]
+    # A new booking is taken.
+    reply(office, TID, "1", "2025-12-11 10:30")
+    assert subject(last_to(office, CITIZEN)).startswith(f"[{TID}] ยืนยันนัดหมาย คิวที่ 1 วันศุกร์ที่ 12 ธันวาคม 2568")
+
+
+def test_a_reply_books_from_the_offer_mail_it_answers(office: Env) -> None:
+    apply(office, CITIZEN, "2025-12-04 10:00")
+    apply(office, OTHER, "2025-12-04 10:30")
+    office.run("appointments", "offer", TID, "--now", "2025-12-04T11:00:00+07:00", env=CLERK)
+    first = last_to(office, CITIZEN)  # 1. Mon 09:00  2. Mon 10:00  3. Tue 09:00  4. Tue 10:00
+    office.run("appointments", "book", TID2, "--at", "2025-12-08 09:00", "--now", "2025-12-04T11:10:00+07:00", env=CLERK)
+    office.run("appointments", "offer", TID, "--now", "2025-12-04T11:20:00+07:00", env=CLERK)
+    assert "2. วันอังคารที่ 9 ธันวาคม 2568 เวลา 09:00-09:30 น." in text(last_to(office, CITIZEN))
+    # "2" answering the first offer's mail is that mail's 2, Monday 10:00, not the newer offer's.
+    reply(office, TID, "2", "2025-12-04 12:00", to=first)
+    assert "8 ธันวาคม 2568 เวลา 10:00-10:30" in subject(last_to(office, CITIZEN))
+    assert events(office, TID, "appointment_booked")[0]["detail"]["time"] == "10:00"
+
+
+def test_a_no_or_a_negation_does_not_cancel_nor_ask(office: Env) -> None:
+    assert office.smtp is not None
+    apply(office, CITIZEN, "2025-12-04 10:00")
+    office.run("appointments", "offer", TID, "--now", "2025-12-04T11:00:00+07:00", env=CLERK)
+    reply(office, TID, "1", "2025-12-04 12:00")
+    sent = len(office.smtp.messages())
+    reply(office, TID, "ไม่ยกเลิกครับ จะไปตามนัด\n\n> หากต้องการยกเลิก", "2025-12-04 13:00")
+    assert len(office.smtp.messages()) == sent and events(office, TID, "appointment_cancelled") == []
+    assert queue_of(office, "2025-12-08")[0]["status"] == "booked"
+    # Another applicant sends the photo and says no appointment is needed: no offer.
+    apply(office, OTHER, "2025-12-04 14:00")
+    sent = len(office.smtp.messages())
+    reply(office, TID2, "Attached is my ID card photo, so I do not need an appointment.", "2025-12-04 14:30", sender=OTHER)
+    reply(office, TID2, "ส่งรูปบัตรประชาชนแล้วครับ\nถ้าจำเป็นค่อยนัดหมาย", "2025-12-04 14:40", sender=OTHER)
+    assert len(office.smtp.messages()) == sent and events(office, TID2, "appointment_offered") == []
+
+
+def test_the_negation_words_are_data() -> None:
+    cfg = load(None, environ={}).appointments
+    assert {"ไม่", "not", "n't", "never", "ไม่ต้อง", "no need"} <= set(cfg.negation_words)
+    assert slots.read_reply(["ไม่ยกเลิก"], cfg, 0) is None
+    assert slots.read_reply(["ไม่ยกเลิก"], dataclasses.replace(cfg, negation_words=("nope",)), 0) == ("cancel", 0)
+
+
+def test_an_unclear_booking_reply_gets_the_free_slots_again_once(office: Env) -> None:
+    assert office.smtp is not None
+    apply(office, CITIZEN, "2025-12-04 10:00")
+    office.run("appointments", "offer", TID, "--now", "2025-12-04T11:00:00+07:00", env=CLERK)
+    offered = last_to(office, CITIZEN)
+    reply(office, TID, "เรียน เจ้าหน้าที่\n1\n", "2025-12-04 12:00", to=offered)
+    answer = last_to(office, CITIZEN)
+    assert "could not read a slot number" in subject(answer)
+    body = text(answer)
+    assert "We could not read a slot number: reply with just the number" in body
+    assert "1. วันจันทร์ที่ 8 ธันวาคม 2568 เวลา 09:00-09:30 น." in body and "4. Tuesday 9 December 2025, 10:00-10:30" in body
+    unclear = events(office, TID, "appointment_reply_unclear")
+    assert len(unclear) == 1 and unclear[0]["detail"]["first_line"] == "เรียน เจ้าหน้าที่"
+    assert events(office, TID, "appointment_booked") == []
+    # Once per offer: neither a number past the list nor another sentence is answered again.
+    sent = len(office.smtp.messages())
+    reply(office, TID, "9", "2025-12-04 12:30", to=offered)
+    reply(office, TID, "ส่งเอกสารเพิ่ม 3 ไฟล์", "2025-12-04 12:40", to=answer)
+    assert len(office.smtp.messages()) == sent and len(events(office, TID, "appointment_reply_unclear")) == 1
+    # A booking word beside the number books.
+    reply(office, TID, "ขอจองข้อ 1 ครับ", "2025-12-04 13:00", to=answer)
+    assert subject(last_to(office, CITIZEN)).startswith(f"[{TID}] ยืนยันนัดหมาย คิวที่ 1 วันจันทร์ที่ 8 ธันวาคม 2568 เวลา 09:00")
+
+
+def test_an_offer_spreads_over_days_and_never_lists_more_than_a_day_has_left(office: Env) -> None:
+    office.config.write_text(
+        office.config.read_text().replace("offer_count = 4\n", "offer_count = 6\nper_day = 3\n")
+        + '[[appointments.kinds]]\nid = "documents"\nname_th = "ตรวจเอกสาร"\nname_en = "Check documents"\n'
+        + 'slots = ["09:00", "10:00", "11:00", "13:30"]\nminutes = 30\nper_slot = 1\nper_day = 2\n',
+        encoding="utf-8",
+    )
+    senders = [CITIZEN, OTHER, "third@example.com", "fourth@example.com"]
+    for n, sender in enumerate(senders):
+        apply(office, sender, f"2025-12-04 10:0{n}")
+
+    def listed(sender: str) -> list[str]:
+        body = text(last_to(office, sender)).split("Free times")[1].split("To book")[0]
+        return [line.strip() for line in body.splitlines() if line.strip()[:2] in {f"{n}." for n in range(1, 10)}]
+
+    # Six slots, two a day: three working days (Wed 10 is Constitution Day).
+    office.run("appointments", "offer", TID, "--kind", "documents", "--now", "2025-12-04T11:00:00+07:00", env=CLERK)
+    assert listed(CITIZEN) == [
+        "1. Monday 8 December 2025, 09:00-09:30",
+        "2. Monday 8 December 2025, 10:00-10:30",
+        "3. Tuesday 9 December 2025, 09:00-09:30",
+        "4. Tuesday 9 December 2025, 10:00-10:30",
+        "5. Thursday 11 December 2025, 09:00-09:30",
+        "6. Thursday 11 December 2025, 10:00-10:30",
+    ]
+    # Monday: one documents visit booked, the kind has one left; Tuesday: two identity
+    # visits booked, the counter (three a day) has one left.
+    book = [("SRB-2568-000002", "2025-12-08 09:00", "documents"), ("SRB-2568-000003", "2025-12-09 09:00", "identity")]
+    book.append(("SRB-2568-000004", "2025-12-09 10:00", "identity"))
+    for tid, when, kind in book:
+        office.run("appointments", "book", tid, "--at", when, "--kind", kind, "--now", "2025-12-04T11:10:00+07:00", env=CLERK)
+    office.run("appointments", "offer", TID, "--kind", "documents", "--now", "2025-12-04T11:20:00+07:00", env=CLERK)
+    assert listed(CITIZEN) == [
+        "1. Monday 8 December 2025, 10:00-10:30",
+        "2. Tuesday 9 December 2025, 09:00-09:30",
+        "3. Thursday 11 December 2025, 09:00-09:30",
+        "4. Thursday 11 December 2025, 10:00-10:30",
+        "5. Friday 12 December 2025, 09:00-09:30",
+        "6. Friday 12 December 2025, 10:00-10:30",
+    ]
+
+
+def test_list_reads_the_dates_the_counter_types_and_triage_show_gives_the_booking(office: Env) -> None:
+    apply(office, CITIZEN, "2025-12-04 10:00")
+    office.run("appointments", "offer", TID, "--now", "2025-12-04T11:00:00+07:00", env=CLERK)
+    reply(office, TID, "3", "2025-12-04 12:00")  # Tuesday 9 December, 09:00
+    for typed in ("2025-12-09", "20251209", "2568-12-09", "25681209"):
+        assert [r["transaction_id"] for r in queue_of(office, typed)] == [TID], typed
+    for bad in ("9/12/2025", "2025-13-09", "tomorrow"):
+        refused = office.run("appointments", "list", "--date", bad, env=CLERK, ok=False)
+        assert refused.exit_code == 1 and len(refused.output.strip().splitlines()) == 1, refused.output
+        assert "--date: expected YYYY-MM-DD" in refused.output
+    # The text has a header row; --id gives one application's bookings.
+    shown = office.run("appointments", "list", "--date", "2568-12-09", env=CLERK).stdout.splitlines()
+    assert shown[0].split()[:3] == ["Q", "TIME", "DAY"] and TID in shown[1]
+    by_id = json.loads(
+        office.run("appointments", "list", "--id", TID.lower(), "--now", "2025-12-05T09:00:00+07:00", "--json", env=CLERK).stdout
+    )
+    assert [(r["day"], r["time"], r["status"]) for r in by_id] == [("2025-12-09", "09:00", "booked")]
+    neither = office.run("appointments", "list", env=CLERK, ok=False)
+    assert neither.exit_code == 1 and "--date" in neither.output and "--id" in neither.output
+    assert "2025-12-11" in office.run("appointments", "list", "--help").stdout
+    assert "2025-12-10" not in office.run("appointments", "--help").stdout
+    # triage show, JSON and text: the booking and the last offer.
+    app = office.json("triage", "show", TID, "--now", "2025-12-05T09:00:00+07:00")
+    assert {k: app["appointment"][k] for k in ("kind", "day", "time", "queue_number", "status")} == {
+        "kind": "identity",
+        "day": "2025-12-09",
+        "time": "09:00",
+        "queue_number": 1,
+        "status": "booked",
+    }
+    assert app["appointment_offer"]["slots"][2] == "2025-12-09 09:00" and app["appointment_offer"]["used"] is True
+    later = office.json("triage", "show", TID, "--now", "2025-12-11T09:00:00+07:00")
+    assert later["appointment"]["status"] == "missed"
+    lines = office.run("triage", "show", TID, "--now", "2025-12-05T09:00:00+07:00").stdout
+    assert "Appointment:   identity 2025-12-09 09:00, queue 1: booked" in lines
+    assert "Last offer:" in lines and "2025-12-08 09:00" in lines
+
+
+@pytest.mark.parametrize(
+    "kind,message",
+    [
+        ('slots = ["25:00"]\nminutes = 30', "[appointments] kinds[1].slots[0]: expected HH:MM, got '25:00'"),
+        ('slots = ["09:00"]\nminutes = "x"', "[appointments] kinds[1].minutes: expected a whole number from 1 to 1000, got 'x'"),
+    ],
+)
+def test_a_kinds_error_names_the_key_and_its_value(tmp_path: Path, kind: str, message: str) -> None:
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(
+        f'[[appointments.kinds]]\nid = "identity"\nname_th = "แสดงตน"\nname_en = "In person"\n{kind}\nper_slot = 1\nper_day = 2\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as exc:
+        load(cfg, environ={})
+    assert message in str(exc.value) and "name_th" not in str(exc.value)

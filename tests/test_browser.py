@@ -175,4 +175,25 @@ def test_the_site_renders_in_chromium(where: str, site: Path, server: str, brows
             assert img.size[0] >= 1000 and len(img.convert("L").getcolors(1 << 16) or []) > 16, what
     statistics = look(browser, base + PAGES["statistics"], tmp_path / "again.png")
     assert len(statistics["images"]) >= 3, "the month's charts"  # the three charts of the report
+    # On a phone (400 px wide) the statistics page fits: its tables scroll in their own box, not the page.
+    browser.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride", {"width": 400, "height": 800, "deviceScaleFactor": 1, "mobile": True}
+    )
+    try:
+        for name in ("statistics", "manual", "home"):
+            browser.get(base + PAGES[name])
+            browser.execute_async_script(
+                "const done = arguments[arguments.length - 1]; document.fonts.ready.then(() => done(1));"
+            )
+            width = browser.execute_script("return [document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+            assert width[1] == 400 and width[0] <= width[1], f"{where}: {PAGES[name]} scrolls sideways at 400 px: {width}"
+            if name == "statistics":
+                browser.save_screenshot(str(tmp_path / f"{where}-statistics-400.png"))
+                shots.append(tmp_path / f"{where}-statistics-400.png")
+                nav = browser.execute_script(
+                    "return !!document.querySelector('header.site') && !!document.querySelector('nav.main')"
+                )
+                assert nav, f"{where}: the statistics page has the site's header and menu"
+    finally:
+        browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
     keep(shots)

@@ -137,7 +137,7 @@ def test_watchdog_fires_while_smtp_is_down_and_the_alert_reaches_the_admin_when_
     assert (report["applications"], report["on_time"], report["rate_percent"]) == (2, 1, 50.0)
     assert [a["transaction_id"] for a in report["late"]] == [TID2]
     assert "1 of 2 applications acknowledged on time (50.0%)" in office.run("report", "acks", "--month", "2025-12").stdout
-    assert office.run("report", "acks", "--month", "12-2025", ok=False).exit_code == 1
+    assert office.run("report", "acks", "--month", "12-2025", ok=False).exit_code == 2  # a usage error
 
 
 # --- first acknowledgements and the caps (issues 11 and 12) -----------------------------------------

@@ -20,6 +20,7 @@ somchai = ["clerk"]
 """
 CLERK = {"MAILINTAKE_USER": "somchai"}
 TID = "SRB-2568-000001"
+NO_THAI = "Error: the Thai answer has no Thai letters: write it in Thai with --th (the English goes in --en)"
 TH, EN = "สำนักงานเปิดวันจันทร์ถึงวันศุกร์ ไม่เปิดวันเสาร์ค่ะ", "We are open Monday to Friday, not on Saturdays."
 
 
@@ -57,7 +58,11 @@ def test_a_thai_only_answer_offers_english_and_an_answer_without_thai_is_refused
     now = "2025-12-09T11:00:00+07:00"
     refused = asked.run("inquiries", "answer", TID, "--th", EN, "--now", now, ok=False, env=CLERK)
     assert refused.exit_code == 1
-    assert refused.output.strip() == "Error: the answer has no Thai text: give the Thai with --th and the English with --en"
+    assert refused.output.strip() == NO_THAI
+    # With an English half beside it, or only digits, the Thai half still needs Thai letters.
+    for th in ("Hello", "12345", "๑๒๓๔๕"):
+        both = asked.run("inquiries", "answer", TID, "--th", th, "--en", "World", "--now", now, ok=False, env=CLERK)
+        assert both.exit_code == 1 and both.output.strip() == NO_THAI
     empty = asked.run("inquiries", "answer", TID, "--en", EN, "--now", now, ok=False, env=CLERK)
     assert empty.exit_code == 1 and "the Thai answer is empty" in empty.output
     assert asked.json("triage", "show", TID)["status"] == "received"
@@ -93,6 +98,41 @@ def test_the_faq_is_published_in_thai_and_english(asked: Env) -> None:
         "Open on Saturdays?",
         "No, Monday to Friday.",
     )
-    published = asked.run("inquiries", "faq").stdout
+    published = asked.run("inquiries", "faq", "--publish").stdout
     assert published.index("ถาม: เปิดวันเสาร์หรือไม่") < published.index("Q: Open on Saturdays?")
     assert "A: No, Monday to Friday." in published and "ตอบ: ไม่เปิดค่ะ" in published
+    assert "SRB-" not in published and not published.startswith("1")
+
+
+def test_the_faq_shows_each_entry_number_first_and_takes_thai_in_the_thai_fields(asked: Env) -> None:
+    now = "2025-12-09T11:00:00+07:00"
+    asked.run("inquiries", "answer", TID, "--th", TH, "--en", EN, "--now", now, env=CLERK)
+    english = asked.run(
+        "inquiries", "faq", "add", TID, "--question", "Open on Saturdays?", "--answer", "ไม่เปิดค่ะ",
+        "--question-en", "Open on Saturdays?", "--answer-en", "No.", ok=False, env=CLERK,
+    )  # fmt: skip
+    assert english.exit_code == 1
+    assert english.output.strip() == (
+        "Error: --question is the Thai text of the entry and has no Thai letters: write it in Thai (English goes in --question-en)"
+    )
+    digits = asked.run(
+        "inquiries", "faq", "add", TID, "--question", "เปิดวันเสาร์หรือไม่", "--answer", "No, 0-5.",
+        "--question-en", "Open on Saturdays?", "--answer-en", "No.", ok=False, env=CLERK,
+    )  # fmt: skip
+    assert digits.exit_code == 1 and "--answer is the Thai text of the entry and has no Thai letters" in digits.output
+    assert asked.json("inquiries", "faq") == []
+    for question in ("เปิดวันเสาร์หรือไม่", "เปิดวันอาทิตย์หรือไม่"):
+        asked.run(
+            "inquiries", "faq", "add", TID, "--question", question, "--answer", "ไม่เปิดค่ะ",
+            "--question-en", "Open at weekends?", "--answer-en", "No.", env=CLERK,
+        )  # fmt: skip
+    first, second = asked.json("inquiries", "faq")
+    asked.run("inquiries", "faq", "remove", str(first["id"]), env=CLERK)
+    # The listing starts each entry with the number `faq remove` takes.
+    shown = asked.run("inquiries", "faq").stdout.splitlines()
+    assert shown[0].split() == [str(second["id"]), "ถาม:", "เปิดวันอาทิตย์หรือไม่"]
+    assert shown[0].startswith(f"{second['id']} ") and second["id"] == 2
+    assert shown[4].strip() == f"(from {TID}, added by somchai at {second['added_at']})"
+    assert asked.run("inquiries", "faq", "list").stdout.splitlines() == shown
+    asked.run("inquiries", "faq", "remove", shown[0].split()[0], env=CLERK)
+    assert asked.json("inquiries", "faq") == []

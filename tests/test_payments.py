@@ -17,6 +17,7 @@ import io
 import json
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import Env
@@ -176,3 +177,59 @@ def test_the_receipt_number_is_kept_and_a_copy_is_the_pdf_as_sent(office: Env, t
     assert "000001/2568" in words and TID in words and "KTB-0042" in words
     missing = office.run("payments", "receipt", "SRB-2568-000099", env=FINANCE, ok=False)
     assert missing.exit_code == 1 and missing.output.strip() == "Error: no e-receipt for SRB-2568-000099"
+
+
+def test_the_reference_is_one_line_and_the_amount_whole_baht_however_written(office: Env, tmp_path: Path) -> None:
+    assert office.smtp is not None
+    fee_due(office)
+    send_slip(office, "2025-12-11 08:40", "slip.jpg", jpeg(1080, 1920, 72), "image/jpeg")
+    now = "2025-12-11T10:00:00+07:00"
+
+    def confirm(amount: str, ref: str) -> Any:
+        return office.run("payments", "confirm", TID, "--amount", amount, "--reference", ref, "--now", now, ok=False, env=FINANCE)
+
+    # A reference with a line break (a header smuggled in) or too long is refused in one line.
+    broken = confirm("200", "R1\r\nBcc: x@y.z")
+    assert broken.exit_code == 1
+    assert broken.output.strip() == (
+        "Error: the reference must be one line of text: it holds the control or invisible character U+000D"
+    )
+    long = confirm("200", "K" * 65)
+    assert long.exit_code == 1 and long.output.strip() == "Error: the reference is 65 characters; at most 64"
+    # A fraction of a baht, or no number, is refused in one line; the fee is whole baht.
+    half = confirm("200.50", "KTB-0042")
+    assert half.exit_code == 1
+    assert half.output.strip() == (
+        "Error: --amount 200.50: fees are in whole baht; give the amount paid in whole baht (e.g. 200)"
+    )
+    word = confirm("two hundred", "KTB-0042")
+    assert word.exit_code == 1
+    assert word.output.strip() == "Error: --amount 'two hundred' is not an amount in baht (e.g. 200 or 200.00)"
+    assert status(office) == "fee_submitted" and len(office.smtp.messages()) == 2  # the ack and "slip received"
+    # 200.00 in Thai digits is the fee.
+    done = confirm("๒๐๐.๐๐", "  KTB-0042  ")
+    assert done.exit_code == 0 and status(office) == "fee_confirmed"
+    [kept] = office.json("triage", "show", TID)["receipts"]
+    assert kept["amount"] == 200 and kept["reference"] == "KTB-0042"
+    table = office.run("payments", "list", "--receipts", env=FINANCE).stdout.splitlines()
+    assert len(table) == 3 and "KTB-0042" in table[2]  # a header, its rule and one line
+
+
+def test_a_receipt_copy_to_a_folder_that_is_not_there_is_refused_in_one_line(office: Env, tmp_path: Path) -> None:
+    fee_due(office)
+    send_slip(office, "2025-12-11 08:40", "slip.jpg", jpeg(1080, 1920, 72), "image/jpeg")
+    office.run(
+        "payments", "confirm", TID, "--amount", "200", "--reference", "KTB-0042",
+        "--now", "2025-12-11T10:00:00+07:00", env=FINANCE,
+    )  # fmt: skip
+    target = tmp_path / "nonexistent" / "x.pdf"
+    refused = office.run("payments", "receipt", "000001/2568", "--out", str(target), ok=False, env=FINANCE)
+    assert refused.exit_code == 1
+    assert refused.output.strip() == f"Error: cannot write {target}: No such file or directory"
+    assert not target.parent.exists()
+    # Under a file, not a folder: the same one line.
+    plain_file = tmp_path / "notes.txt"
+    plain_file.write_text("x", encoding="utf-8")
+    under = office.run("payments", "receipt", TID, "--out", str(plain_file / "r.pdf"), ok=False, env=FINANCE)
+    assert under.exit_code == 1
+    assert under.output.strip() == f"Error: cannot write {plain_file / 'r.pdf'}: Not a directory"

@@ -8,8 +8,10 @@ once, and `status --json` says so."""
 
 from __future__ import annotations
 
+import getpass
 import json
 import re
+import shutil
 from datetime import date, datetime
 from html import unescape
 from html.parser import HTMLParser
@@ -37,8 +39,9 @@ BUILT_AT = "2026-02-02T11:00:00+07:00"
 def publish_after_a_month(env: Env, out: Path) -> Month:
     """tests/month.py's month, then `mailintake publish` into ``out`` as a clerk."""
     month = replay_month(env)
-    line = env.run("publish", "--out", str(out), "--now", BUILT_AT, env=CLERK).stdout
-    assert line.startswith(f"site written to {out}:") and "(2025-12 to 2026-01)" in line
+    lines = env.run("publish", "--out", str(out), "--now", BUILT_AT, env=CLERK).stdout.splitlines()
+    assert lines[0].startswith(f"site written to {out}:") and "(2025-12 to 2026-01)" in lines[0]
+    assert lines[1].startswith("sitemap.xml left out: no [publish] base_url") and len(lines) == 2
     return month
 
 
@@ -93,7 +96,7 @@ def test_the_site_after_a_replayed_month(deploy: Env, tmp_path: Path) -> None:
     for page in (
         "verify.html",
         "feedback.html",
-        "sitemap.xml",
+        "sitemap.html",
         "site.css",
         "fonts/Sarabun-Regular.ttf",
         "fonts/Sarabun-Bold.ttf",
@@ -101,6 +104,7 @@ def test_the_site_after_a_replayed_month(deploy: Env, tmp_path: Path) -> None:
         assert (out / page).is_file(), page
     css = (out / "site.css").read_text(encoding="utf-8")
     assert 'font-family: "Sarabun"' in css and 'url("fonts/Sarabun-Regular.ttf")' in css
+    assert re.search(r"\.facts b \{[^}]*overflow-wrap: anywhere", css)  # a long mailbox address wraps in its card
     assert (out / "fonts/Sarabun-Regular.ttf").read_bytes()[:4] == b"\x00\x01\x00\x00"
 
     # Every service's manual, in Thai and in English, with its fee, time limit and documents.
@@ -115,7 +119,8 @@ def test_the_site_after_a_replayed_month(deploy: Env, tmp_path: Path) -> None:
         th, en = section(html, "th"), section(html, "en")
         assert html.index('id="th"') < html.index('id="en"')  # Thai first
         assert s.name_th in th and s.name_en in en
-        assert f"{s.time_limit_days} วันทำการ" in th and f"{s.time_limit_days} working days" in en
+        days = f"{s.time_limit_days} working day" + ("" if s.time_limit_days == 1 else "s")
+        assert f"{s.time_limit_days} วันทำการ" in th and f"{days}<" in en
         if s.fee:
             assert f"{s.fee:,} บาท" in th and f"{s.fee:,} baht" in en
         else:
@@ -126,6 +131,9 @@ def test_the_site_after_a_replayed_month(deploy: Env, tmp_path: Path) -> None:
             assert "saraban@banmai.go.th" in half and f"[{s.code}]" in half
         assert "รหัสผ่าน" in th and "password" in en  # the permit PDF and its separate password
         assert "ตอบกลับที่: " in th and "Reply to: " in en  # the reply-address line (R5, desk.replyto)
+        assert "office.contact@example.org" in en and "somchai" not in html.lower()  # not the demo applicant's name
+        if s.time_limit_days == 1:
+            assert "1 working day<" in en and "1 working days" not in en
         assert f'href="{page_name(s)}#th"' in index and f'href="{page_name(s)}#en"' in index
 
     # The statistics of each month, their open data beside, the register and how to verify.
@@ -134,6 +142,14 @@ def test_the_site_after_a_replayed_month(deploy: Env, tmp_path: Path) -> None:
         assert f'href="{m}/index.html"' in stats and th in stats and en in stats
         month_page = (out / f"stats/{m}/index.html").read_text(encoding="utf-8")
         assert "../../site.css" in month_page and "../../index.html" in month_page
+        # The site's layout: its header, menu and language switch; Thai first, English below.
+        assert '<header class="site">' in month_page and '<nav class="main"' in month_page and 'href="#en"' in month_page
+        th, en = section(month_page, "th"), section(month_page, "en")
+        assert month_page.index('id="th"') < month_page.index('id="en"')
+        assert "ความพึงพอใจ" in th and "Satisfaction" not in th and 'lang="en"' not in th
+        assert "Satisfaction" in en and "ความพึงพอใจ" not in en
+        assert '<div class="table"><table>' in th and '<div class="table"><table>' in en  # tables scroll in their box
+        assert re.search(r'<img src="charts/[^"]+\.png"', th)
         assert (out / f"open-data/{m}.json").read_bytes() == (out / f"stats/{m}/report.json").read_bytes()
         assert (out / f"open-data/{m}.csv").read_bytes() == (out / f"stats/{m}/report.csv").read_bytes()
         assert (out / f"open-data/{m}.csv").read_bytes().startswith(b"\xef\xbb\xbf")
@@ -162,9 +178,19 @@ def test_the_site_after_a_replayed_month(deploy: Env, tmp_path: Path) -> None:
             target = (page.parent / link.split("#")[0]).resolve()
             assert target.is_file(), f"{page.relative_to(out)} links to {link}, which is not a file"
 
-    # The sitemap lists every page, relative without a base URL.
-    listed = re.findall(r"<loc>(.*?)</loc>", (out / "sitemap.xml").read_text(encoding="utf-8"))
-    assert sorted(listed) == sorted(str(p.relative_to(out)) for p in pages)
+    # Without a base URL no sitemap.xml (its addresses must be absolute); sitemap.html, linked
+    # from every page's footer, lists every page.
+    assert not (out / "sitemap.xml").exists()
+    listed = [link for link in links_of(out / "sitemap.html") if not link.startswith(("mailto:", "#", "../"))]
+    listed = [link.split("#")[0] for link in listed if link.split("#")[0] not in ("index.html", "site.css", "favicon.png")]
+    assert {str(p.relative_to(out)) for p in pages} - {"index.html"} <= set(listed)
+    for page in pages:
+        assert "sitemap.html" in " ".join(links_of(page)), page
+
+    # The build by hand is recorded: status says who built it, when and where.
+    status = deploy.json("status", "--no-live")
+    assert status["publish"]["latest"]["kind"] == "manual" and status["publish"]["manual"]["out"] == str(out)
+    assert f"built by hand by {CLERK['MAILINTAKE_USER']} 2026-02-02 11:00 into {out}" in deploy.run("status", "--no-live").stdout
 
     # Nothing personal: no applicant's email, phone, ID number or name, in any file (PDFs read).
     texts = {p: text_of(p).lower() for p in out.rglob("*") if p.is_file() and p.suffix not in (".ttf", ".png", ".ico")}
@@ -180,13 +206,23 @@ def test_the_site_after_a_replayed_month(deploy: Env, tmp_path: Path) -> None:
 def test_sitemap_takes_the_base_url_and_the_complaints_address(tmp_path: Path) -> None:
     env = Env(tmp_path, None, None, agency_extra='complaints_email = "complaints@banmai.go.th"')
     env.config.write_text(
-        env.config.read_text().replace("[publish]\n", '[publish]\nbase_url = "https://www.banmai.go.th/saraban/"\n'), encoding="utf-8"
+        env.config.read_text().replace("[publish]\n", '[publish]\nbase_url = "https://www.banmai.go.th/saraban/"\n'),
+        encoding="utf-8",
     )
     out = tmp_path / "www"
-    env.run("publish", "--out", str(out), "--now", "2026-01-05T11:00:00+07:00")
+    said = env.run("publish", "--out", str(out), "--now", "2026-01-05T11:00:00+07:00").stdout
+    assert "sitemap.xml left out" not in said
     listed = re.findall(r"<loc>(.*?)</loc>", (out / "sitemap.xml").read_text(encoding="utf-8"))
-    assert "https://www.banmai.go.th/saraban/index.html" in listed
+    assert "https://www.banmai.go.th/saraban/index.html" in listed and "https://www.banmai.go.th/saraban/sitemap.html" in listed
     assert all(u.startswith("https://www.banmai.go.th/saraban/") for u in listed)
+    assert (out / "sitemap.html").is_file()
+    # Without the base URL: no sitemap.xml (the one the last build wrote goes), and one line says why.
+    env.config.write_text(
+        env.config.read_text().replace('base_url = "https://www.banmai.go.th/saraban/"\n', ""), encoding="utf-8"
+    )
+    said = env.run("publish", "--out", str(out), "--now", "2026-01-05T11:00:00+07:00").stdout
+    assert said.count("sitemap.xml left out: no [publish] base_url") == 1
+    assert not (out / "sitemap.xml").exists() and (out / "sitemap.html").is_file()
     feedback = (out / "feedback.html").read_text(encoding="utf-8")
     assert 'href="mailto:complaints@banmai.go.th"' in feedback
     assert "ยังไม่มีข้อมูลสถิติ" in (out / "stats/index.html").read_text(encoding="utf-8")  # no month yet
@@ -218,6 +254,12 @@ def test_the_daemon_publishes_on_the_first_working_day_once(tmp_path: Path) -> N
         clock[0] = moment.replace(tzinfo=BKK)
         daemon.run_deadlines()  # what the daemon runs after every sweep and poll
         assert not site.exists(), f"published on {moment}"
+    # A build by hand is recorded (status names it) but is not the monthly run.
+    assert "Public site:  not built yet" in env.run("status", "--no-live").stdout
+    env.run("publish", "--out", str(tmp_path / "by-hand"), "--now", "2027-01-02T09:00:00+07:00")
+    assert f"Public site:  built by hand by {getpass.getuser()} 2027-01-02 09:00 into {tmp_path / 'by-hand'}" in (
+        env.run("status", "--no-live").stdout
+    )
     clock[0] = datetime(2027, 1, 4, 10, 5, tzinfo=BKK)  # the first working day, after ack_by
     daemon.run_deadlines()
     assert (site / "index.html").is_file() and (site / "stats/2026-12/index.html").is_file()
@@ -237,7 +279,8 @@ def test_the_daemon_publishes_on_the_first_working_day_once(tmp_path: Path) -> N
     assert last["month"] == "2026-12" and last["ok"] is True and last["out"] == str(site)
     assert last["at"].startswith("2027-01-04T10:05")
     lines = env.run("status", "--no-live").stdout
-    assert f"Public site:  2026-12 published 2027-01-04 10:05 into {site}" in lines
+    assert f"Public site:  2026-12 published 2027-01-04 10:05 into {site}" in lines and "pages) by the daemon" in lines
+    assert status["publish"]["latest"]["kind"] == "daemon" and status["publish"]["manual"]["by"] == getpass.getuser()
 
     # February: Monday 1 February 2027 is its first working day.
     reg = Deployment.build(cfg)
@@ -285,3 +328,87 @@ def test_an_office_edits_a_page_and_its_template_is_sandboxed(tmp_path: Path) ->
     (own / "feedback.html.j2").write_text("{{ ''.__class__.__mro__[1].__subclasses__() }}", encoding="utf-8")
     bad = env.run("publish", "--out", str(out), ok=False)
     assert bad.exit_code == 2 and "templates/site/feedback.html.j2: SecurityError" in bad.output
+
+
+def add_event(cfg: object, at: datetime, action: str = "verify_answered") -> None:
+    """One event the statistics count (a permit check answered), as the desk writes it."""
+    from mailintake.base.deployment import open_registry
+
+    Deployment.build(cfg).close()  # type: ignore[arg-type]
+    reg = open_registry(cfg)  # type: ignore[arg-type]
+    try:
+        with reg.transaction():
+            reg.add_event(at=at, actor="system", action=action, detail={"number": "CERT-2568-0001"})
+    finally:
+        reg.close()
+
+
+def test_a_quiet_month_stays_and_files_of_an_earlier_build_go(tmp_path: Path) -> None:
+    env = Env(tmp_path, None, None)
+    rules = tmp_path / "rules"
+    shutil.copytree(Path(__file__).parent.parent / "rules", rules)
+    add_event(load(env.config), datetime(2025, 12, 10, 10, tzinfo=BKK))  # December 2025, then nothing
+    out = tmp_path / "www"
+    env.run("publish", "--out", str(out), "--now", "2026-03-02T11:00:00+07:00")
+    assert sorted(p.name for p in (out / "stats").iterdir() if p.is_dir()) == ["2025-12", "2026-01", "2026-02"]
+    assert (out / "services/tm30.html").is_file()
+    (out / "own.html").write_text("the office's own page", encoding="utf-8")
+    (tmp_path / "outside.txt").write_text("not the site's", encoding="utf-8")
+    manifest = json.loads((out / ".mailintake-site.json").read_text(encoding="utf-8"))
+    assert "services/tm30.html" in manifest["files"] and "own.html" not in manifest["files"]
+    # A manifest that names a file outside DIR (edited, or from elsewhere) never removes it.
+    manifest["files"].append("../outside.txt")
+    (out / ".mailintake-site.json").write_text(json.dumps(manifest), encoding="utf-8")
+
+    # April: every month from the first with data, February (no activity) too; a service gone.
+    (rules / "services/tm30.toml").unlink()
+    env.run("publish", "--out", str(out), "--now", "2026-04-01T11:00:00+07:00")
+    months = ["2025-12", "2026-01", "2026-02", "2026-03"]
+    assert sorted(p.name for p in (out / "stats").iterdir() if p.is_dir()) == months
+    stats = (out / "stats/index.html").read_text(encoding="utf-8")
+    sitemap_page = (out / "sitemap.html").read_text(encoding="utf-8")
+    for m in months:
+        assert f'href="{m}/index.html"' in stats and f'href="stats/{m}/index.html' in sitemap_page, m
+        assert (out / f"open-data/{m}.json").is_file()
+    february = json.loads((out / "open-data/2026-02.json").read_text(encoding="utf-8"))
+    assert february["month"] == "2026-02"
+    assert not (out / "services/tm30.html").exists() and "tm30.html" not in sitemap_page  # the removed service's manual
+    assert (out / "own.html").read_text(encoding="utf-8") == "the office's own page"  # not the site's: kept
+    assert (tmp_path / "outside.txt").is_file()
+
+
+def test_a_directory_that_cannot_be_written_is_one_line(tmp_path: Path) -> None:
+    env = Env(tmp_path, None, None)
+    add_event(load(env.config), datetime(2025, 12, 10, 10, tzinfo=BKK))
+    bad = env.run("publish", "--out", "/proc/mailintake-site", "--now", "2026-01-05T11:00:00+07:00", ok=False)
+    assert bad.exit_code == 1 and bad.output.count("\n") == 1 and "Traceback" not in bad.output
+    assert "cannot write the site into /proc/mailintake-site" in bad.output
+    out = tmp_path / "www"
+    (out / "stats").mkdir(parents=True)
+    (out / "stats/2025-12").write_text("in the way", encoding="utf-8")
+    bad = env.run("publish", "--out", str(out), "--now", "2026-01-05T11:00:00+07:00", ok=False)
+    assert bad.exit_code == 1 and bad.output.count("\n") == 1, bad.output
+    assert bad.output.startswith("Error: cannot write the ") and f"{out}/stats/2025-12" in bad.output
+    # The help's example works under the shipped unit, and says where a web root needs the unit's leave.
+    helped = env.run("publish", "--help").output
+    assert "Example: mailintake publish --out ./site" in helped and "ReadWritePaths=" in helped
+
+
+def test_the_default_path_is_in_the_data_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    env = Env(tmp_path, None, None)
+    text = env.config.read_text(encoding="utf-8").replace(str(env.storage), str(tmp_path / "data"))
+    env.config.write_text(text.replace("[publish]\nenabled = false\n", ""), encoding="utf-8")  # no [publish] at all
+    cfg = load(env.config)
+    assert cfg.publish.enabled is True and cfg.publish.path == tmp_path / "data" / "site"
+    # init --systemd: the site under /var/lib/mailintake, and the next steps say how to serve it.
+    from click.testing import CliRunner
+
+    from mailintake.cli import cli
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MAILINTAKE_CONFIG", raising=False)
+    made = CliRunner().invoke(cli, ["init", "etc", "--systemd"])
+    assert made.exit_code == 0, made.output
+    assert load(tmp_path / "etc/config.toml", environ={}).publish.path == Path("/var/lib/mailintake/site")
+    [line] = [ln for ln in made.output.splitlines() if "public site" in ln]
+    assert "/var/lib/mailintake/site" in line and "ReadWritePaths=" in line and "[publish] path" in line

@@ -110,6 +110,11 @@ def test_a_named_reply_address_takes_every_mail_after_the_acknowledgement(office
         ("REPLY-TO: clerk.nok@banmai.go.th", "reply_address_ours", True),
         ("ตอบกลับที่: no-reply@example.org", "reply_address_robot", True),
         ("Reply to: a@example.org, b@example.org", "reply_address_invalid", False),
+        # A subdomain of the agency's domain is the agency's too.
+        ("Reply to: x9@sub.banmai.go.th", "reply_address_ours", True),
+        # Not repaired: the parser would join the pieces into x13@example.org.
+        ("Reply to: x13@ex ample.org", "reply_address_invalid", False),
+        ("ตอบกลับที่: สำนักงาน <x13@ex ample.org>", "reply_address_invalid", False),
     ],
 )
 def test_an_unusable_reply_address_is_refused_with_the_reason(office: Env, line: str, code: str, named_back: bool) -> None:
@@ -124,6 +129,7 @@ def test_an_unusable_reply_address_is_refused_with_the_reason(office: Env, line:
     body = text(ack)
     assert "we will keep writing to your own address" in body and "ระบบจะส่งอีเมลถึงท่านที่อยู่เดิม" in body
     assert (line.split(": ", 1)[1] in body) is named_back
+    assert "x13@example.org" not in body
     office.run("triage", "request-info", TID, "--reason", "แผนผังงาน", "--now", "2025-12-09T10:00:00+07:00", env=CLERK)
     assert to(office.smtp.messages()[-1]) == CITIZEN
 
@@ -178,3 +184,28 @@ def test_an_inquiry_answer_goes_to_the_named_address_and_a_purge_forgets_it(offi
     [(reply_to, purged)] = db.execute("SELECT reply_to, purged_at FROM applications").fetchall()
     db.close()
     assert purged is not None and reply_to is None
+
+
+def test_a_thai_script_domain_is_recorded_in_its_xn_form_and_mail_goes_there(office: Env) -> None:
+    """An internationalised domain (IDN) is accepted when it encodes with IDNA:
+    recorded (and sent to: SMTP wants ASCII) as ``xn--``, shown as written too."""
+    assert office.smtp is not None
+    ascii_form = "x@xn--72c1a1bt4awk9o.xn--o3cw4h"
+    apply(office, "ขออนุญาตจัดงานครับ\nตอบกลับที่: x@ตัวอย่าง.ไทย\n")
+    [ack] = office.smtp.messages()
+    assert to(ack) == CITIZEN
+    body = text(ack)
+    assert f"from now on goes to x@ตัวอย่าง.ไทย ({ascii_form})" in body
+    assert office.json("triage", "show", TID)["reply_to"] == ascii_form
+    [recorded] = events(office, "reply_address_recorded")
+    assert recorded["detail"]["address"] == ascii_form and recorded["detail"]["as_written"] == "x@ตัวอย่าง.ไทย"
+    office.run("triage", "request-info", TID, "--reason", "แผนผังงาน", "--now", "2025-12-09T10:00:00+07:00", env=CLERK)
+    assert to(office.smtp.messages()[-1]) == ascii_form
+
+
+def test_a_domain_idna_cannot_encode_is_refused(office: Env) -> None:
+    assert office.smtp is not None
+    apply(office, "ขออนุญาตจัดงานครับ\nReply to: x@ตัว..ไทย\n")
+    assert office.json("triage", "show", TID)["reply_to"] is None
+    [refused] = events(office, "reply_address_refused")
+    assert refused["detail"]["why"] == "reply_address_invalid"

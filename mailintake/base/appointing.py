@@ -1,10 +1,12 @@
 """The ``[appointments]`` section of ``base.config`` (issue 13, R10; the
 queue-booking model of the OPDC's central queue): the office whose counter
-receives visitors, how far ahead and how many slots are offered, the words a
-reply uses to ask for an appointment or to cancel one, and the kinds of visit
-(``[[appointments.kinds]]``), each with its slot times, slot length and
-capacity per slot and per day. Kept here so that the configuration module
-stays within its size.
+receives visitors, how far ahead and how many slots are offered (and at most
+how many on one day), the words a reply uses to ask for an appointment or to
+cancel one and the negation words that undo them, and the kinds of visit
+(``[[appointments.kinds]]``), each with its slot times, slot length, capacity
+per slot and per day, and what to bring. An error in a kind names its key and
+value (``kinds[1].slots[0]: expected HH:MM, got '25:00'``). Kept here so that
+the configuration module stays within its size.
 """
 
 from __future__ import annotations
@@ -13,14 +15,18 @@ from dataclasses import dataclass
 from datetime import time
 from typing import Any
 
+from mailintake.base.errors import ConfigError
 from mailintake.base.settings import Reader, setting
 
 KIND_KEYS = ("id", "name_th", "name_en", "slots", "minutes", "per_slot", "per_day")
+OPTIONAL_KEYS = ("bring_th", "bring_en")
 
 
 @dataclass(frozen=True)
 class VisitKind:
-    """One kind of visit: ``identity`` (show the ID card in person), ``documents``..."""
+    """One kind of visit: ``identity`` (show the ID card in person), ``documents``...
+    ``bring_th``/``bring_en``: what to bring, said in the offer, the
+    confirmation and the reminder (empty: nothing said)."""
 
     id: str
     name_th: str
@@ -29,31 +35,55 @@ class VisitKind:
     minutes: int
     per_slot: int
     per_day: int
+    bring_th: str = ""
+    bring_en: str = ""
+
+
+def _fail(r: Reader, where: str, what: str, value: Any) -> ConfigError:
+    """An error naming the kind's key and its value: ``kinds[1].slots[0]: expected HH:MM, got '25:00'``."""
+    return ConfigError(f"{r.where}: [{r.section}] {where}: {what}, got {value!r}")
 
 
 def _kind(r: Reader, key: str, n: int, table: Any) -> VisitKind:
     where = f"{key}[{n}]"
     if not isinstance(table, dict):
-        raise r.fail(key, f"{where}: expected a table with {', '.join(KIND_KEYS)}")
-    unknown = sorted(set(table) - set(KIND_KEYS))
+        raise _fail(r, where, f"expected a table with {', '.join(KIND_KEYS)}", table)
+    unknown = sorted(set(table) - set(KIND_KEYS) - set(OPTIONAL_KEYS))
+    if unknown:
+        raise ConfigError(
+            f"{r.where}: [{r.section}] {where}.{unknown[0]}: unknown key (known: {', '.join(KIND_KEYS + OPTIONAL_KEYS)})"
+        )
     missing = [k for k in KIND_KEYS if k not in table]
-    if unknown or missing:
-        raise r.fail(key, f"{where}: {'unknown key ' + unknown[0] if unknown else 'missing key ' + missing[0]}")
-    words = [table[k] for k in ("id", "name_th", "name_en")]
-    if not all(isinstance(w, str) and w.strip() for w in words):
-        raise r.fail(key, f"{where}: id, name_th and name_en must be text, not empty")
+    if missing:
+        raise ConfigError(f"{r.where}: [{r.section}] {where}: missing key {missing[0]}")
+    for k in ("id", "name_th", "name_en"):
+        if not isinstance(table[k], str) or not table[k].strip():
+            raise _fail(r, f"{where}.{k}", "expected text, not empty", table[k])
     if not str(table["id"]).isidentifier():
-        raise r.fail(key, f"{where}: id must be one word (letters, digits, _)")
-    counts = [table[k] for k in ("minutes", "per_slot", "per_day")]
-    if not all(isinstance(c, int) and not isinstance(c, bool) and 1 <= c <= 1000 for c in counts):
-        raise r.fail(key, f"{where}: minutes, per_slot and per_day must be whole numbers from 1 to 1000")
+        raise _fail(r, f"{where}.id", "expected one word (letters, digits, _)", table["id"])
+    for k in OPTIONAL_KEYS:
+        if not isinstance(table.get(k, ""), str):
+            raise _fail(r, f"{where}.{k}", "expected text", table[k])
+    for k in ("minutes", "per_slot", "per_day"):
+        c = table[k]
+        if not isinstance(c, int) or isinstance(c, bool) or not 1 <= c <= 1000:
+            raise _fail(r, f"{where}.{k}", "expected a whole number from 1 to 1000", c)
     slots = table["slots"]
     if not isinstance(slots, list) or not slots:
-        raise r.fail(key, f"{where}: slots must be a list of HH:MM")
-    times = tuple(sorted(r.clock(key, s) for s in slots))
+        raise _fail(r, f"{where}.slots", "expected a list of HH:MM", slots)
+    times = []
+    for i, s in enumerate(slots):
+        try:
+            hh, mm = str(s).split(":")
+            times.append(time(int(hh), int(mm)))
+        except (ValueError, TypeError):
+            raise _fail(r, f"{where}.slots[{i}]", "expected HH:MM", s) from None
     if len(set(times)) != len(times):
-        raise r.fail(key, f"{where}: a slot time is given twice")
-    return VisitKind(words[0], words[1], words[2], times, counts[0], counts[1], counts[2])
+        raise _fail(r, f"{where}.slots", "a slot time is given twice", slots)
+    return VisitKind(
+        table["id"], table["name_th"], table["name_en"], tuple(sorted(times)), table["minutes"], table["per_slot"],
+        table["per_day"], table.get("bring_th", "").strip(), table.get("bring_en", "").strip(),
+    )  # fmt: skip
 
 
 def read_kinds(r: Reader, key: str) -> tuple[VisitKind, ...]:
@@ -74,10 +104,12 @@ class Appointments:
     first_day: int = setting(low=0, high=30)
     days_ahead: int = setting(low=1, high=120)
     offer_count: int = setting(low=1, high=20)
+    per_day_offered: int = setting(low=1, high=100)
     per_day: int = setting(low=1, high=5000)
     default_kind: str = setting(required=True)
     ask_words: tuple[str, ...] = setting()
     cancel_words: tuple[str, ...] = setting()
+    negation_words: tuple[str, ...] = setting()
     kinds: tuple[VisitKind, ...] = setting(read=read_kinds)
 
     def kind(self, kind_id: str) -> VisitKind | None:
@@ -88,6 +120,6 @@ class Appointments:
             raise r.fail("default_kind", f"not one of the kinds ({', '.join(k.id for k in self.kinds)})")
         if self.first_day > self.days_ahead:
             raise r.fail("first_day", "must not be more than days_ahead")
-        for key in ("ask_words", "cancel_words"):
+        for key in ("ask_words", "cancel_words", "negation_words"):
             if not getattr(self, key) or any(not w.strip() for w in getattr(self, key)):
                 raise r.fail(key, "expected one or more words")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import tomllib
 import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, time
 from pathlib import Path
 from typing import Any
@@ -352,6 +352,8 @@ def build(data: dict[str, Any], base: Path, source: Path | None, where: str) -> 
         for name, hint in typing.get_type_hints(Config).items()
         if is_section(hint)
     }
+    if not str(data.get("publish", {}).get("path", "")).strip():  # empty: site/ in the data directory, always writable
+        sections["publish"] = replace(sections["publish"], path=sections["storage"].path / "site")
     return Config(source=source, base_dir=base, users=_users(where, data.get("users", {})), raw=data, **sections)
 
 

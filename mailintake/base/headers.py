@@ -156,9 +156,10 @@ def unescape(text: str) -> str:
 
 
 # An address we are willing to send to: no quotes, spaces, brackets or
-# comments, a dotted domain. Anything else is not answered (CVE-2023-27043 class).
+# comments, a dotted domain (a Thai-script one in its xn-- form, TLD too). Anything
+# else is not answered (CVE-2023-27043 class).
 _ADDR = re.compile(
-    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@(?=.{4,253}$)([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@(?=.{4,253}$)([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+(?:[A-Za-z]{2,63}|xn--[A-Za-z0-9-]{1,59}[A-Za-z0-9])$"
 )
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\u2028\u2029]")
 _BIDI = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069]")

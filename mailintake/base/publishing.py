@@ -16,7 +16,7 @@ from mailintake.base.settings import Reader, setting
 @dataclass(frozen=True)
 class Publish:
     enabled: bool = setting()
-    path: Path = setting()  # named as the other data paths, which `init --systemd` moves under /var/lib/mailintake
+    path: Path = setting()  # empty: site/ under [storage] path (base.config.build), where the service may write
     base_url: str = setting()
 
     def check(self, r: Reader) -> None:

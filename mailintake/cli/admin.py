@@ -176,6 +176,7 @@ def write_service(target: Path) -> list[str]:
         f"  chgrp -R mailintake {target} && chmod -R g+rX,o-rwx {target}",
         f"  cp {unit} /etc/systemd/system/ && systemctl daemon-reload && systemctl enable --now mailintake",
         "  journalctl -u mailintake -f",
+        f'the public site goes to {DATA_DIR}/site, which no web server can read: to serve it, set [publish] path to the web root and add it to ReadWritePaths=, or copy it there (README, "Public site")',
     ]
 
 

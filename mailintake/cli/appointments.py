@@ -3,15 +3,17 @@ next free slots by email, cancel a booking, and the day's queue."""
 
 from __future__ import annotations
 
-from datetime import date
+import re
 from typing import Any
 
 import click
 
 from mailintake.base.errors import UserError
+from mailintake.cli.book import parse_day_option
 from mailintake.cli.common import deployment, moment, now_option
 from mailintake.cli.output import emit, output_options
-from mailintake.desk.appointments import book_by_clerk, cancel_by_clerk, day_queue, offer_by_clerk
+from mailintake.desk.appointment_days import day_queue
+from mailintake.desk.appointments import book_by_clerk, cancel_by_clerk, offer_by_clerk
 from mailintake.desk.roles import require
 from mailintake.ops.sending import send_after_step, unsent
 
@@ -20,7 +22,7 @@ from mailintake.ops.sending import send_after_step, unsent
 def appointments_group() -> None:
     """Appointments at the counter: offer free slots, book, cancel, the day's queue (R10).
 
-    Example: mailintake appointments list --date 2025-12-10
+    Example: mailintake appointments list --date 2025-12-11
     """
 
 
@@ -57,7 +59,7 @@ def appointments_offer(ctx: click.Context, transaction_id: str, kind: str | None
 def appointments_book(ctx: click.Context, transaction_id: str, at: str, kind: str | None, now: str | None) -> None:
     """Book a slot for an applicant who phoned or came by; they get the confirmation and invitation (clerk).
 
-    Example: mailintake appointments book SRB-2568-000001 --at "2025-12-10 09:30"
+    Example: mailintake appointments book SRB-2568-000001 --at "2025-12-11 09:30"
     """
     when = moment(ctx, now)
     appt = book_by_clerk(deployment(ctx), transaction_id.upper(), at, kind, when)
@@ -81,27 +83,61 @@ def appointments_cancel(ctx: click.Context, transaction_id: str, reason: str, no
     click.echo(f"{appt.transaction_id}: appointment {appt.day} {appt.slot} (queue {appt.queue_number}) cancelled")
 
 
+HEADER = f"{'Q':>3}  {'TIME':<11}  {'DAY':<10}  {'TRANSACTION':<15}  {'KIND':<10} {'STATUS':<9} APPLICANT"
+
+
 def _lines(rows: list[dict[str, Any]]) -> list[str]:
-    return [
-        f"{r['queue_number']:>3}  {r['time']}-{r['ends']}  {r['transaction_id']}  {r['kind']:<10} {r['status']:<9} "
-        f"{r['applicant_name'] or ''}"
+    lines = [
+        f"{r['queue_number']:>3}  {r['time']}-{r['ends']}  {r['day']}  {r['transaction_id']:<15}  {r['kind']:<10} "
+        f"{r['status']:<9} {r['applicant_name'] or ''}"
         for r in rows
-    ] or ["no appointment on that day"]
+    ]
+    return [HEADER, *lines] if lines else ["no appointment"]
+
+
+def parse_day(text: str) -> str:
+    """``--date`` as the counter types it: 2025-12-09, 20251209 or a Buddhist-era
+    year (2568-12-09), read by ``book print``'s parser; else one line refused."""
+    compact = re.fullmatch(r"(\d{4})(\d{2})(\d{2})", text.strip())
+    try:
+        return parse_day_option("-".join(compact.groups()) if compact else text, "--date").isoformat()
+    except click.BadParameter:
+        raise UserError(f"--date: expected YYYY-MM-DD or YYYYMMDD (B.E. or C.E. year), got {text!r}") from None
+
+
+def show_lines(app: dict[str, Any]) -> list[str]:
+    """The booking and the last offer, for ``triage show``."""
+    appt, offer = app.get("appointment"), app.get("appointment_offer")
+    lines = []
+    if appt:
+        lines.append(
+            f"Appointment:   {appt['kind']} {appt['day']} {appt['time']}, queue {appt['queue_number']}: {appt['status']}"
+        )
+    if offer:
+        used = "booked from it" if offer["used"] else "open"
+        lines.append(
+            f"Last offer:    {offer['offered_at']} ({offer['why']}, {offer['kind']}): {', '.join(offer['slots']) or 'no free slot'}; {used}"
+        )
+    return lines
 
 
 @appointments_group.command("list")
-@click.option("--date", "day", required=True, help="The day (YYYY-MM-DD).")
+@click.option("--date", "day", help="The day: YYYY-MM-DD, YYYYMMDD, or with the Buddhist-era year (2568-12-11).")
+@click.option("--id", "tid", metavar="TID", help="Instead of --date: every booking of one application.")
+@now_option
 @output_options()
 @click.pass_context
-def appointments_list(ctx: click.Context, day: str, fmt: str) -> None:
-    """The day's queue for the counter: queue number, time, transaction ID, kind, status (clerk).
+def appointments_list(ctx: click.Context, day: str | None, tid: str | None, now: str | None, fmt: str) -> None:
+    """The day's queue for the counter, or one application's bookings: queue number, time, kind, status (clerk).
 
-    Example: mailintake appointments list --date 2025-12-10 --json
+    Example: mailintake appointments list --date 2025-12-11 --json
     """
-    try:
-        date.fromisoformat(day)
-    except ValueError:
-        raise UserError(f"--date: expected YYYY-MM-DD, got {day!r}") from None
+    if (day is None) == (tid is None):
+        raise UserError("give --date DAY or --id TID (one of them)")
     dep = deployment(ctx)
     require(dep.cfg, "clerk", "approver")
-    emit(day_queue(dep, day), fmt, _lines)
+    when = moment(ctx, now)
+    if tid is not None:
+        emit(day_queue(dep, when, tid=tid.strip().upper()), fmt, _lines)
+    else:
+        emit(day_queue(dep, when, day=parse_day(day or "")), fmt, _lines)

@@ -38,7 +38,8 @@ def _year(value: int) -> int:
     return value - 543 if value > 2400 else value
 
 
-def _day(text: str, option: str) -> date:
+def parse_day_option(text: str, option: str) -> date:
+    """A day as the counter types it: YYYY-MM-DD, the year B.E. or C.E. (``book``, ``appointments``)."""
     found = re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})", text.strip())
     try:
         if found is None:
@@ -57,7 +58,7 @@ def _span(day: str | None, month: str | None, today: date) -> tuple[date, date]:
             raise click.BadParameter(f"expected YYYY-MM, got {month!r}", param_hint="--month")
         year, m = _year(int(found.group(1))), int(found.group(2))
         return date(year, m, 1), date(year, m, calendar.monthrange(year, m)[1])
-    one = _day(day, "--date") if day else today
+    one = parse_day_option(day, "--date") if day else today
     return one, one
 
 
@@ -161,7 +162,7 @@ def book_add(
         subject=subject,
         to=to,
         reference=reference,
-        dated=_day(dated, "--dated") if dated else None,
+        dated=parse_day_option(dated, "--dated") if dated else None,
         scan=scan,
         channel=channel,
         now=when,
@@ -254,7 +255,7 @@ def book_destroy(ctx: click.Context, list_id: int, approved_by: str, day: str, n
 
     dep = deployment(ctx)
     when = moment(ctx, now)
-    approved = retention.approve(dep, list_id, approved_by, _day(day, "--date"), when)
+    approved = retention.approve(dep, list_id, approved_by, parse_day_option(day, "--date"), when)
     report = run_purge(dep.cfg, dep.registry, when, actor=approved["recorded_by"], only_list=list_id)
     if as_json:
         print_json(
@@ -283,7 +284,7 @@ def book_export(ctx: click.Context, since: str, out: Path, now: str | None, as_j
 
     Example: mailintake book export --since 2569-01-01 --out /srv/exchange/saraban
     """
-    done = retention.export(deployment(ctx), _day(since, "--since"), out, moment(ctx, now))
+    done = retention.export(deployment(ctx), parse_day_option(since, "--since"), out, moment(ctx, now))
     if as_json:
         print_json(done)
         return

@@ -25,6 +25,27 @@ def faq_lines(entries: Iterable[Any]) -> list[str]:
     return out
 
 
+def numbered_lines(entries: Iterable[Any]) -> list[str]:
+    """The clerk's view: each entry's number first (what `faq remove N`
+    takes), its texts indented beside it, and where it came from."""
+    out = []
+    for p in (plain(e) for e in entries):
+        texts = [f"ถาม: {p['question']}", f"ตอบ: {p['answer']}", f"Q: {p['question_en']}", f"A: {p['answer_en']}"]
+        texts.append(f"(from {p['transaction_id']}, added by {p['added_by']} at {p['added_at']})")
+        number = str(p["id"])
+        out += [f"{number:<5} {texts[0]}", *(f"{'':<5} {t}" for t in texts[1:]), ""]
+    return out
+
+
+def _faq(ctx: click.Context, fmt: str, publish: bool) -> None:
+    emit(published(Office(deployment(ctx))), fmt, faq_lines if publish else numbered_lines)
+
+
+publish_option = click.option(
+    "--publish", is_flag=True, help="The text to publish: the entries without their numbers (e.g. > faq.txt)."
+)
+
+
 def _text(value: str | None, file: TextIO | None, name: str) -> str:
     if value is not None and file is not None:
         raise click.UsageError(f"give --{name} or --{name}-file, not both")
@@ -40,31 +61,34 @@ def inquiries() -> None:
 
 
 @inquiries.group("faq", invoke_without_command=True)
+@publish_option
 @output_options()
 @click.pass_context
-def inquiries_faq(ctx: click.Context, fmt: str) -> None:
-    """The FAQ for publishing: only the entries clerks added with `faq add`.
+def inquiries_faq(ctx: click.Context, fmt: str, publish: bool) -> None:
+    """The FAQ: only the entries clerks added with `faq add`, each with its
+    number (for `faq remove N`) first; --publish gives the text to publish.
 
-    Example: mailintake inquiries faq > faq.txt
+    Example: mailintake inquiries faq --publish > faq.txt
     """
     if ctx.invoked_subcommand is None:
-        emit(published(Office(deployment(ctx))), fmt, faq_lines)
+        _faq(ctx, fmt, publish)
 
 
 @inquiries_faq.command("list")
+@publish_option
 @output_options()
 @click.pass_context
-def inquiries_faq_list(ctx: click.Context, fmt: str) -> None:
-    """The FAQ for publishing (the same as `inquiries faq`).
+def inquiries_faq_list(ctx: click.Context, fmt: str, publish: bool) -> None:
+    """The FAQ (the same as `inquiries faq`).
 
     Example: mailintake inquiries faq list --json
     """
-    emit(published(Office(deployment(ctx))), fmt, faq_lines)
+    _faq(ctx, fmt, publish)
 
 
 @inquiries.command("answer")
 @click.argument("transaction_id")
-@click.option("--th", "th", help="The answer in Thai (needed: the office's record).")
+@click.option("--th", "th", help="The answer in Thai, with Thai letters (needed: the office's record).")
 @click.option("--th-file", type=click.File("r", encoding="utf-8"), help="The Thai answer, from a file.")
 @click.option("--en", "en", help="The answer in English; without it the mail offers an English answer on request.")
 @click.option("--en-file", type=click.File("r", encoding="utf-8"), help="The English answer, from a file.")
@@ -91,8 +115,10 @@ def inquiries_answer(
 
 @inquiries_faq.command("add")
 @click.argument("transaction_id")
-@click.option("--question", "--question-th", "question", required=True, help="The question in Thai, in your own words.")
-@click.option("--answer", "--answer-th", "answer", required=True, help="The answer in Thai.")
+@click.option(
+    "--question", "--question-th", "question", required=True, help="The question in Thai (Thai letters), in your own words."
+)
+@click.option("--answer", "--answer-th", "answer", required=True, help="The answer in Thai (Thai letters).")
 @click.option("--question-en", required=True, help="The question in English (published beside the Thai, R28).")
 @click.option("--answer-en", required=True, help="The answer in English.")
 @now_option

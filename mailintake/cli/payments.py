@@ -6,10 +6,11 @@ from pathlib import Path
 
 import click
 
+from mailintake.base.errors import UserError
 from mailintake.cli.common import deployment, now_option
 from mailintake.cli.output import emit, output_options
 from mailintake.cli.triage import step
-from mailintake.desk.payments import receipt_copy, receipt_file_name, receipts_issued
+from mailintake.desk.payments import parse_amount, receipt_copy, receipt_file_name, receipts_issued
 from mailintake.desk.queries import payments_waiting
 from mailintake.desk.roles import require
 from mailintake.ops.listings import PAYMENTS, Column, TableView
@@ -72,23 +73,26 @@ def payments_receipt(ctx: click.Context, ref: str, out: Path | None) -> None:
         click.get_binary_stream("stdout").write(pdf)
         return
     target = out or Path(receipt_file_name(found["label"]))
-    target.write_bytes(pdf)
+    try:
+        target.write_bytes(pdf)
+    except OSError as exc:  # no such folder, not allowed, a folder by that name, disk full
+        raise UserError(f"cannot write {target}: {exc.strerror or exc}") from exc
     click.echo(f"e-receipt {found['label']} of {found['transaction_id']} ({found['amount']:,} baht) written to {target}")
 
 
 @payments.command("confirm")
 @click.argument("transaction_id")
-@click.option("--amount", type=click.IntRange(min=1), required=True, help="The amount paid, in baht (must be the fee).")
+@click.option("--amount", required=True, help="The amount paid, in whole baht: 200 or 200.00 (must be the fee).")
 @click.option("--reference", "--ref", "ref", required=True, help="The bank or PromptPay reference of the payment.")
 @now_option
 @click.pass_context
-def payments_confirm(ctx: click.Context, transaction_id: str, amount: int, ref: str, now: str | None) -> None:
+def payments_confirm(ctx: click.Context, transaction_id: str, amount: str, ref: str, now: str | None) -> None:
     """Confirm a payment: the amount and reference are recorded, and the
     applicant gets the official e-receipt (PDF) with the confirmation (finance).
 
     Example: mailintake payments confirm SRB-2568-000001 --amount 200 --reference 20251210-778812
     """
-    step(ctx, "confirm-payment", transaction_id, now, ref=ref, amount=amount)
+    step(ctx, "confirm-payment", transaction_id, now, ref=ref, amount=parse_amount(amount))
 
 
 @payments.command("reject")

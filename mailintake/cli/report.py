@@ -4,7 +4,6 @@ of applications acknowledged on time (R4), the late ones listed;
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +12,8 @@ import click
 from mailintake.base.errors import UserError
 from mailintake.cli.common import deployment, moment, now_option
 from mailintake.cli.output import CSV, JSON, NL, emit, json_option, output_options, print_json
+from mailintake.desk.months import parse_month
 from mailintake.desk.satisfaction import counted
-from mailintake.desk.statistics import parse_month
 from mailintake.desk.watchdog import on_time
 from mailintake.ops.monthly import write_monthly
 
@@ -27,10 +26,15 @@ def report_group() -> None:
     """
 
 
-def _month(value: str) -> str:
-    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", value or ""):
-        raise UserError(f"--month: expected YYYY-MM, got {value!r}")
-    return value
+def _month(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``--month`` as a common-era ``YYYY-MM`` (``desk.months.parse_month``:
+    B.E. or C.E., any script's digits); a bad one is a usage error (exit 2)."""
+    if value is None:
+        return None
+    try:
+        return parse_month(value)
+    except UserError as e:
+        raise click.BadParameter(str(e).removeprefix("--month: "), ctx=ctx, param=param) from None
 
 
 def _acks_lines(data: dict[str, Any]) -> list[str]:
@@ -43,7 +47,9 @@ def _acks_lines(data: dict[str, Any]) -> list[str]:
 
 
 @report_group.command("acks")
-@click.option("--month", required=True, help="The month, YYYY-MM (applications deemed received in it).")
+@click.option(
+    "--month", required=True, callback=_month, help="The month, YYYY-MM (applications deemed received in it; B.E. 2569-01 too)."
+)
 @output_options()
 @click.pass_context
 def report_acks(ctx: click.Context, month: str, fmt: str) -> None:
@@ -53,7 +59,7 @@ def report_acks(ctx: click.Context, month: str, fmt: str) -> None:
 
     Example: mailintake report acks --month 2026-01 --json
     """
-    data = on_time(deployment(ctx), _month(month))
+    data = on_time(deployment(ctx), month)
     if fmt == JSON:
         print_json(data)
     elif fmt in (CSV, NL):
@@ -64,7 +70,7 @@ def report_acks(ctx: click.Context, month: str, fmt: str) -> None:
 
 
 @report_group.command("satisfaction")
-@click.option("--month", help="Only scores given in this month, YYYY-MM.")
+@click.option("--month", callback=_month, help="Only scores given in this month, YYYY-MM (B.E. 2569-01 too).")
 @output_options()
 @click.pass_context
 def report_satisfaction(ctx: click.Context, month: str | None, fmt: str) -> None:
@@ -72,7 +78,7 @@ def report_satisfaction(ctx: click.Context, month: str | None, fmt: str) -> None
 
     Example: mailintake report satisfaction --month 2026-01
     """
-    data = counted(deployment(ctx).registry, _month(month) if month else None)
+    data = counted(deployment(ctx).registry, month)
     if fmt == JSON:
         print_json(data)
     elif fmt in (CSV, NL):
@@ -84,7 +90,12 @@ def report_satisfaction(ctx: click.Context, month: str | None, fmt: str) -> None
 
 
 @report_group.command("monthly")
-@click.option("--month", required=True, help="The month, YYYY-MM; a Buddhist-era year (2569-01) is read as such.")
+@click.option(
+    "--month",
+    required=True,
+    callback=_month,
+    help="The month, YYYY-MM; a Buddhist-era year (2569-01) is read as such, Thai digits too. Not one still to come.",
+)
 @click.option(
     "--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path), help="The directory to write into."
 )
@@ -96,17 +107,19 @@ def report_monthly(ctx: click.Context, month: str, out: Path, now: str | None, a
     report.csv (UTF-8 with a BOM), report.json, charts/*.png, index.html
     (Thai and English) and report.pdf in --out (R28; no personal data).
 
-    --now: the time the report says it was made (the clock by default).
+    --now: the time the report is made at (the clock by default): only what
+    happened by then counts, and a month not over by then is marked partial.
 
     Example: mailintake report monthly --month 2569-01 --out /srv/stats/2026-01
     """
-    parse_month(month)  # a bad month is one line before anything is opened
     dep = deployment(ctx)
     data = write_monthly(dep.cfg, dep.registry, month, out, now=moment(ctx, now))
     if as_json:
         print_json(data)
         return
     f = data["figures"]
+    if data["partial"]:
+        click.echo(f"{data['month']} is not over: partial figures, up to {data['up_to']}")
     click.echo(
         f"{data['month']}: {f['received']} application(s) received, {f['finished']} finished "
         f"({f['finished_within_time']} within time), {f['acks_on_time']} acknowledged on time"

@@ -10,6 +10,7 @@ from typing import Any, TextIO
 import click
 
 from mailintake.base.wording import whole_dpi
+from mailintake.cli import appointments as appointments_cli
 from mailintake.cli import book as book_cli
 from mailintake.cli import checklist as doc_cli
 from mailintake.cli.common import deployment, moment, now_option
@@ -144,7 +145,7 @@ def _application_lines(app: dict[str, Any]) -> list[str]:
         verdict = "ok" if f["accepted"] else f"PROBLEM {', '.join(f['problems'])}: {f['problem_en']}"
         dpi = f", {whole_dpi(f['dpi'])} dpi" if f["dpi"] else ""
         lines.append(f"  {i}. {f['name']} ({f['content_type']}, {f['size']} bytes{dpi}) {verdict}")
-    lines += doc_cli.show_lines(app) + ["\nMessages:"]
+    lines += doc_cli.show_lines(app) + appointments_cli.show_lines(app) + ["\nMessages:"]
     for m in app["messages"]:
         lines.append(f"  #{m['id']} {m['kind']:11} {m['received_at']} from {m['from']} in {m['folder']}: {m['subject']}")
         lines.append(
@@ -269,8 +270,8 @@ def triage_review(ctx: click.Context, transaction_id: str, now: str | None) -> N
 
 @triage.command("request-info")
 @click.argument("transaction_id")
-@click.option("--reason", default="", help="Why more is needed (sent); default: the missing required documents.")
-@click.option("--doc", "docs", multiple=True, help="A document to send (repeatable).")
+@click.option("--reason", default="", help="Why more is needed (sent); default: the --doc documents, else the missing ones.")
+@click.option("--doc", "docs", multiple=True, help="A document the applicant must send (repeatable; listed in the mail).")
 @now_option
 @click.pass_context
 def triage_request_info(ctx: click.Context, transaction_id: str, reason: str, docs: tuple[str, ...], now: str | None) -> None:

@@ -6,27 +6,31 @@ queue number, the date and time stated clearly).
   applicant (Thai Buddhist-era and English dates); the clerk's command, an
   "appointment" reply (an ask word), or a full slot refused.
 - ``on_reply``: the applicant's reply on the application (``desk.reactions``)
-  books slot *n* of the last offer, cancels the booking, or asks for an offer;
+  books slot *n* of the offer it answers (the offer mail it threads on, else
+  the last one open), cancels the booking, or asks for an offer; one that reads
+  as no slot gets the list again, once per offer;
   a reply is acted on once (its Message-ID is kept with what it did).
 - ``book``: room in the slot and in the day is checked and the booking written
   in one transaction; the confirmation carries the queue number of the day and
   office and an iCalendar invitation (``permits.invitation``, METHOD:REQUEST).
 - ``cancel``: by the clerk or by the applicant's reply; the slot is free again
   and a notice with METHOD:CANCEL goes to the applicant.
-- ``send_reminders``: the deadline job; the working day before, once.
+- A booking whose day has gone by no longer holds the applicant (a new
+  offer, booking or "appointment" reply is taken); the deadline jobs (the
+  reminder, marking it missed) and the counter's queue are
+  ``desk.appointment_days``'s.
 - ``attend``: ``triage verify-identity --method in-person`` marks the day's
   booking attended and links it in its event.
 
 Each is an audit event: appointment_offered, appointment_booked,
-appointment_refused_full, appointment_reminded, appointment_cancelled,
-appointment_attended. The mail is ``desk.appointment_mail``'s.
+appointment_refused_full, appointment_reply_unclear, appointment_reminded,
+appointment_missed, appointment_cancelled, appointment_attended. The mail is ``desk.appointment_mail``'s.
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Any
 
 from mailintake.base.appointing import VisitKind
 from mailintake.base.data import applications
@@ -54,7 +58,7 @@ def offer_by_clerk(dep: Deployment, tid: str, kind_id: str | None, now: datetime
         app = office.app(tid)
         kind = _kind(office, kind_id)
         _may_visit(app)
-        booked = rows.active_of(office.reg, app.transaction_id)
+        booked = rows.active_of(office.reg, app.transaction_id, today(office, now))
         if booked is not None:
             raise StepRefused(
                 f"{app.transaction_id}: already booked ({booked.kind}, {booked.day} {booked.slot}, queue {booked.queue_number});"
@@ -70,27 +74,9 @@ def cancel_by_clerk(dep: Deployment, tid: str, reason: str, now: datetime) -> Ap
         return cancel(office, office.app(tid), now, actor=user.login, reason=reason.strip())
 
 
-def day_queue(dep: Deployment, day: str) -> list[dict[str, Any]]:
-    """The day's queue for the counter: queue number, time, application, kind, status."""
-    office = Office(dep)
-    out = []
-    for a in rows.on_day(office.reg, day, dep.cfg.appointments.office):
-        app = applications.get(office.reg, a.transaction_id)
-        out.append(
-            {
-                "queue_number": a.queue_number,
-                "time": a.slot,
-                "ends": a.ends_at[11:16],
-                "transaction_id": a.transaction_id,
-                "kind": a.kind,
-                "status": a.status,
-                "applicant_name": app.applicant_name if app else None,
-                "appointment_id": a.id,
-                "day": a.day,
-                "office": a.office,
-            }
-        )
-    return sorted(out, key=lambda r: (r["time"], r["queue_number"]))
+def today(office: Office, now: datetime) -> str:
+    """Today's date at the office (its calendar's zone), ISO."""
+    return office.cal.local(now).date().isoformat()
 
 
 # --- offering and booking ---------------------------------------------------------------------
@@ -117,9 +103,11 @@ def offer(
     why: str,
     source: str | None = None,
     refused: dict[str, str] | None = None,
+    unclear: bool = False,
 ) -> list[dict[str, str]]:
     """Email the next free slots of ``kind``, numbered, and keep the offer the
-    reply's number points into. Returns the slots offered."""
+    reply's number points into (its Message-ID too: a reply threads on it).
+    ``unclear``: the answer to a reply that named no slot. Returns the slots offered."""
     cal, cfg = office.cal, office.cfg.appointments
     free = slots.free_slots(office.reg, cal, cfg, kind, now)
     shown = [{"n": str(n), **slots.describe(cal, kind, s)} for n, s in enumerate(free, start=1)]
@@ -134,7 +122,7 @@ def offer(
             by=actor,
             source=source,
         )
-        ctx = {"kind": kind, "slots": shown, "refused": refused, "cancel_word": cfg.cancel_words[0]}
+        ctx = {"kind": kind, "slots": shown, "refused": refused, "unclear": unclear, "cancel_word": cfg.cancel_words[0]}
         mid = mail.send(office, app, "offer", ctx, now)
         rows.set_offer_message(office.reg, offer_id, mid)
         office.reg.add_event(
@@ -180,7 +168,7 @@ def book_by_clerk(dep: Deployment, tid: str, at: str, kind_id: str | None, now: 
         app = office.app(tid)
         kind = _kind(office, kind_id)
         _may_visit(app)
-        booked = rows.active_of(office.reg, app.transaction_id)
+        booked = rows.active_of(office.reg, app.transaction_id, today(office, now))
         if booked is not None:
             raise StepRefused(f"{app.transaction_id}: already booked ({booked.day} {booked.slot}, queue {booked.queue_number})")
         slot = slots.Slot(when.date(), when.time())
@@ -259,7 +247,7 @@ def cancel(office: Office, app: Application, now: datetime, *, actor: str, reaso
     is told, with a METHOD:CANCEL invitation that takes it out of their calendar."""
     reg = office.reg
     with reg.transaction():
-        appt = rows.active_of(reg, app.transaction_id)
+        appt = rows.active_of(reg, app.transaction_id, today(office, now))
         if appt is None:
             raise StepRefused(f"{app.transaction_id}: no appointment booked")
         rows.mark_cancelled(reg, appt.id, to_iso(now) or "", actor, reason[:500], source)
@@ -301,12 +289,11 @@ def on_reply(office: Office, app: Application, now: datetime) -> str | None:
 
 def _act_on_reply(office: Office, app: Application, now: datetime) -> str | None:
     reg, cfg = office.reg, office.cfg.appointments
-    source, lines = _the_reply(office, app.transaction_id)
+    source, lines, threads = _the_reply(office, app.transaction_id)
     if source is None or rows.handled(reg, source):
         return None
-    booked = rows.active_of(reg, app.transaction_id)
-    last = rows.last_offer(reg, app.transaction_id)
-    open_offer = last if last is not None and booked is None and not rows.offer_used(reg, last.id) else None
+    booked = rows.active_of(reg, app.transaction_id, today(office, now))
+    open_offer = None if booked is not None else _offer_answered(office, app.transaction_id, threads)
     wish = slots.read_reply(lines, cfg, len(open_offer.slots) if open_offer else 0)
     if wish is None:
         return None
@@ -319,56 +306,48 @@ def _act_on_reply(office: Office, app: Application, now: datetime) -> str | None
         mail.confirm(office, app, booked, now)
     elif what == slots.ASK:
         offer(office, app, _kind(office, None), now, actor="applicant", why="asked", source=source)
+    elif what == slots.UNCLEAR and open_offer is not None and not rows.unclear_answered(reg, app.transaction_id, open_offer.id):
+        # Once per offer: the answer is itself an offer (why "unclear"), never answered in turn.
+        reg.add_event(
+            at=now,
+            actor="applicant",
+            action="appointment_reply_unclear",
+            transaction_id=app.transaction_id,
+            detail={"offer": open_offer.id, "reply": source, "first_line": lines[0][:200]},
+        )
+        kind = office.cfg.appointments.kind(open_offer.kind) or _kind(office, None)
+        offer(office, app, kind, now, actor="applicant", why="unclear", source=source, unclear=True)
     else:
         return None
     return what
 
 
-def _the_reply(office: Office, tid: str) -> tuple[str | None, list[str]]:
+def _offer_answered(office: Office, tid: str, threads: list[str]) -> Offer | None:
+    """The offer a reply answers: the one its In-Reply-To/References name, when
+    still unused; else the last offer, when unused."""
+    reg = office.reg
+    for found in (rows.offer_by_message(reg, tid, threads), rows.last_offer(reg, tid)):
+        if found is not None and not rows.offer_used(reg, found.id):
+            return found
+    return None
+
+
+def _the_reply(office: Office, tid: str) -> tuple[str | None, list[str], list[str]]:
     """The reply being registered (the application's last inbound mail): its
-    key (Message-ID, else digest) and its own text, read from the store."""
+    key (Message-ID, else digest), its own text, read from the store, and the
+    Message-IDs it threads on (In-Reply-To first, then References newest first)."""
     inbound = applications.inbound_of(office.reg, tid)
     if not inbound or inbound[-1].kind != "reply":
-        return None, []
+        return None, [], []
     m = inbound[-1]
     try:
         raw = office.dep.store.get(m.sha256)
     except (OSError, ValueError):  # not kept (purged): nothing to read
-        return None, []
-    return m.message_id or f"sha256:{m.sha256}", slots.own_text(slots.body_text(raw))
+        return None, [], []
+    return m.message_id or f"sha256:{m.sha256}", slots.own_text(slots.body_text(raw)), slots.threads_on(raw)
 
 
-# --- the reminder and the visit ---------------------------------------------------------------
-def send_reminders(dep: Deployment, now: datetime) -> list[dict[str, Any]]:
-    """The deadline job: the working day before a booking (from opening time),
-    its applicant is reminded, once (``reminded_at`` is set with the mail);
-    not a booking made that same day, whose confirmation has just gone."""
-    office = Office(dep)
-    cal = office.cal
-    local = cal.local(now)
-    if not cal.is_working_day(local.date()) or local.time() < office.cfg.hours.open:
-        return []
-    day = cal.next_working_day(local.date()).isoformat()
-    done: list[dict[str, Any]] = []
-    for appt in rows.booked_on_day(office.reg, day):
-        if cal.local(datetime.fromisoformat(appt.booked_at)).date() >= local.date():
-            continue  # booked today: the confirmation has just said it all
-        with office.reg.transaction():
-            if not rows.mark_reminded(office.reg, appt.id, to_iso(now) or ""):
-                continue
-            app = office.app(appt.transaction_id)
-            mid = mail.send(office, app, "reminder", mail.context(office, appt), now)
-            office.reg.add_event(
-                at=now,
-                actor="system",
-                action="appointment_reminded",
-                transaction_id=appt.transaction_id,
-                detail={"appointment": appt.id, "queue": appt.queue_number, "day": appt.day, "time": appt.slot},
-            )
-        done.append({"kind": "appointment_reminder", "transaction_id": appt.transaction_id, "day": day, "sent": bool(mid)})
-    return done
-
-
+# --- the visit ------------------------------------------------------------------------------
 def attend(office: Office, tid: str, now: datetime, actor: str) -> int | None:
     """The applicant came (``verify-identity --method in-person``): the booking
     of ``tid`` on today's date is marked attended; returns its id, or None."""
@@ -388,4 +367,4 @@ def attend(office: Office, tid: str, now: datetime, actor: str) -> int | None:
     return appt.id
 
 
-__all__ = ["book_by_clerk", "cancel_by_clerk", "day_queue", "offer_by_clerk", "on_reply", "send_reminders"]
+__all__ = ["book_by_clerk", "cancel_by_clerk", "offer_by_clerk", "on_reply"]

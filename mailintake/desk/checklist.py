@@ -108,11 +108,16 @@ def missing(reg: Registry, service: Service | None, tid: str) -> list[Document]:
     return [i.document for i in checklist(reg, service, tid) if i.document.required and i.file is None]
 
 
-def request_default(office: Office, app: Application) -> tuple[str, tuple[str, ...]]:
-    """What ``request-info`` asks for when the clerk writes nothing: the missing documents."""
+def request_default(office: Office, app: Application, named: tuple[str, ...] = ()) -> tuple[str, tuple[str, ...]]:
+    """What ``request-info`` asks for when the clerk gives no reason: the
+    documents named with ``--doc`` (they are the request), else the missing ones."""
+    named = tuple(d.strip() for d in named if d.strip())
+    if named:
+        listed = ", ".join(named)
+        return f"ขอเอกสารเพิ่มเติม: {listed} / More documents are needed: {listed}", named
     docs = missing(office.reg, office.service_of(app), app.transaction_id)
     if not docs:
-        raise StepRefused("request-info needs --reason: no required document is missing, so say what is needed")
+        raise StepRefused("request-info needs --reason or --doc: no required document is missing, so say what is needed")
     reason = (
         f"ยังไม่ได้รับเอกสารที่จำเป็น: {', '.join(d.name_th for d in docs)} / "
         f"Required documents not yet received: {', '.join(d.name_en for d in docs)}"

@@ -54,7 +54,7 @@ class Desk(Office):
         amount: int | None = None,
     ) -> Application:
         """Do one step of ``STEPS`` as the acting user; returns the application
-        after it. ``request-info`` with no reason asks for the missing documents;
+        after it. ``request-info`` with no reason asks for the documents named, else the missing ones;
         ``approve`` is refused while ``desk.checklist.blocks`` finds anything,
         unless ``override`` gives the approver's reason for what may be overridden."""
         step = STEPS[verb]
@@ -69,17 +69,15 @@ class Desk(Office):
                 )
             if verb == "approve":
                 checklist.guard_approval(self, app, override, user.login, now)
-            if verb == "request-info" and not reason.strip() and not docs:
-                reason, docs = checklist.request_default(self, app)
+            if verb == "request-info" and not reason.strip():  # the documents named with --doc, else the missing ones
+                reason, docs = checklist.request_default(self, app, docs)
             changes: dict[str, Any] = {}
             if verb in ("reject", "request-info", "reject-payment"):
                 if not reason.strip():
                     raise StepRefused(f"{verb} needs --reason: the applicant is told why")
                 changes["decision_reason"] = reason.strip() if verb == "reject" else app.decision_reason
             if verb == "confirm-payment":
-                if not ref.strip():
-                    raise StepRefused("confirm-payment needs --ref (the bank or PromptPay reference)")
-                changes["payment_ref"] = ref.strip()
+                changes["payment_ref"] = ref = payments.check_reference(ref)  # one line, of a sensible length
                 payments.check_amount(app, amount)
             if verb == "request-info":
                 changes["flags"] = tuple(f for f in app.flags if f != "new_documents")

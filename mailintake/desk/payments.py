@@ -10,7 +10,10 @@ accept (``slip_problems``); past the deadline the application lapses to
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from mailintake.base import promptpay, thaitext
@@ -87,6 +90,41 @@ def ask_for_fee(office: Office, app: Application, now: datetime) -> Application:
     fee, attachments = fee_details(cfg, cal, app, service.fee, deadline)
     office.notify(app, "fee_due", now, {"fee": fee}, attachments)
     return app
+
+
+# A bank or PromptPay reference: one line, printed on the e-receipt and in listings.
+MAX_REFERENCE = 64
+# An amount as typed: digits (Thai ones too), thousands grouped by commas or not, decimals.
+_AMOUNT = re.compile(r"^(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?$")
+
+
+def check_reference(ref: str) -> str:
+    """The reference finance gives when confirming, stripped: one line (no
+    control or invisible formatting characters: it goes into mail, the PDF
+    and the tables) of at most ``MAX_REFERENCE`` characters."""
+    ref = ref.strip()
+    if not ref:
+        raise StepRefused("confirm-payment needs --reference (the bank or PromptPay reference)")
+    bad = next((c for c in ref if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp")), None)
+    if bad is not None:
+        raise StepRefused(f"the reference must be one line of text: it holds the control or invisible character U+{ord(bad):04X}")
+    if len(ref) > MAX_REFERENCE:
+        raise StepRefused(f"the reference is {len(ref)} characters; at most {MAX_REFERENCE}")
+    return ref
+
+
+def parse_amount(text: str) -> int:
+    """The amount finance typed, in whole baht: ``200``, ``200.00``, ``1,000``,
+    Thai digits (``๒๐๐``). Fees are whole baht (a service's ``fee`` is an
+    integer), so a fraction of a baht is refused."""
+    if not _AMOUNT.match(text.strip()):
+        raise StepRefused(f"--amount {text.strip()!r} is not an amount in baht (e.g. 200 or 200.00)")
+    value = Decimal(text.strip().replace(",", ""))
+    if value != value.to_integral_value():
+        raise StepRefused(f"--amount {text.strip()}: fees are in whole baht; give the amount paid in whole baht (e.g. 200)")
+    if value < 1:
+        raise StepRefused(f"--amount {text.strip()}: the amount paid must be at least 1 baht")
+    return int(value)
 
 
 def check_amount(app: Application, amount: int | None) -> None:

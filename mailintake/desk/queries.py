@@ -14,7 +14,7 @@ from mailintake.base.data import delays as delay_rows
 from mailintake.base.data.db import Registry
 from mailintake.base.data.records import Application, Event, Message, OutgoingMail, StoredFile
 from mailintake.base.errors import NotFound
-from mailintake.desk import clock
+from mailintake.desk import appointment_days, clock
 from mailintake.desk.held import held
 
 OPEN_STATUSES = (
@@ -222,6 +222,7 @@ def show_application(reg: Registry, tid: str, now: datetime | None = None, cal: 
     out["events"] = [_event(e) for e in applications.events_of(reg, app.transaction_id)]
     out["held"] = held(reg, app.transaction_id)  # mail quoting it from someone else (desk.held)
     out["receipts"] = receipts.of(reg, app.transaction_id)  # the official e-receipts (R17; `payments receipt`)
+    out.update(appointment_days.shown(reg, app.transaction_id, now, cal))  # the booking and the last offer (R10)
     return out
 
 

@@ -15,7 +15,9 @@ desk addresses the applicant); mail from it joins the application like the
 applicant's own (``senders.applicant_addresses``). The sender always learns
 of it: the acknowledgement (or, for a later reply, a short notice to the
 sender) names the address recorded, or says why it could not be used. One
-address only, never the agency's own (its domains, the administrators' and
+address only, taken as written (``judge``: nothing repaired, no whitespace;
+a Thai-script domain is kept in its ``xn--`` form, which SMTP and incoming
+From lines use), never the agency's own (its domains and their subdomains, the administrators' and
 OPDC's addresses), never a robot's (``[autoreply] sender_regex`` of
 ``rules/mail.toml``: no-reply, mailer-daemon, ...), and never from mail that
 fails DMARC. The Table-2 log keeps the applicant as registered.
@@ -39,6 +41,9 @@ RECORDED, REFUSED, NOTICE = "reply_address_recorded", "reply_address_refused", "
 # The line: its label at the start of a line, a colon (ASCII or full width), the address.
 _LINE = re.compile(r"^[ \t]*(?:ตอบกลับที่|ส่งคำตอบที่|reply[ \t-]?to)[ \t]*[:：][ \t]*(\S.*?)[ \t]*$", re.IGNORECASE)
 # Where quoted mail begins: nothing below it is the writer's own.
+# The address part of a value as written: ``name <addr>``, or ``addr (comment)``.
+_ANGLED = re.compile(r"<([^<>]*)>\s*$")
+_COMMENT = re.compile(r"\s*\([^()]*\)\s*$")
 _QUOTED = re.compile(
     r"^[ \t]*(?:>|on .{3,200} wrote:\s*$|เมื่อ .{3,200}เขียนว่า:?\s*$|-{2,}\s*(?:original|forwarded) message|"
     r"-{2,}\s*ข้อความ|begin forwarded message:|_{10,}\s*$|from:\s|จาก:\s)",
@@ -55,10 +60,12 @@ class Named:
     refused: Problem | None = None
     refused_address: str | None = None
     changed: bool = False  # the recorded address changed (a later reply's writer is told)
+    as_written: str | None = None  # a Thai-script domain as the applicant wrote it (``address`` is its xn-- form)
 
     def context(self) -> dict[str, Any]:
         """What the acknowledgement's templates read (``templates/ack.*.j2``)."""
-        return {"reply_address": self.address, "reply_refused": self.refused, "reply_refused_address": self.refused_address}
+        shown = f"{self.as_written} ({self.address})" if self.as_written and self.address else self.address
+        return {"reply_address": shown, "reply_refused": self.refused, "reply_refused_address": self.refused_address}
 
 
 def named_in(body: str) -> str | None:
@@ -74,16 +81,43 @@ def named_in(body: str) -> str | None:
     return None
 
 
+def written(value: str) -> str:
+    """The address part of the value as written: inside its angle brackets,
+    else the whole value less a trailing (comment)."""
+    angled = _ANGLED.search(value)
+    return angled.group(1) if angled else _COMMENT.sub("", value).strip()
+
+
+def ascii_form(address: str) -> str | None:
+    """``address`` with its domain in the ASCII (IDNA, ``xn--``) form that SMTP
+    and the From of incoming mail use, or None when it has none (the local
+    part must be ASCII: other mail servers need SMTPUTF8 for it)."""
+    local, _, domain = address.rpartition("@")
+    if not local.isascii():
+        return None
+    try:
+        return valid_address(f"{local}@{domain.encode('idna').decode('ascii')}")
+    except UnicodeError:  # an empty label, one over 63, a character IDNA refuses
+        return None
+
+
 def judge(office: Office, value: str) -> tuple[str | None, str | None]:
-    """The address to record, or the problem code (``templates/problems.toml``) saying why not."""
+    """The address to record, or the problem code (``templates/problems.toml``)
+    saying why not. The address is taken only as written: one address, no
+    whitespace in it and nothing the parser had to repair (``x@ex ample.org``
+    is not ``x@example.org``). A domain in Thai script (IDN) is recorded in its
+    ``xn--`` form, the one mail goes to and arrives from (``shown`` gives both)."""
     found = [a for _n, a in email.utils.getaddresses([value]) if a]
-    address = valid_address(found[0]) if len(found) == 1 else None
+    if len(found) != 1 or found[0] != written(value) or any(c.isspace() for c in found[0]):
+        return None, "reply_address_invalid"
+    address = ascii_form(found[0])
     if address is None:
         return None, "reply_address_invalid"
     cfg, lowered = office.cfg, address.lower()
     domains = {d.lower() for d in (cfg.agency.mailbox_address.rpartition("@")[2], *cfg.agency.forward_domains) if d}
     ours = {a.lower() for a in (cfg.agency.mailbox_address, cfg.daemon.admin_email, cfg.lifecycle.opdc_email) if a}
-    if lowered in ours or lowered.rpartition("@")[2] in domains:
+    domain = lowered.rpartition("@")[2]
+    if lowered in ours or any(domain == d or domain.endswith("." + d) for d in domains):  # a subdomain is ours too
         return None, "reply_address_ours"
     robot = office.dep.rules.auto_sender
     if robot is not None and robot.search(address):
@@ -116,10 +150,12 @@ def take(
             at=now, actor="system", action=REFUSED, transaction_id=tid, detail={"why": code, "address": shown, "from": sender}
         )
         return Named(refused=office.dep.wording.problem(code or "reply_address_invalid"), refused_address=shown)
+    given = written(value)
+    as_written = given if given.lower() != address.lower() else None
     # Their own address again: back to it (nothing recorded beside it).
     recorded = None if address.lower() == app.applicant_email.lower() else address
     if recorded == app.reply_to:
-        return Named(address=recorded)
+        return Named(address=recorded, as_written=as_written if recorded else None)
     applications.update(office.reg, tid, reply_to=recorded, updated_at=to_iso(now))
     office.reg.add_event(
         at=now,
@@ -128,9 +164,9 @@ def take(
         transaction_id=tid,
         before=app.status,
         after=app.status,
-        detail={"address": address, "previous": app.reply_to, "from": sender, "message_id": message_id},
+        detail={"address": address, "as_written": as_written, "previous": app.reply_to, "from": sender, "message_id": message_id},
     )
-    return Named(address=address, changed=True)
+    return Named(address=address, changed=True, as_written=as_written)
 
 
 def from_reply(

@@ -9,14 +9,16 @@ What each figure counts (``ops.monthly.FIGURES`` gives its Thai and English labe
   a deemed receipt in the month, per working day and per service (the service
   and kind as the application has them now: a clerk's correction counts);
   **inquiries_received** the same for inquiries.
-- **acks**: ``desk.watchdog.on_time`` (R4): acknowledged by SMTP before
+- **acks**: as ``desk.watchdog.on_time`` (R4): acknowledged by SMTP before
   ``ack_due_at``, of the applications deemed received in the month.
 - **finished**: applications decided (the first move to ``approved`` or
   ``rejected``) in the month: the service clock stops there (``desk.clock``,
-  R25). **within time**: decided by the clock's due time (the service's
-  ``time_limit_days`` in working days, pauses for requested information
-  added). **days to finish**: the working days the clock counted (pauses
-  left out); median, and the 90th percentile by nearest rank (the smallest
+  R25). **within time**: decided by the due time the clock recorded on the
+  application when it stopped (``applications.due_at`` and ``.clock``: the
+  time limit that applied then, pauses for requested information added), so a
+  later edit of ``rules/services/`` or a removed service changes no month
+  already published. **days to finish**: the working days the clock counted
+  (pauses left out); median, and the 90th percentile by nearest rank (the smallest
   value at least 90% of the values do not exceed).
 - **info_requests** (``request_info``), **delay_notices** (``delay_notice``)
   and **opdc_copies** (those with a copy to OPDC), events in the month.
@@ -30,28 +32,29 @@ What each figure counts (``ops.monthly.FIGURES`` gives its Thai and English labe
 
 ``on_time_trend`` is the acknowledgement and within-time shares for the 12
 months ending with the report month (the trend chart).
+
+Only what happened up to ``now`` counts (an application from its deemed
+receipt; an acknowledgement not yet due and not yet sent counts neither way).
+A month that has not begun at ``now`` is refused; one not yet over is marked
+``partial`` with ``up_to`` (its working days are those up to ``now``).
 """
 
 from __future__ import annotations
 
 import json
 import math
-import re
 import statistics as stats
 from collections import Counter
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import datetime, time, timedelta, tzinfo
 from typing import Any
 
-from mailintake.base import thaitext
 from mailintake.base.calendar import WorkCalendar
-from mailintake.base.data import applications
+from mailintake.base.data import applications, deadline_mail
 from mailintake.base.data import statistics as rows
 from mailintake.base.data.db import to_iso
 from mailintake.base.deployment import Deployment
-from mailintake.base.errors import UserError
 from mailintake.desk import clock
-from mailintake.desk.satisfaction import counted
-from mailintake.desk.watchdog import on_time
+from mailintake.desk.months import begun, days_of, month_names, months_back, parse_month
 
 DECIDED = ("approved", "rejected")
 COUNTED = (
@@ -65,49 +68,10 @@ COUNTED = (
     "answered",
     "satisfaction",
 )
-BE_OFFSET = 543
 TREND_MONTHS = 12
 
 
 # --- months ------------------------------------------------------------------------------------
-def parse_month(value: str | None) -> str:
-    """``YYYY-MM``, the year in the common era or (over 2400) the Buddhist era;
-    returns the common-era ``YYYY-MM``, or raises ``UserError``."""
-    m = re.fullmatch(r"\s*(\d{4})-(0[1-9]|1[0-2])\s*", value or "")
-    if m is None:
-        raise UserError(f"--month: expected YYYY-MM (or a Buddhist-era year, e.g. 2569-01), got {value!r}")
-    year = int(m.group(1))
-    return f"{year - BE_OFFSET if year > 2400 else year:04d}-{m.group(2)}"
-
-
-def days_of(month: str) -> tuple[date, date]:
-    """The first and last day of ``month``."""
-    year, mon = (int(x) for x in month.split("-"))
-    first = date(year, mon, 1)
-    return first, date(year + mon // 12, mon % 12 + 1, 1) - timedelta(days=1)
-
-
-def months_back(month: str, n: int) -> list[str]:
-    """The ``n`` months ending with ``month``, oldest first."""
-    year, mon = (int(x) for x in month.split("-"))
-    out = []
-    for _ in range(n):
-        out.append(f"{year:04d}-{mon:02d}")
-        year, mon = (year - 1, 12) if mon == 1 else (year, mon - 1)
-    return out[::-1]
-
-
-def month_names(month: str) -> dict[str, str]:
-    """The month in Thai (Buddhist era) and English words."""
-    year, mon = (int(x) for x in month.split("-"))
-    day = datetime(year, mon, 1)
-    return {
-        "th": f"{thaitext.TH_MONTHS[mon - 1]} {thaitext.be_year(year)}",
-        "en": day.strftime("%B %Y"),
-        "be": f"{thaitext.be_year(year)}-{mon:02d}",
-    }
-
-
 def _month_of(at: str | None, tz: tzinfo | None) -> str | None:
     if not at:
         return None
@@ -148,15 +112,38 @@ def median(values: list[int]) -> float | None:
     return float(stats.median(values)) if values else None
 
 
-class Statistics:
-    """The events of one deployment, read once, cut into months; the service
-    clock is read only for applications decided in ``window`` (months)."""
+def _upto(at: str | None, until: datetime) -> bool:
+    return bool(at) and datetime.fromisoformat(str(at)) <= until
 
-    def __init__(self, dep: Deployment, window: set[str]):
+
+def recorded_clock(e: dict[str, Any]) -> tuple[str, int, int, bool] | None:
+    """From the clock recorded on the application when it stopped: when it
+    stopped, its time limit, the working days it counted and whether it
+    stopped by its due time; None when no stopped clock was recorded."""
+    try:
+        kept = json.loads(e.get("clock") or "null")
+    except ValueError:
+        return None
+    if not isinstance(kept, dict) or kept.get("state") != clock.STOPPED_STATE or not e.get("due_at"):
+        return None
+    stopped, used = kept.get("stopped_at"), kept.get("used_days")
+    if not stopped or used is None or kept.get("limit_days") is None:
+        return None
+    within = datetime.fromisoformat(stopped) <= datetime.fromisoformat(e["due_at"])
+    return stopped, int(kept["limit_days"]), int(used), within
+
+
+class Statistics:
+    """The events of one deployment up to ``until``, read once, cut into
+    months; the service clock is read only for applications decided in
+    ``window`` (months)."""
+
+    def __init__(self, dep: Deployment, window: set[str], until: datetime):
         self.dep = dep
         self.cal: WorkCalendar = dep.calendar
         self.window = window
-        self.events = rows.events_of_actions(dep.registry, COUNTED)
+        self.until = until
+        self.events = [e for e in rows.events_of_actions(dep.registry, COUNTED) if _upto(e["at"], until)]
         self._finished: list[dict[str, Any]] | None = None
 
     def month_of(self, at: str | None) -> str | None:
@@ -175,7 +162,7 @@ class Statistics:
             if (e["kind"] or detail.get("kind") or "application") != kind:
                 continue
             deemed = detail.get("deemed") or e["deemed_received_at"]
-            if self.month_of(deemed) != month:
+            if self.month_of(deemed) != month or not _upto(deemed, self.until):
                 continue
             seen.add(e["transaction_id"])
             day = self.cal.local(datetime.fromisoformat(deemed)).date()
@@ -189,20 +176,25 @@ class Statistics:
             out, seen = [], set()
             for e in rows.status_moves_to(reg, DECIDED):
                 tid = e["transaction_id"]
-                if tid in seen or e["kind"] != "application":
+                if tid in seen or e["kind"] != "application" or not _upto(e["at"], self.until):
                     continue
                 seen.add(tid)
                 if self.month_of(e["at"]) not in self.window:
                     continue
-                limit = clock.limit_of(self.dep.service(e["service"]), cfg.default_time_limit_days)
-                read = clock.read(
-                    self.cal,
-                    cfg.hours.close,
-                    datetime.fromisoformat(e["deemed_received_at"]),
-                    limit,
-                    applications.events_of(reg, tid),
-                )
-                within = read.stopped_at is not None and read.due_at is not None and read.stopped_at <= read.due_at
+                kept = recorded_clock(e)
+                if kept is not None:
+                    _stopped, limit, used, within = kept
+                else:  # no stopped clock recorded (decided before the clock was kept): read it now
+                    limit = clock.limit_of(self.dep.service(e["service"]), cfg.default_time_limit_days)
+                    read = clock.read(
+                        self.cal,
+                        cfg.hours.close,
+                        datetime.fromisoformat(e["deemed_received_at"]),
+                        limit,
+                        applications.events_of(reg, tid),
+                    )
+                    within = read.stopped_at is not None and read.due_at is not None and read.stopped_at <= read.due_at
+                    used = read.used_days if read.used_days is not None else 0
                 out.append(
                     {
                         "transaction_id": tid,
@@ -210,7 +202,7 @@ class Statistics:
                         "service": e["service"] or "unassigned",
                         "status": e["status_after"],
                         "limit_days": limit,
-                        "working_days": read.used_days if read.used_days is not None else 0,
+                        "working_days": used,
                         "within_time": within,
                     }
                 )
@@ -218,7 +210,9 @@ class Statistics:
         return self._finished
 
     def working_days(self, month: str) -> list[str]:
+        """The working days of ``month`` up to ``until``."""
         first, last = days_of(month)
+        last = min(last, self.cal.local(self.until).date())
         days = (first + timedelta(days=i) for i in range((last - first).days + 1))
         return [d.isoformat() for d in days if self.cal.is_working_day(d)]
 
@@ -227,6 +221,7 @@ def _finished_figures(done: list[dict[str, Any]]) -> dict[str, Any]:
     days = [d["working_days"] for d in done]
     within = sum(1 for d in done if d["within_time"])
     return {
+        "limit_days": sorted({d["limit_days"] for d in done}),
         "finished": len(done),
         "within_time": within,
         "within_time_percent": percent(within, len(done)),
@@ -235,22 +230,57 @@ def _finished_figures(done: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def monthly(dep: Deployment, month: str, now: datetime) -> dict[str, Any]:
-    """The figures of ``month`` (``YYYY-MM``, or Buddhist era) as a plain,
-    JSON-ready dict (see the module for what each counts)."""
-    month = parse_month(month)
-    st = Statistics(dep, set(months_back(month, TREND_MONTHS)))
-    services = {
+def acks_of(dep: Deployment, month: str, until: datetime) -> dict[str, Any]:
+    """``desk.watchdog.on_time`` as it stood at ``until``: of the applications
+    deemed received in ``month`` by then, those acknowledged before their
+    ``ack_due_at``; one neither acknowledged nor due yet counts neither way."""
+    first, last = (dep.calendar.at(d, time(0)) for d in (days_of(month)[0], days_of(month)[1] + timedelta(days=1)))
+    apps = [a for a in deadline_mail.deemed_in(dep.registry, first, last) if _upto(a["deemed_received_at"], until)]
+    known = on = 0
+    for a in apps:
+        acked = a["acknowledged_at"] if _upto(a["acknowledged_at"], until) else None
+        due = datetime.fromisoformat(a["ack_due_at"])
+        if acked is None and due > until:
+            continue
+        known += 1
+        on += acked is not None and datetime.fromisoformat(acked) <= due
+    return {"applications": known, "on_time": on, "rate_percent": percent(on, known)}
+
+
+def satisfaction_of(reg: Any, month: str, until: datetime) -> dict[str, Any]:
+    """``desk.satisfaction.counted`` of ``month`` for the scores given by ``until``."""
+    scores = [
+        r["satisfaction"]
+        for r in deadline_mail.satisfaction_scores(reg)
+        if (r["satisfaction_at"] or "").startswith(month) and _upto(r["satisfaction_at"], until)
+    ]
+    mean = round(sum(scores) / len(scores), 2) if scores else None
+    return {"month": month, "answers": len(scores), "scores": {str(n): scores.count(n) for n in range(1, 6)}, "mean": mean}
+
+
+def _service_names(dep: Deployment) -> dict[str, dict[str, Any]]:
+    return {
         s.id: {"code": s.code, "name_th": s.name_th, "name_en": s.name_en, "time_limit_days": s.time_limit_days}
         for s in dep.services
     }
 
-    unnamed = {
-        "code": "-",
-        "name_th": "ไม่ระบุบริการ",
-        "name_en": "No service named",
-        "time_limit_days": dep.cfg.default_time_limit_days,
-    }
+
+def _gone(sid: str) -> dict[str, Any]:
+    """A service no longer in ``rules/services/`` (or none named): its id, no time limit."""
+    if sid == "unassigned":
+        return {"code": "-", "name_th": "ไม่ระบุบริการ", "name_en": "No service named", "time_limit_days": None}
+    return {"code": sid, "name_th": sid, "name_en": sid, "time_limit_days": None}
+
+
+def monthly(dep: Deployment, month: str, now: datetime) -> dict[str, Any]:
+    """The figures of ``month`` (``YYYY-MM``, or Buddhist era) as they stood
+    at ``now``, as a plain, JSON-ready dict (see the module for what each
+    counts); ``UserError`` for a month that has not begun."""
+    month = parse_month(month)
+    begun(month, now, dep.calendar.tz)
+    st = Statistics(dep, set(months_back(month, TREND_MONTHS)), now)
+    partial = dep.calendar.local(now).date() <= days_of(month)[1]
+    services = _service_names(dep)
     received = st.received(month)
     working = st.working_days(month)
     per_day: dict[str, Counter[str]] = {d: Counter() for d in working}
@@ -258,22 +288,22 @@ def monthly(dep: Deployment, month: str, now: datetime) -> dict[str, Any]:
         per_day.setdefault(r["day"], Counter())[r["service"]] += 1
     by_service = Counter(r["service"] for r in received)
     for sid in by_service:
-        services.setdefault(sid, unnamed)
+        services.setdefault(sid, _gone(sid))
 
-    acks = on_time(dep, month)
+    acks = acks_of(dep, month, now)
     done = [d for d in st.finished() if d["month"] == month]
     finished = _finished_figures(done)
     finished["by_service"] = {
         sid: _finished_figures([d for d in done if d["service"] == sid]) for sid in sorted({d["service"] for d in done})
     }
     for sid in finished["by_service"]:
-        services.setdefault(sid, unnamed)
+        services.setdefault(sid, _gone(sid))
 
     notices = st.of(month, "delay_notice")
     confirmed = st.of(month, "confirm_payment")
     amounts = [int(_detail(e).get("amount") or e["fee_amount"] or 0) for e in confirmed]
     verified = [e for e in st.of(month, "verify_answered") if _detail(e).get("status") not in (None, "unknown")]
-    satisfaction = counted(dep.registry, month)
+    satisfaction = satisfaction_of(dep.registry, month, now)
 
     figures: dict[str, Any] = {
         "working_days": len(working),
@@ -302,6 +332,8 @@ def monthly(dep: Deployment, month: str, now: datetime) -> dict[str, Any]:
         "month": month,
         "month_names": month_names(month),
         "generated_at": to_iso(now),
+        "partial": partial,
+        "up_to": to_iso(now) if partial else None,
         "figures": figures,
         "services": services,
         "received": {
@@ -324,7 +356,7 @@ def on_time_trend(dep: Deployment, st: Statistics, month: str) -> list[dict[str,
     out = []
     done = st.finished()
     for m in months_back(month, TREND_MONTHS):
-        acks = on_time(dep, m)
+        acks = acks_of(dep, m, st.until)
         mine = [d for d in done if d["month"] == m]
         within = sum(1 for d in mine if d["within_time"])
         out.append(

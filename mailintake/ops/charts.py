@@ -8,6 +8,12 @@ registered with matplotlib's font manager once); matplotlib 3.11 lays text
 out with libraqm, so tone marks stack over their consonants. Settings go
 through ``rc_context``: nothing global changes. A chart with nothing to draw
 says so in words ("ไม่มีข้อมูล / No data") instead of drawing an empty frame.
+
+With many services: each gets its own colour (``style_of``: 18 distinct
+colours, then the same again hatched), the legend sits below the plot in as
+many rows as its labels need (``_legend_below`` narrows its columns until it
+fits the figure's width, and the figure grows by its height), and the
+days-to-finish chart grows by a row per service. Nothing is cut at the edges.
 """
 
 from __future__ import annotations
@@ -22,8 +28,13 @@ FAMILY = "Sarabun"
 NO_DATA = "ไม่มีข้อมูลในเดือนนี้ / No data this month"
 TH_SHORT_MONTHS = ("ม.ค.", "ก.พ.", "มี.ค.", "เม.ย.", "พ.ค.", "มิ.ย.", "ก.ค.", "ส.ค.", "ก.ย.", "ต.ค.", "พ.ย.", "ธ.ค.")
 EN_SHORT_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-# Colour-blind safe (Okabe-Ito), one a service in the order services are listed.
-PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442")
+# Colour-blind safe (Okabe-Ito) first, then matplotlib's tab20 less its greys (which
+# would read as the grid): one a service in the order services are listed.
+PALETTE = (
+    "#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#8C564B", "#9467BD",
+    "#17BECF", "#BCBD22", "#D62728", "#98DF8A", "#FF9896", "#C5B0D5", "#C49C94", "#F7B6D2", "#DBDB8D",
+)  # fmt: skip
+HATCHES = ("", "//", "..", "xx", "\\\\", "++")
 STYLE: Any = {  # matplotlib rc keys (its stubs type them as literals)
     "font.family": [FAMILY, "DejaVu Sans"],
     "font.size": 11,
@@ -60,6 +71,29 @@ def _figure(width: float = 8.0, height: float = 4.5) -> Iterator[Any]:
         yield fig
 
 
+def style_of(i: int) -> tuple[str, str]:
+    """The colour and hatch of the ``i``-th series: distinct for 18 x 6."""
+    return PALETTE[i % len(PALETTE)], HATCHES[(i // len(PALETTE)) % len(HATCHES)]
+
+
+def _legend_below(fig: Any, ncols: int = 3) -> Any:
+    """The figure's legend below its plot, in as few columns (of at most
+    ``ncols``) as fit its width; the figure grows by the legend's height."""
+    width, height = fig.get_size_inches()
+    handles, labels = fig.axes[0].get_legend_handles_labels()
+    legend = None
+    for cols in range(min(ncols, len(labels)), 0, -1):
+        if legend is not None:
+            legend.remove()
+        legend = fig.legend(handles, labels, loc="outside lower center", fontsize=9, frameon=False, ncols=cols)
+        fig.draw_without_rendering()
+        if legend.get_window_extent().width <= fig.bbox.width * 0.98:
+            break
+    assert legend is not None
+    fig.set_size_inches(width, height + legend.get_window_extent().height / fig.dpi)
+    return legend
+
+
 def _no_data(fig: Any, title: str) -> None:
     fig.suptitle(title, fontsize=13)
     fig.text(0.5, 0.5, NO_DATA, ha="center", va="center", fontsize=14, color="#555555")
@@ -86,14 +120,18 @@ def per_day(data: dict[str, Any], path: Path) -> bool:
         bottom = [0] * len(days)
         for i, sid in enumerate(services):
             heights = [d["by_service"].get(sid, 0) for d in days]
-            ax.bar(xs, heights, bottom=bottom, color=PALETTE[i % len(PALETTE)], label=_service_label(data["services"], sid))
+            colour, hatch = style_of(i)
+            ax.bar(
+                xs, heights, bottom=bottom, color=colour, hatch=hatch, edgecolor="white", linewidth=0.5,
+                label=_service_label(data["services"], sid),
+            )  # fmt: skip
             bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
         ax.set_xticks(xs, [d["day"][8:10].lstrip("0") for d in days])
         ax.set_xlabel("วันที่ / Day of the month")
         ax.set_ylabel("คำขอ / Applications")
         ax.yaxis.get_major_locator().set_params(integer=True)
-        fig.legend(loc="outside lower center", fontsize=9, frameon=False, ncols=2)
         fig.suptitle(f"{title}\n{data['month_names']['th']} / {data['month_names']['en']}", fontsize=13)
+        _legend_below(fig)
         fig.savefig(path)
     return True
 
@@ -127,8 +165,8 @@ def trend(data: dict[str, Any], path: Path) -> bool:
         ax.set_xticks(xs, labels, fontsize=9)
         ax.set_ylim(0, 112)
         ax.set_ylabel("ร้อยละ / Percent")
-        fig.legend(loc="outside lower center", fontsize=9, frameon=False, ncols=2)
         fig.suptitle(title, fontsize=13)
+        _legend_below(fig, 2)
         fig.savefig(path)
     return True
 
@@ -138,7 +176,7 @@ def days_to_finish(data: dict[str, Any], path: Path) -> bool:
     the citizen manual's time limit named beside each."""
     by_service = data["finished"]["by_service"]
     title = "วันทำการที่ใช้จนแล้วเสร็จ / Working days to finish"
-    with _figure() as fig:
+    with _figure(height=max(4.5, 1.9 + 0.62 * len(by_service))) as fig:
         if not by_service:
             _no_data(fig, title)
             fig.savefig(path)
@@ -155,16 +193,18 @@ def days_to_finish(data: dict[str, Any], path: Path) -> bool:
         ax.barh([y - height / 2 for y in ys], p90s, height, color=PALETTE[3], label="เปอร์เซ็นไทล์ที่ 90 / 90th percentile")
         names = []
         for s in sids:
-            n, limit = by_service[s]["finished"], (data["services"].get(s) or {}).get("time_limit_days", "-")
+            n, limits = by_service[s]["finished"], by_service[s].get("limit_days") or []
+            limit = "/".join(str(x) for x in limits) or "-"
+            days = "day" if limits == [1] else "days"
             names.append(
-                f"{_service_label(data['services'], s)}\n{n} รายการ กำหนด {limit} วัน / {n} finished, limit {limit} day{'' if limit == 1 else 's'}"
+                f"{_service_label(data['services'], s)}\n{n} รายการ กำหนด {limit} วัน / {n} finished, limit {limit} {days}"
             )
         ax.set_yticks(ys, names, fontsize=9)
         ax.set_xlabel("วันทำการ / Working days")
         ax.set_xlim(0, max([*p90s, *medians, 1]) + 1)
         ax.xaxis.get_major_locator().set_params(integer=True)
-        fig.legend(loc="outside lower center", fontsize=9, frameon=False, ncols=2)
         fig.suptitle(f"{title}\n{data['month_names']['th']} / {data['month_names']['en']}", fontsize=13)
+        _legend_below(fig, 2)
         fig.savefig(path)
     return True
 
@@ -177,11 +217,15 @@ CHARTS = (
 
 
 def draw_all(data: dict[str, Any], folder: Path) -> list[dict[str, Any]]:
-    """Every chart into ``folder``: file name, Thai and English title, and
-    whether data was drawn (False: the chart says "no data")."""
+    """Every chart into ``folder``: file name, Thai and English title,
+    whether data was drawn (False: the chart says "no data") and its size in pixels."""
+    from PIL import Image
+
     folder.mkdir(parents=True, exist_ok=True)
     out = []
     for name, draw, th, en in CHARTS:
         drawn = draw(data, folder / name)
-        out.append({"file": name, "title_th": th, "title_en": en, "drawn": drawn})
+        with Image.open(folder / name) as image:
+            width, height = image.size
+        out.append({"file": name, "title_th": th, "title_en": en, "drawn": drawn, "width": width, "height": height})
     return out

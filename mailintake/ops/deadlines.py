@@ -19,7 +19,7 @@ from typing import Any
 
 from mailintake.base.deployment import Deployment
 from mailintake.base.errors import ConfigError
-from mailintake.desk import appointments, delays, digest, payments, reminders, watchdog
+from mailintake.desk import appointment_days, delays, digest, payments, reminders, watchdog
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,8 @@ JOBS: tuple[tuple[str, Callable[[Deployment, datetime], list[Any]]], ...] = (
     ("closed", delays.close_finished),
     ("reminders", reminders.send_due_reminders),
     ("fee_expired", payments.lapse_unpaid),
-    ("appointment_reminders", appointments.send_reminders),
+    ("appointment_reminders", appointment_days.send_reminders),
+    ("appointments_missed", appointment_days.mark_missed),
     ("digest", digest.send_digest),
 )
 
@@ -60,6 +61,7 @@ def summary(result: dict[str, Any]) -> str:
         f"{kinds.count('withdrawn')} withdrawn",
         f"{len(result.get('fee_expired', []))} fee expired",
         f"{len(result.get('appointment_reminders', []))} appointment reminder(s)",
+        f"{len(result.get('appointments_missed', []))} appointment(s) missed",
         f"{len(result.get('digest', []))} digest mail(s)",
     ]
     return "deadlines: " + ", ".join(parts)

@@ -10,7 +10,12 @@ publish --out DIR`` and, monthly, by the daemon (``ops.publishing``).
   as open data beside them (``open-data/YYYY-MM.json`` and ``.csv``);
 - the permit register (``register/``, ``permits.register.publish``'s JSON and
   the same rows as a page) and how to verify a permit (``verify.html``);
-- ``site.css`` with the Sarabun font (``fonts/``) and ``sitemap.xml``.
+- ``site.css`` with the Sarabun font (``fonts/``), ``sitemap.html`` (every
+  page, for people) and, with a ``base_url``, ``sitemap.xml`` (the protocol
+  needs absolute addresses);
+- ``.mailintake-site.json``: the manifest of the files this build wrote; the
+  next build removes those of the last one it did not write again (a removed
+  service's manual), never a file the site did not write.
 
 The pages are Jinja2 templates in ``templates/site/`` (sandboxed, HTML
 escaped). Every link is relative and names a file (``index.html``, never a bare
@@ -21,23 +26,25 @@ register with holders' names masked; no applicant's address, name or file.
 
 from __future__ import annotations
 
+import json
 import shutil
 from dataclasses import dataclass, field
-from datetime import datetime
-from pathlib import Path
+from datetime import datetime, timedelta
+from pathlib import Path, PurePosixPath
 from typing import Any
 from xml.sax.saxutils import escape as xml_escape
 
 import jinja2
 
 from mailintake.base.deployment import Deployment
-from mailintake.base.errors import ConfigError
+from mailintake.base.errors import ConfigError, UserError
 from mailintake.base.thaitext import english_date, thai_date
 from mailintake.base.wording import environment
 from mailintake.ops import manuals
 from mailintake.permits.document import FONTS as FONT_DIR
 
 FONT_FILES = ("Sarabun-Regular.ttf", "Sarabun-Bold.ttf", "OFL-Sarabun.txt")
+MANIFEST = ".mailintake-site.json"  # the files the last build wrote: only those are ever removed
 
 
 @dataclass
@@ -50,6 +57,9 @@ class Site:
     months: list[str] = field(default_factory=list)
     open_data: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
+    titles: dict[str, tuple[str, str]] = field(default_factory=dict)
+    sitemap_xml: bool = False
+    removed: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -58,6 +68,8 @@ class Site:
             "months": self.months,
             "open_data": self.open_data,
             "files": len(self.files),
+            "sitemap_xml": self.sitemap_xml,
+            "removed": self.removed,
         }
 
     def describe(self) -> str:
@@ -85,6 +97,7 @@ class _Writer:
             raise ConfigError(f"templates/site/{template}: {type(exc).__name__}: {exc}") from None
         self.text(path, html)
         self.site.pages.append(path)
+        self.site.titles[path] = (title_th, title_en)
 
     def text(self, path: str, text: str) -> None:
         target = self.site.out / path
@@ -104,14 +117,28 @@ class _Writer:
 
 
 def build_site(dep: Deployment, out: Path, now: datetime, *, base_url: str | None = None, include: str | None = None) -> Site:
-    """Write the whole site into ``out`` (made when missing; files of an
-    earlier build are overwritten, nothing else is touched) as of ``now``:
-    statistics for every month before ``now``'s with data, and for
-    ``include`` (``YYYY-MM``: the month the daemon publishes) with or without."""
+    """Write the whole site into ``out`` (made when missing) as of ``now``:
+    statistics for every month from the first with data (or published
+    before, or ``include``: the month the daemon publishes) to the last
+    finished one, quiet months included. Files of the last build (its
+    manifest) that this one did not write are removed; nothing else is
+    touched. A directory that cannot be written is a ``UserError``, one line."""
+    try:
+        return _build(dep, out, now, base_url=base_url, include=include)
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        why = "a file is in the way of a directory" if isinstance(exc, (FileExistsError, NotADirectoryError)) else exc.strerror
+        raise UserError(f"cannot write the site into {out}: {where}{why or exc}") from None
+
+
+def _build(dep: Deployment, out: Path, now: datetime, *, base_url: str | None, include: str | None) -> Site:
     cfg = dep.cfg
     now = now.astimezone(cfg.hours.timezone)
     site = Site(out)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"cannot write the site into {out}: it is a file, not a directory")
     out.mkdir(parents=True, exist_ok=True)
+    earlier = _manifest(out)
     services = manuals.manuals(cfg, dep.services, now.year)
     facts = manuals.office_facts(cfg)
     common = {
@@ -128,7 +155,7 @@ def build_site(dep: Deployment, out: Path, now: datetime, *, base_url: str | Non
     w.binary("favicon.png", favicon("PNG"))
     w.binary("favicon.ico", favicon("ICO"))  # where browsers look on their own, at a server's top
 
-    months = _statistics(dep, w, now, include)
+    months = _statistics(dep, w, now, include, earlier.get("months", []))
     w.page("stats/index.html", "stats.html.j2", "สถิติการให้บริการรายเดือน", "Monthly service statistics", months=months)
     w.page("index.html", "home.html.j2", "บริการรับคำขอทางอีเมล", "Applying by email", months=months)
     w.page("services/index.html", "services.html.j2", "คู่มือสำหรับประชาชน", "Citizen manuals")
@@ -139,9 +166,56 @@ def build_site(dep: Deployment, out: Path, now: datetime, *, base_url: str | Non
     example = services[0]["permit_example"] if services else "EVT-2569-0001"
     w.page("verify.html", "verify.html.j2", "การตรวจสอบใบอนุญาต", "Verifying a permit", example=example)
     w.page("feedback.html", "feedback.html.j2", "ข้อเสนอแนะและเรื่องร้องเรียน", "Feedback and complaints")
-    w.text("sitemap.xml", sitemap(site.pages, now, base_url if base_url is not None else cfg.publish.base_url))
+    site.titles["sitemap.html"] = ("แผนผังเว็บไซต์", "Site map")
+    pages = [{"path": p, "title_th": site.titles[p][0], "title_en": site.titles[p][1]} for p in sorted(site.titles)]
+    w.page("sitemap.html", "sitemap.html.j2", "แผนผังเว็บไซต์", "Site map", entries=pages)
+    url = base_url if base_url is not None else cfg.publish.base_url
+    if url:  # the sitemap protocol takes absolute addresses only
+        w.text("sitemap.xml", sitemap(site.pages, now, url))
+        site.sitemap_xml = True
+    site.removed = _clean(out, earlier.get("files", []), site.files)
     _make_public(out, site.files)
+    manifest = {"files": sorted(set(site.files)), "months": site.months, "built_at": now.isoformat()}
+    (out / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    (out / MANIFEST).chmod(0o644)
     return site
+
+
+def _manifest(out: Path) -> dict[str, list[str]]:
+    """What the last build wrote into ``out`` (its manifest), or nothing."""
+    try:
+        found = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(found, dict):
+        return {}
+    return {
+        k: [str(v) for v in found.get(k, []) if isinstance(v, str)] for k in ("files", "months") if isinstance(found.get(k), list)
+    }
+
+
+def _clean(out: Path, before: list[str], now_written: list[str]) -> list[str]:
+    """Remove the files of the last build this one did not write (and the
+    directories they leave empty); never a path outside ``out``."""
+    removed = []
+    keep = set(now_written)
+    for name in sorted(set(before) - keep):
+        rel = PurePosixPath(name)
+        if not name or rel.is_absolute() or ".." in rel.parts or name == MANIFEST:
+            continue
+        target = out / rel
+        if target.is_symlink() or not target.is_file():
+            continue
+        target.unlink()
+        removed.append(name)
+        parent = target.parent
+        while parent != out and out in parent.parents:
+            try:
+                parent.rmdir()  # only when empty
+            except OSError:
+                break
+            parent = parent.parent
+    return removed
 
 
 def favicon(kind: str) -> bytes:
@@ -163,38 +237,59 @@ def favicon(kind: str) -> bytes:
 def reply_line() -> dict[str, str]:
     """The line an applicant writes in the application to have answers sent
     to another address (R5; ``desk.replyto`` reads it), as the manuals show it."""
-    return {"th": "ตอบกลับที่: somchai.office@example.org", "en": "Reply to: somchai.office@example.org"}
+    return {"th": "ตอบกลับที่: office.contact@example.org", "en": "Reply to: office.contact@example.org"}
 
 
-def _statistics(dep: Deployment, w: _Writer, now: datetime, include: str | None) -> list[dict[str, Any]]:
-    """Every finished month with data: its report (``ops.monthly``) under
-    ``stats/YYYY-MM/`` linked to the site's stylesheet and home, and its JSON
-    and CSV copied to ``open-data/``."""
+def month_range(first: str, last: str) -> list[str]:
+    """Every ``YYYY-MM`` from ``first`` to ``last``, both included."""
+    year, month = (int(x) for x in first.split("-"))
+    found = []
+    while f"{year:04d}-{month:02d}" <= last:
+        found.append(f"{year:04d}-{month:02d}")
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return found
+
+
+def _statistics(dep: Deployment, w: _Writer, now: datetime, include: str | None, earlier: list[str]) -> list[dict[str, Any]]:
+    """Every finished month from the first with data (or published before)
+    to the last, a quiet one too: its report (``ops.monthly``) under
+    ``stats/YYYY-MM/``, its page in the site's layout (``stats_month.html.j2``,
+    over the report's own), and its JSON and CSV copied to ``open-data/``."""
     from mailintake.desk.statistics import month_names, months_with_data
-    from mailintake.ops.monthly import write_monthly
+    from mailintake.ops.monthly import DOWNLOADS, rows_of, write_monthly
 
     current = f"{now:%Y-%m}"
-    found = set(months_with_data(dep.registry, dep.cfg.hours.timezone)) | ({include} if include else set())
-    done = sorted(m for m in found if m < current)
+    last = f"{now.replace(day=1).date() - timedelta(days=1):%Y-%m}"
+    found = set(months_with_data(dep.registry, dep.cfg.hours.timezone)) | set(earlier) | ({include} if include else set())
+    found = {m for m in found if m < current}
+    done = month_range(min(found), last) if found else []
     months = []
     for month in done:
         folder = f"stats/{month}"
-        result = write_monthly(
-            dep.cfg, dep.registry, month, w.site.out / folder, now=now, stylesheet="../../site.css", home="../../index.html"
-        )
+        # The site's fonts/ serves every month's page: no copy per month.
+        result = write_monthly(dep.cfg, dep.registry, month, w.site.out / folder, now=now, fonts="../../fonts/")
         written = [str(f) for f in result.get("files", [])] or [
             str(p.relative_to(w.site.out / folder)) for p in sorted((w.site.out / folder).rglob("*")) if p.is_file()
         ]
         for name in written:
-            path = f"{folder}/{name}"
-            w.site.files.append(path)
-            if name.endswith(".html"):
-                w.site.pages.append(path)
-        entry: dict[str, Any] = {"month": month, "json": None, "csv": None}
+            if name != "index.html":  # the site's own page replaces the report's
+                w.site.files.append(f"{folder}/{name}")
         names = month_names(month)
+        downloads = [{"name": n, "label_th": th, "label_en": en} for n, th, en in DOWNLOADS if n in written]
+        w.page(
+            f"{folder}/index.html",
+            "stats_month.html.j2",
+            f"สถิติการให้บริการ {names['th']}",
+            f"Service statistics, {names['en']}",
+            data=result,
+            rows=rows_of(result),
+            charts=result.get("charts", []),
+            downloads=downloads,
+            month_th=names["th"],
+            month_en=names["en"],
+        )
+        entry: dict[str, Any] = {"month": month, "json": None, "csv": None, "page": f"{month}/index.html"}
         entry.update(label_th=names["th"], label_en=names["en"])
-        page = "index.html" if "index.html" in written else next((n for n in written if n.endswith(".html")), "")
-        entry["page"] = f"{month}/{page}" if page else ""
         for ext in ("json", "csv"):
             source = _data_file(w.site.out / folder, written, ext)
             if source is not None:
@@ -252,9 +347,8 @@ def _register(dep: Deployment, w: _Writer, now: datetime) -> None:
 
 
 def sitemap(pages: list[str], now: datetime, base_url: str) -> str:
-    """``sitemap.xml`` of every page: absolute under ``base_url`` when one is
-    configured, else relative to the sitemap itself."""
-    prefix = base_url.rstrip("/") + "/" if base_url else ""
+    """``sitemap.xml`` of every page, absolute under ``base_url``."""
+    prefix = base_url.rstrip("/") + "/"
     day = f"{now:%Y-%m-%d}"
     entries = "".join(f"  <url><loc>{xml_escape(prefix + p)}</loc><lastmod>{day}</lastmod></url>\n" for p in sorted(set(pages)))
     return f'<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n{entries}</urlset>\n'

@@ -9,15 +9,18 @@ It runs once per month: what it did is kept in the registry (the ``kv`` row
 ``monthly_publish`` and a ``site_published`` audit event), so a restarted
 daemon neither repeats it nor forgets it; a daemon that was down on that day
 does it on the next day it runs. A failed build is recorded with its reason
-and tried again after ``RETRY_MINUTES``. ``mailintake status`` says when it
-last ran, for which month and where (``status``).
+and tried again after ``RETRY_MINUTES``. A build by hand (``mailintake
+publish``) is kept too (the ``kv`` row ``manual_publish`` and a ``site_built``
+audit event: who, when, where), apart from the daemon's, so it neither
+satisfies nor delays the monthly run. ``mailintake status`` says which build
+was the last, of either kind, when and where (``status``).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from mailintake.base.calendar import WorkCalendar
@@ -28,6 +31,7 @@ from mailintake.base.deployment import Deployment, open_registry
 log = logging.getLogger(__name__)
 
 KEY = "monthly_publish"
+MANUAL_KEY = "manual_publish"
 RETRY_MINUTES = 60
 
 
@@ -43,9 +47,10 @@ def previous_month(day: date) -> str:
     return f"{last:%Y-%m}"
 
 
-def last_publish(reg: Registry) -> dict[str, Any] | None:
-    """What the last monthly run recorded: month, at, out, pages, ok, error."""
-    raw = reg.get_kv(KEY)
+def last_publish(reg: Registry, key: str = KEY) -> dict[str, Any] | None:
+    """What the last monthly run recorded: month, at, out, pages, ok, error
+    (with ``MANUAL_KEY``: the last build by hand: at, out, pages, by)."""
+    raw = reg.get_kv(key)
     if not raw:
         return None
     try:
@@ -91,6 +96,20 @@ def record(reg: Registry, now: datetime, entry: dict[str, Any]) -> None:
             )
 
 
+def record_manual(cfg: Config, now: datetime, by: str, out: str, pages: int) -> dict[str, Any]:
+    """Keep a build by hand (``mailintake publish``): who, when, where, as the
+    ``kv`` row ``manual_publish`` and a ``site_built`` audit event."""
+    entry: dict[str, Any] = {"at": to_iso(now), "by": by, "out": out, "pages": pages, "ok": True}
+    reg = open_registry(cfg)
+    try:
+        with reg.transaction():
+            reg.set_kv(MANUAL_KEY, json.dumps(entry, ensure_ascii=False, sort_keys=True))
+            reg.add_event(at=now, actor=by, action="site_built", detail={"out": out, "pages": pages})
+    finally:
+        reg.close()
+    return entry
+
+
 def run_monthly_publish(cfg: Config, now: datetime) -> dict[str, Any] | None:
     """For the daemon: when ``monthly_publish_due``, build the site (the
     previous month's report included) into ``[publish] path`` and record
@@ -134,18 +153,33 @@ def run_in(cfg: Config, now: datetime) -> dict[str, Any] | None:
         return None
 
 
+def _when(entry: dict[str, Any]) -> datetime:
+    try:
+        at = datetime.fromisoformat(str(entry.get("at")))
+    except ValueError:
+        at = datetime.min
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
 def status(cfg: Config, reg: Registry) -> dict[str, Any]:
-    """For ``mailintake status``: whether the daemon publishes, and its last run."""
-    return {"enabled": cfg.publish.enabled, "path": str(cfg.publish.path), "last": last_publish(reg)}
+    """For ``mailintake status``: whether the daemon publishes, its last run
+    (``last``), the last build by hand (``manual``), and the later of the two
+    (``latest``, with ``kind``: ``daemon`` or ``manual``)."""
+    last, manual = last_publish(reg), last_publish(reg, MANUAL_KEY)
+    builds = [{**b, "kind": kind} for kind, b in (("daemon", last), ("manual", manual)) if b is not None]
+    latest = max(builds, key=_when) if builds else None
+    return {"enabled": cfg.publish.enabled, "path": str(cfg.publish.path), "last": last, "manual": manual, "latest": latest}
 
 
 def describe(data: dict[str, Any]) -> str:
-    """The status line: when the site was last built, for which month, where."""
-    last = data.get("last")
-    if last is None:
-        what = "not built by the daemon yet"
-    elif last.get("ok"):
-        what = f"{last['month']} published {last['at'][:16].replace('T', ' ')} into {last['out']} ({last['pages']} pages)"
+    """The status line: the last build of either kind, which, when, where."""
+    latest = data.get("latest", data.get("last"))
+    if latest is None:
+        what = "not built yet"
+    elif latest.get("kind") == "manual":
+        what = f"built by hand by {latest['by']} {latest['at'][:16].replace('T', ' ')} into {latest['out']} ({latest['pages']} pages)"
+    elif latest.get("ok"):
+        what = f"{latest['month']} published {latest['at'][:16].replace('T', ' ')} into {latest['out']} ({latest['pages']} pages) by the daemon"
     else:
-        what = f"{last['month']} FAILED at {last['at'][:16].replace('T', ' ')}: {last.get('error')}"
+        what = f"{latest['month']} FAILED at {latest['at'][:16].replace('T', ' ')}: {latest.get('error')}"
     return what if data.get("enabled") else f"off ([publish] enabled = false); {what}"

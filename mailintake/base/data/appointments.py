@@ -129,10 +129,27 @@ def by_source(reg: Registry, source: str) -> Appointment | None:
     return None if row is None else Appointment.from_row(row)
 
 
-def active_of(reg: Registry, tid: str) -> Appointment | None:
-    """The application's booking still to come (status ``booked``), the latest first."""
-    row = reg.one("SELECT * FROM appointments WHERE transaction_id = ? AND status = 'booked' ORDER BY id DESC LIMIT 1", (tid,))
+def active_of(reg: Registry, tid: str, today: str) -> Appointment | None:
+    """The application's booking still to come (status ``booked`` and its day
+    not before ``today``, the office's local date), the latest first: a booking
+    whose day has gone by no longer holds the applicant."""
+    row = reg.one(
+        "SELECT * FROM appointments WHERE transaction_id = ? AND status = 'booked' AND day >= ? ORDER BY id DESC LIMIT 1",
+        (tid, today),
+    )
     return None if row is None else Appointment.from_row(row)
+
+
+def gone_by(reg: Registry, today: str) -> list[Appointment]:
+    """Bookings still ``booked`` whose day is before ``today``: missed."""
+    rows = reg.all("SELECT * FROM appointments WHERE status = 'booked' AND day < ? ORDER BY day, slot, queue_number", (today,))
+    return [Appointment.from_row(r) for r in rows]
+
+
+def mark_missed(reg: Registry, appointment_id: int) -> bool:
+    """A booking whose day went by with no visit; False when already marked (once)."""
+    cur = reg.conn.execute("UPDATE appointments SET status = 'missed' WHERE id = ? AND status = 'booked'", (appointment_id,))
+    return cur.rowcount == 1
 
 
 def of_application(reg: Registry, tid: str) -> list[Appointment]:
@@ -212,6 +229,18 @@ def last_offer(reg: Registry, tid: str) -> Offer | None:
     return None if row is None else Offer.from_row(row)
 
 
+def offer_by_message(reg: Registry, tid: str, message_ids: list[str]) -> Offer | None:
+    """The offer of ``tid`` sent as one of ``message_ids`` (the first of them
+    found, in the order given: In-Reply-To first, then References from the newest)."""
+    for mid in message_ids:
+        row = reg.one(
+            "SELECT * FROM appointment_offers WHERE transaction_id = ? AND message_id = ? ORDER BY id DESC LIMIT 1", (tid, mid)
+        )
+        if row is not None:
+            return Offer.from_row(row)
+    return None
+
+
 def offer_by_source(reg: Registry, source: str) -> Offer | None:
     row = reg.one("SELECT * FROM appointment_offers WHERE source_message = ? ORDER BY id LIMIT 1", (source,))
     return None if row is None else Offer.from_row(row)
@@ -220,3 +249,10 @@ def offer_by_source(reg: Registry, source: str) -> Offer | None:
 def offer_used(reg: Registry, offer_id: int) -> bool:
     """Whether a booking was made from offer ``offer_id``."""
     return reg.one("SELECT 1 FROM appointments WHERE offer_id = ? LIMIT 1", (offer_id,)) is not None
+
+
+def unclear_answered(reg: Registry, tid: str, offer_id: int) -> bool:
+    """Whether a reply that named no slot was answered since offer ``offer_id``
+    was made (the answer is itself an offer, ``why`` "unclear"): once per offer."""
+    sql = "SELECT 1 FROM appointment_offers WHERE transaction_id = ? AND id >= ? AND why = 'unclear' LIMIT 1"
+    return reg.one(sql, (tid, offer_id)) is not None

@@ -1,6 +1,7 @@
 """The reads behind the monthly service statistics (``desk.statistics``):
 audit events of the actions it counts, each with the application it is about
-(its kind and service as they are now, its deemed receipt and fee). Months are
+(its kind and service as they are now, its deemed receipt and fee, and the
+service clock recorded on it: ``due_at`` and ``clock``). Months are
 cut in Python, in the agency's time zone: ``at`` keeps the offset it was
 written with, so text comparison would cut at the wrong hour."""
 
@@ -12,7 +13,7 @@ from mailintake.base.data.db import Registry
 
 _COLUMNS = (
     "e.id, e.at, e.action, e.transaction_id, e.status_before, e.status_after, e.detail, "
-    "a.kind, a.service, a.deemed_received_at, a.fee_amount"
+    "a.kind, a.service, a.deemed_received_at, a.fee_amount, a.due_at, a.clock"
 )
 
 

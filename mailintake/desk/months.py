@@ -1,0 +1,69 @@
+"""Months as the statistics name them (issue 14): ``parse_month`` reads
+``YYYY-MM`` with a common-era or Buddhist-era year in any script's decimal
+digits (Thai ``๒๕๖๙-๐๑``, full-width ``２０２６-０１``); ``begun`` refuses a
+month that has not begun; ``days_of``, ``months_back`` and ``month_names``
+name its days and its neighbours."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import date, datetime, timedelta, tzinfo
+
+from mailintake.base import thaitext
+from mailintake.base.errors import UserError
+
+BE_OFFSET = 543
+
+
+def ascii_digits(text: str) -> str:
+    """``text`` with every Unicode decimal digit (Thai, full-width, ...) as its
+    ASCII digit, after NFKC (a full-width hyphen becomes ``-``)."""
+    text = unicodedata.normalize("NFKC", text)
+    return "".join(str(unicodedata.decimal(ch)) if unicodedata.category(ch) == "Nd" else ch for ch in text)
+
+
+def parse_month(value: str | None) -> str:
+    """``YYYY-MM``, the year in the common era or (over 2400) the Buddhist era,
+    in any script's decimal digits; returns the common-era ``YYYY-MM``, or
+    raises ``UserError``."""
+    m = re.fullmatch(r"\s*([0-9]{4})-(0[1-9]|1[0-2])\s*", ascii_digits(value or ""))
+    if m is None:
+        raise UserError(f"--month: expected YYYY-MM (or a Buddhist-era year, e.g. 2569-01), got {value!r}")
+    year = int(m.group(1))
+    return f"{year - BE_OFFSET if year > 2400 else year:04d}-{m.group(2)}"
+
+
+def begun(month: str, now: datetime, tz: tzinfo | None) -> None:
+    """Refuse (``UserError``) a month that has not begun at ``now``."""
+    today = (now.astimezone(tz) if tz is not None and now.tzinfo is not None else now).date()
+    if days_of(month)[0] > today:
+        raise UserError(f"--month {month} has not begun (it is {today.isoformat()}): nothing to report yet")
+
+
+def days_of(month: str) -> tuple[date, date]:
+    """The first and last day of ``month``."""
+    year, mon = (int(x) for x in month.split("-"))
+    first = date(year, mon, 1)
+    return first, date(year + mon // 12, mon % 12 + 1, 1) - timedelta(days=1)
+
+
+def months_back(month: str, n: int) -> list[str]:
+    """The ``n`` months ending with ``month``, oldest first."""
+    year, mon = (int(x) for x in month.split("-"))
+    out = []
+    for _ in range(n):
+        out.append(f"{year:04d}-{mon:02d}")
+        year, mon = (year - 1, 12) if mon == 1 else (year, mon - 1)
+    return out[::-1]
+
+
+def month_names(month: str) -> dict[str, str]:
+    """The month in Thai (Buddhist era) and English words."""
+    year, mon = (int(x) for x in month.split("-"))
+    day = datetime(year, mon, 1)
+    return {
+        "th": f"{thaitext.TH_MONTHS[mon - 1]} {thaitext.be_year(year)}",
+        "en": day.strftime("%B %Y"),
+        "be": f"{thaitext.be_year(year)}-{mon:02d}",
+    }
