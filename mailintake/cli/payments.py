@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -70,7 +71,9 @@ def payments_receipt(ctx: click.Context, ref: str, out: Path | None) -> None:
     """
     found, pdf = receipt_copy(deployment(ctx), ref)
     if out is not None and str(out) == "-":
-        click.get_binary_stream("stdout").write(pdf)
+        sys.stdout.flush()
+        sys.stdout.buffer.write(pdf)
+        sys.stdout.buffer.flush()
         return
     target = out or Path(receipt_file_name(found["label"]))
     try:
