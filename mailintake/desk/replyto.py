@@ -34,21 +34,16 @@ from typing import Any
 from mailintake.base.data import applications, senders
 from mailintake.base.data.db import to_iso
 from mailintake.base.headers import valid_address
+from mailintake.base.quoting import own_lines
 from mailintake.base.wording import Problem
 from mailintake.desk.office import Office
 
 RECORDED, REFUSED, NOTICE = "reply_address_recorded", "reply_address_refused", "reply_address"
 # The line: its label at the start of a line, a colon (ASCII or full width), the address.
 _LINE = re.compile(r"^[ \t]*(?:ตอบกลับที่|ส่งคำตอบที่|reply[ \t-]?to)[ \t]*[:：][ \t]*(\S.*?)[ \t]*$", re.IGNORECASE)
-# Where quoted mail begins: nothing below it is the writer's own.
 # The address part of a value as written: ``name <addr>``, or ``addr (comment)``.
 _ANGLED = re.compile(r"<([^<>]*)>\s*$")
 _COMMENT = re.compile(r"\s*\([^()]*\)\s*$")
-_QUOTED = re.compile(
-    r"^[ \t]*(?:>|on .{3,200} wrote:\s*$|เมื่อ .{3,200}เขียนว่า:?\s*$|-{2,}\s*(?:original|forwarded) message|"
-    r"-{2,}\s*ข้อความ|begin forwarded message:|_{10,}\s*$|from:\s|จาก:\s)",
-    re.IGNORECASE,
-)
 
 
 @dataclass(frozen=True)
@@ -72,9 +67,7 @@ def named_in(body: str) -> str | None:
     """The value of the first reply-address line above any quoted mail, or
     None. A value without an ``@`` is no attempt (a sentence that happens to
     start with the label)."""
-    for line in body.splitlines():
-        if _QUOTED.match(line):
-            return None
+    for line in own_lines(body):
         m = _LINE.match(line)
         if m is not None and "@" in m.group(1):
             return m.group(1)[:320]

@@ -30,6 +30,7 @@ from mailintake.base.appointing import Appointments, VisitKind
 from mailintake.base.calendar import WorkCalendar
 from mailintake.base.data import appointments as rows
 from mailintake.base.data.db import Registry
+from mailintake.base.quoting import own_lines
 
 CANCEL, BOOK, ASK, UNCLEAR = "cancel", "book", "ask", "unclear"
 # Words that say a reply is about booking a slot: one that has them (or a
@@ -44,13 +45,6 @@ _FILLER = re.compile(
 )
 _CLAUSE = re.compile(r"[,.;:!?()\[\]]+|(?<=[\u0e00-\u0e7f])\s+(?=[\u0e00-\u0e7f])")
 _MSGID = re.compile(r"<[^<>\s]{1,250}>")
-# Where the quoted mail starts: "> ...", "On ... wrote:", Thai clients'
-# "เมื่อ ... เขียนว่า:", Outlook's separator and header block.
-_QUOTE_START = re.compile(
-    r"^\s*(>|-{2,}\s*Original Message\s*-{2,}|-{2,}\s*ข้อความต้นฉบับ|_{10,}|From:\s|จาก:\s)"
-    r"|^\s*On\s.+wrote:\s*$|เขียนว่า\s*:?\s*$",
-    re.IGNORECASE,
-)
 
 
 @dataclass(frozen=True)
@@ -159,13 +153,7 @@ def threads_on(raw: bytes) -> list[str]:
 
 def own_text(text: str) -> list[str]:
     """The reply's own non-empty lines, stopping where the quoted mail begins."""
-    out = []
-    for line in text.splitlines():
-        if _QUOTE_START.search(line):
-            break
-        if line.strip():
-            out.append(line.strip())
-    return out
+    return [line.strip() for line in own_lines(text) if line.strip()]
 
 
 def _has(line: str, words: tuple[str, ...]) -> bool:
