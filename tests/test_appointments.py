@@ -363,7 +363,7 @@ def test_the_clerk_books_for_a_caller_and_the_office_day_has_its_own_cap(office:
         env=CLERK,
         ok=False,
     )
-    assert full.exit_code == 1 and "full, closed or past; free: 2025-12-09 11:00" in full.output
+    assert full.exit_code == 1 and "2025-12-08 11:00: full; free: 2025-12-09 11:00" in full.output
     odd = office.run(
         "appointments", "book", TID2, "--at", "2025-12-09 09:15", "--now", "2025-12-04T11:10:00+07:00", env=CLERK, ok=False
     )
@@ -575,3 +575,65 @@ def test_a_kinds_error_names_the_key_and_its_value(tmp_path: Path, kind: str, me
     with pytest.raises(ConfigError) as exc:
         load(cfg, environ={})
     assert message in str(exc.value) and "name_th" not in str(exc.value)
+
+
+def test_a_day_closed_after_booking_is_released_and_offered_again(office: Env) -> None:
+    """A holiday the office adds after a booking (holidays.toml): the deadline job
+    cancels the booking with the reason and offers new slots, never marks it missed."""
+    apply(office, CITIZEN, "2025-12-04 10:00")
+    office.run("appointments", "book", TID, "--at", "2568-12-11 09:00", "--now", "2025-12-04T11:00:00+07:00", env=CLERK)
+    assert queue_of(office, "2025-12-11")[0]["status"] == "booked"  # the B.E. year read as such
+    (office.config.parent / "holidays.toml").write_text(
+        '[[holiday]]\ndate = 2025-12-11\nname_th = "วันหยุดพิเศษ"\nname_en = "Special holiday"\nsource = "ครม."\n',
+        encoding="utf-8",
+    )
+    office.config.write_text(
+        office.config.read_text().replace("[deployment]", '[hours]\nholidays_file = "holidays.toml"\n\n[deployment]'),
+        encoding="utf-8",
+    )
+    out = json.loads(office.run("deadlines", "run", "--now", "2025-12-08T09:00:00+07:00", "--json", env=CLERK).stdout)
+    assert [a["day"] for a in out["appointments_closed"]] == ["2025-12-11"]
+    assert queue_of(office, "2025-12-11")[0]["status"] == "cancelled"
+    mails = [m for m in office.smtp.messages() if CITIZEN in str(m["To"])] if office.smtp else []
+    cancelled, offered = mails[-2], mails[-1]
+    assert "The office is closed that day" in text(cancelled)
+    assert invitation(cancelled)[0].get("METHOD") == "CANCEL"
+    assert "11 December" not in text(offered) and "1. " in text(offered)
+    again_run = json.loads(office.run("deadlines", "run", "--now", "2025-12-12T09:00:00+07:00", "--json", env=CLERK).stdout)
+    assert again_run["appointments_closed"] == [] and again_run["appointments_missed"] == []
+
+
+def test_a_booked_applicant_naming_another_slot_is_told_and_the_clerk_gets_clear_refusals(office: Env) -> None:
+    apply(office, CITIZEN, "2025-12-04 10:00")
+    office.run("appointments", "offer", TID, "--now", "2025-12-04T11:00:00+07:00", env=CLERK)
+    offer = last_to(office, CITIZEN)
+    reply(office, TID, "1", "2025-12-04 12:00", to=offer)  # Monday 8 December 09:00
+    booked = last_to(office, CITIZEN)
+    # Booked on Thursday for Monday: Friday the 5th is a holiday, so no reminder can go and none is promised.
+    assert "remind you" not in text(booked)
+    reply(office, TID, "3", "2025-12-04 13:00", to=offer)
+    told = last_to(office, CITIZEN)
+    assert "You already have the appointment below" in text(told) and "8 December 2025, 09:00" in text(told)
+    assert [r["status"] for r in queue_of(office, "2025-12-08")] == ["booked"]
+    # The clerk's --at: a past time, a closed day and a C.E.-looking B.E. slip each say which.
+    apply(office, OTHER, "2025-12-04 10:30")
+
+    def refused(at: str) -> str:
+        out = office.run("appointments", "book", TID2, "--at", at, "--now", "2025-12-08T11:00:00+07:00", env=CLERK, ok=False)
+        assert out.exit_code in (1, 2)
+        return out.output
+
+    assert "has gone by" in refused("2025-12-08 09:00")
+    assert "the office is closed that day" in refused("2025-12-10 09:00")
+    assert "more than a year ahead" in refused("3111-12-15 09:00")
+    assert "--at" in refused("tomorrow 09:00")
+    assert (
+        "no kind of visit ''"
+        in office.run(
+            "appointments", "offer", TID2, "--kind", "", "--now", "2025-12-08T11:00:00+07:00", env=CLERK, ok=False
+        ).output
+    )
+    assert (
+        "no application SRB-2568-999999"
+        in office.run("appointments", "list", "--id", "SRB-2568-999999", env=CLERK, ok=False).output
+    )

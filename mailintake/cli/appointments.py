@@ -62,6 +62,10 @@ def appointments_book(ctx: click.Context, transaction_id: str, at: str, kind: st
     Example: mailintake appointments book SRB-2568-000001 --at "2025-12-11 09:30"
     """
     when = moment(ctx, now)
+    found = re.fullmatch(r"\s*(\S+)\s+(\d{1,2}:\d{2})\s*", at)
+    if found is None:
+        raise click.BadParameter(f"expected 'YYYY-MM-DD HH:MM' (B.E. or C.E. year), got {at!r}", param_hint="--at")
+    at = f"{parse_day(found.group(1), '--at')} {int(found.group(2).split(':')[0]):02d}:{found.group(2).split(':')[1]}"
     appt = book_by_clerk(deployment(ctx), transaction_id.upper(), at, kind, when)
     _send(ctx, when)
     click.echo(f"{appt.transaction_id}: booked {appt.day} {appt.slot}, queue {appt.queue_number}")
@@ -95,14 +99,14 @@ def _lines(rows: list[dict[str, Any]]) -> list[str]:
     return [HEADER, *lines] if lines else ["no appointment"]
 
 
-def parse_day(text: str) -> str:
+def parse_day(text: str, option: str = "--date") -> str:
     """``--date`` as the counter types it: 2025-12-09, 20251209 or a Buddhist-era
     year (2568-12-09), read by ``book print``'s parser; else one line refused."""
     compact = re.fullmatch(r"(\d{4})(\d{2})(\d{2})", text.strip())
     try:
-        return parse_day_option("-".join(compact.groups()) if compact else text, "--date").isoformat()
+        return parse_day_option("-".join(compact.groups()) if compact else text, option).isoformat()
     except click.BadParameter:
-        raise UserError(f"--date: expected YYYY-MM-DD or YYYYMMDD (B.E. or C.E. year), got {text!r}") from None
+        raise UserError(f"{option}: expected YYYY-MM-DD or YYYYMMDD (B.E. or C.E. year), got {text!r}") from None
 
 
 def show_lines(app: dict[str, Any]) -> list[str]:

@@ -9,7 +9,7 @@ with no visit marked ``missed``, once (``appointment_missed``). A booking still
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from mailintake.base.calendar import WorkCalendar
@@ -19,7 +19,7 @@ from mailintake.base.data.appointments import Appointment
 from mailintake.base.data.db import Registry, to_iso
 from mailintake.base.deployment import Deployment
 from mailintake.desk import appointment_mail as mail
-from mailintake.desk.appointments import today
+from mailintake.desk.appointments import cancel, offer, today
 from mailintake.desk.office import Office
 
 
@@ -29,6 +29,8 @@ def day_queue(dep: Deployment, now: datetime, day: str | None = None, tid: str |
     whose day has gone by with no visit shows as ``missed``."""
     office = Office(dep)
     day_of = today(office, now)
+    if tid:
+        office.app(tid)  # an unknown ID is one line, as everywhere: "no application ..."
     found = rows.of_application(office.reg, tid) if tid else rows.on_day(office.reg, day or day_of, dep.cfg.appointments.office)
     out = []
     for a in found:
@@ -118,6 +120,30 @@ def send_reminders(dep: Deployment, now: datetime) -> list[dict[str, Any]]:
     return done
 
 
+# Thai then English: the reason goes into both halves of the cancellation.
+CLOSED = "สำนักงานปิดทำการในวันดังกล่าว / The office is closed that day"
+
+
+def release_closed_days(dep: Deployment, now: datetime) -> list[dict[str, Any]]:
+    """The deadline job: a booking still to come on a day the calendar has since
+    closed (a holiday added after it was booked) is cancelled, the applicant
+    told (METHOD:CANCEL) and offered the next free slots of the same kind; once
+    (the booking is no longer ``booked``)."""
+    office = Office(dep)
+    done: list[dict[str, Any]] = []
+    for appt in rows.booked_from(office.reg, today(office, now)):
+        if office.cal.is_working_day(date.fromisoformat(appt.day)):
+            continue
+        with office.reg.transaction():
+            app = office.app(appt.transaction_id)
+            cancel(office, app, now, actor="system", reason=CLOSED)
+            kind = office.cfg.appointments.kind(appt.kind)
+            if kind is not None:
+                offer(office, app, kind, now, actor="system", why="closed")
+        done.append({"kind": "appointment_closed_day", "transaction_id": appt.transaction_id, "day": appt.day, "time": appt.slot})
+    return done
+
+
 def mark_missed(dep: Deployment, now: datetime) -> list[dict[str, Any]]:
     """The deadline job: a booking whose day has gone by (the office's local
     date) with no visit and no cancellation is marked ``missed``, once, with an
@@ -125,6 +151,15 @@ def mark_missed(dep: Deployment, now: datetime) -> list[dict[str, Any]]:
     office = Office(dep)
     done: list[dict[str, Any]] = []
     for appt in rows.gone_by(office.reg, today(office, now)):
+        if not office.cal.is_working_day(date.fromisoformat(appt.day)):
+            # Closed after all (a holiday added late, the daemon down meanwhile): not missed.
+            with office.reg.transaction():
+                if rows.mark_cancelled(office.reg, appt.id, to_iso(now) or "", "system", CLOSED, None):
+                    office.reg.add_event(
+                        at=now, actor="system", action="appointment_cancelled", transaction_id=appt.transaction_id,
+                        detail={"appointment": appt.id, "queue": appt.queue_number, "day": appt.day, "time": appt.slot, "reason": CLOSED},
+                    )  # fmt: skip
+            continue
         with office.reg.transaction():
             if not rows.mark_missed(office.reg, appt.id):
                 continue

@@ -32,11 +32,16 @@ def kind_of(cfg: Appointments, kind_id: str) -> VisitKind:
     return found
 
 
-def confirm(office: Office, app: Application, appt: Appointment, now: datetime) -> str | None:
-    """The confirmation: queue number, date and time, place, and the invitation."""
+def confirm(office: Office, app: Application, appt: Appointment, now: datetime, *, already: bool = False) -> str | None:
+    """The confirmation: queue number, date and time, place, and the invitation;
+    ``already``: sent again to a reply naming another slot while this one stands.
+    It promises the reminder only when one will go (a working day lies between)."""
     inv = invitation(office, app, appt, now)
     files: Attachments = ((f"appointment-{appt.queue_number}.ics", ics(inv, "REQUEST"), ICS_TYPE),)
-    return send(office, app, "booked", context(office, appt), now, files, method="REQUEST")
+    cal = office.cal
+    will_remind = appt.reminded_at is None and cal.next_working_day(cal.local(now).date()).isoformat() < appt.day
+    extra = {**context(office, appt), "already": already, "will_remind": will_remind}
+    return send(office, app, "booked", extra, now, files, method="REQUEST")
 
 
 def cancelled(office: Office, app: Application, appt: Appointment, now: datetime, *, by_applicant: bool, reason: str) -> None:

@@ -82,7 +82,7 @@ def today(office: Office, now: datetime) -> str:
 # --- offering and booking ---------------------------------------------------------------------
 def _kind(office: Office, kind_id: str | None) -> VisitKind:
     cfg = office.cfg.appointments
-    kind = cfg.kind(kind_id or cfg.default_kind)
+    kind = cfg.kind(cfg.default_kind if kind_id is None else kind_id.strip())
     if kind is None:
         raise StepRefused(f"no kind of visit {kind_id!r}; known: {', '.join(k.id for k in cfg.kinds)}")
     return kind
@@ -174,12 +174,16 @@ def book_by_clerk(dep: Deployment, tid: str, at: str, kind_id: str | None, now: 
         slot = slots.Slot(when.date(), when.time())
         if slot.at not in kind.slots:
             raise StepRefused(f"{at} is not a slot of {kind.id}: {', '.join(f'{t:%H:%M}' for t in kind.slots)}")
-        appt = book_slot(office, app, kind, slot, now, by=user.login)
+        cal = office.cal
+        if cal.at(slot.day, slot.at) <= now:
+            raise StepRefused(f"{at} has gone by")
+        if (slot.day - cal.local(now).date()).days > 366:
+            raise StepRefused(f"{at} is more than a year ahead (a Buddhist-era year written as C.E.?)")
+        why = None if cal.is_working_day(slot.day) else "the office is closed that day"
+        appt = None if why else book_slot(office, app, kind, slot, now, by=user.login)
         if appt is None:
-            free = slots.free_slots(office.reg, office.cal, office.cfg.appointments, kind, now)
-            raise StepRefused(
-                f"{at} is full, closed or past; free: {', '.join(f'{s.key[0]} {s.key[1]}' for s in free) or 'none'}"
-            )
+            free = slots.free_slots(office.reg, cal, office.cfg.appointments, kind, now)
+            raise StepRefused(f"{at}: {why or 'full'}; free: {', '.join(f'{s.key[0]} {s.key[1]}' for s in free) or 'none'}")
     return appt
 
 
@@ -294,7 +298,7 @@ def _act_on_reply(office: Office, app: Application, now: datetime) -> str | None
         return None
     booked = rows.active_of(reg, app.transaction_id, today(office, now))
     open_offer = None if booked is not None else _offer_answered(office, app.transaction_id, threads)
-    wish = slots.read_reply(lines, cfg, len(open_offer.slots) if open_offer else 0)
+    wish = slots.read_reply(lines, cfg, len(open_offer.slots) if open_offer else 0, booked=booked is not None)
     if wish is None:
         return None
     what, number = wish
@@ -302,8 +306,8 @@ def _act_on_reply(office: Office, app: Application, now: datetime) -> str | None
         cancel(office, app, now, actor="applicant", reason="cancelled by the applicant's reply", source=source)
     elif what == slots.BOOK and open_offer is not None:
         book(office, app, open_offer, number, now, source)
-    elif what == slots.ASK and booked is not None:  # already booked: the confirmation again
-        mail.confirm(office, app, booked, now)
+    elif what in (slots.ASK, slots.REBOOK) and booked is not None:  # already booked: the confirmation again
+        mail.confirm(office, app, booked, now, already=what == slots.REBOOK)
     elif what == slots.ASK:
         offer(office, app, _kind(office, None), now, actor="applicant", why="asked", source=source)
     elif what == slots.UNCLEAR and open_offer is not None and not rows.unclear_answered(reg, app.transaction_id, open_offer.id):

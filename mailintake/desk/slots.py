@@ -32,7 +32,7 @@ from mailintake.base.data import appointments as rows
 from mailintake.base.data.db import Registry
 from mailintake.base.quoting import own_lines
 
-CANCEL, BOOK, ASK, UNCLEAR = "cancel", "book", "ask", "unclear"
+CANCEL, BOOK, ASK, UNCLEAR, REBOOK = "cancel", "book", "ask", "unclear", "rebook"
 # Words that say a reply is about booking a slot: one that has them (or a
 # number) but names no slot offered is answered with the list again.
 BOOK_WORDS = re.compile(r"(?i)จอง|\bbook(?:ing)?\b")
@@ -180,12 +180,13 @@ def _said(line: str, words: tuple[str, ...], negations: tuple[str, ...]) -> bool
     return any(_has(c, words) and not _has(c, negations) for c in _CLAUSE.split(line))
 
 
-def read_reply(lines: list[str], cfg: Appointments, offered: int) -> tuple[str, int] | None:
+def read_reply(lines: list[str], cfg: Appointments, offered: int, booked: bool = False) -> tuple[str, int] | None:
     """What the reply's own ``lines`` ask: (CANCEL, 0), (BOOK, n), (ASK, 0),
     (UNCLEAR, 0) or None. Only the first own line says it; a cancel or ask word
     in a clause with a negation word ("ไม่ยกเลิก", "I do not need an
     appointment") says nothing. UNCLEAR: slots are offered and the text has a
-    number or a booking word, but names no slot offered on its first line."""
+    number or a booking word, but names no slot offered on its first line.
+    REBOOK: a slot's number while a booking stands (``booked``)."""
     if not lines:
         return None
     first = lines[0]
@@ -195,10 +196,12 @@ def read_reply(lines: list[str], cfg: Appointments, offered: int) -> tuple[str, 
     # around it allowed): "2 files attached" or a date in the text books nothing.
     digits = first.translate(_THAI)
     found = _NUMBER.search(digits)
-    if found and offered and not _FILLER.sub("", _NUMBER.sub("", digits, count=1)).strip():
+    if found and not _FILLER.sub("", _NUMBER.sub("", digits, count=1)).strip():
         n = int(found.group(1))
-        if 1 <= n <= offered:
+        if offered and 1 <= n <= offered:
             return BOOK, n
+        if booked:
+            return REBOOK, n
     if _said(first, cfg.ask_words, cfg.negation_words):
         return ASK, 0
     if offered and any(_NUMBER.search(line.translate(_THAI)) or BOOK_WORDS.search(line) for line in lines):

@@ -29,6 +29,7 @@ JOBS: tuple[tuple[str, Callable[[Deployment, datetime], list[Any]]], ...] = (
     ("closed", delays.close_finished),
     ("reminders", reminders.send_due_reminders),
     ("fee_expired", payments.lapse_unpaid),
+    ("appointments_closed", appointment_days.release_closed_days),
     ("appointment_reminders", appointment_days.send_reminders),
     ("appointments_missed", appointment_days.mark_missed),
     ("digest", digest.send_digest),
@@ -62,6 +63,7 @@ def summary(result: dict[str, Any]) -> str:
         f"{len(result.get('fee_expired', []))} fee expired",
         f"{len(result.get('appointment_reminders', []))} appointment reminder(s)",
         f"{len(result.get('appointments_missed', []))} appointment(s) missed",
+        f"{len(result.get('appointments_closed', []))} on a day since closed",
         f"{len(result.get('digest', []))} digest mail(s)",
     ]
     return "deadlines: " + ", ".join(parts)

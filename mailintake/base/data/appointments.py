@@ -168,6 +168,12 @@ def on_day(reg: Registry, day: str, office: str | None = None) -> list[Appointme
     return [Appointment.from_row(r) for r in rows]
 
 
+def booked_from(reg: Registry, day: str) -> list[Appointment]:
+    """Bookings still ``booked`` from ``day`` on."""
+    rows = reg.all("SELECT * FROM appointments WHERE status = 'booked' AND day >= ? ORDER BY day, slot, queue_number", (day,))
+    return [Appointment.from_row(r) for r in rows]
+
+
 def booked_on_day(reg: Registry, day: str) -> list[Appointment]:
     """Bookings of ``day`` still to come."""
     rows = reg.all("SELECT * FROM appointments WHERE day = ? AND status = 'booked' ORDER BY slot, queue_number", (day,))
