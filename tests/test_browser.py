@@ -187,6 +187,12 @@ def test_the_site_renders_in_chromium(where: str, site: Path, server: str, brows
             )
             width = browser.execute_script("return [document.documentElement.scrollWidth, document.documentElement.clientWidth]")
             assert width[1] == 400 and width[0] <= width[1], f"{where}: {PAGES[name]} scrolls sideways at 400 px: {width}"
+            if name == "home":  # the service table stacks: the name gets the row's width, not a word a line
+                cell = browser.execute_script(
+                    "const td = document.querySelector('table.stack td[data-label=\"บริการ\"]');"
+                    "return [getComputedStyle(td).display, td.querySelector('a').getBoundingClientRect().width]"
+                )
+                assert cell[0] != "table-cell" and cell[1] >= 150, f"{where}: the home page's service name at 400 px: {cell}"
             if name == "statistics":
                 browser.save_screenshot(str(tmp_path / f"{where}-statistics-400.png"))
                 shots.append(tmp_path / f"{where}-statistics-400.png")

@@ -202,6 +202,16 @@ def test_the_site_after_a_replayed_month(deploy: Env, tmp_path: Path) -> None:
             for needle in needles:
                 assert needle.lower() not in t, f"{person.name}: {needle!r} in {p.relative_to(out)}"
 
+    # The register as it stood at --now: on Thu 8 Jan at 20:00 the permit revoked on Fri 9 Jan
+    # was valid, and those issued later are not there yet.
+    early = out.parent / "as-of-8-january"
+    deploy.run("publish", "--out", str(early), "--now", "2026-01-08T20:00:00+07:00")
+    then = json.loads((early / "register/permits.json").read_text(encoding="utf-8"))["permits"]
+    assert then and len(then) < len(month.permits_issued)
+    assert all(p["issued_at"] <= "2026-01-08T20:00:00+07:00" and p["status"] == "valid" for p in then)
+    assert set(month.permits_revoked) <= {p["number"] for p in then}
+    assert "เพิกถอน" not in (early / "register/index.html").read_text(encoding="utf-8")
+
 
 def test_sitemap_takes_the_base_url_and_the_complaints_address(tmp_path: Path) -> None:
     env = Env(tmp_path, None, None, agency_extra='complaints_email = "complaints@banmai.go.th"')
@@ -412,3 +422,61 @@ def test_the_default_path_is_in_the_data_directory(tmp_path: Path, monkeypatch: 
     assert load(tmp_path / "etc/config.toml", environ={}).publish.path == Path("/var/lib/mailintake/site")
     [line] = [ln for ln in made.output.splitlines() if "public site" in ln]
     assert "/var/lib/mailintake/site" in line and "ReadWritePaths=" in line and "[publish] path" in line
+
+
+def test_the_office_s_own_files_in_a_web_root_are_never_overwritten(tmp_path: Path) -> None:
+    env = Env(tmp_path, None, None)
+    add_event(load(env.config), datetime(2025, 12, 10, 10, tzinfo=BKK))
+    out = tmp_path / "www"
+    out.mkdir()
+    (out / "index.html").write_text("Office home", encoding="utf-8")
+    (out / "favicon.ico").write_bytes(b"office icon")
+    (out / "own.html").write_text("the office's own page", encoding="utf-8")
+    bad = env.run("publish", "--out", str(out), "--now", "2026-01-05T11:00:00+07:00", ok=False)
+    assert bad.exit_code == 1 and bad.output.count("\n") == 1 and "Traceback" not in bad.output, bad.output
+    assert "favicon.ico, index.html" in bad.output and "subdirectory" in bad.output and "move or remove" in bad.output
+    assert sorted(p.name for p in out.iterdir()) == ["favicon.ico", "index.html", "own.html"]  # nothing written
+    assert (out / "index.html").read_text(encoding="utf-8") == "Office home"
+    assert (out / "favicon.ico").read_bytes() == b"office icon"
+    # An office file inside a month's statistics folder collides too.
+    (out / "index.html").unlink()
+    (out / "favicon.ico").unlink()
+    (out / "stats/2025-12").mkdir(parents=True)
+    (out / "stats/2025-12/report.json").write_text("{}", encoding="utf-8")
+    bad = env.run("publish", "--out", str(out), "--now", "2026-01-05T11:00:00+07:00", ok=False)
+    assert bad.exit_code == 1 and "stats/2025-12/report.json" in bad.output and not (out / "site.css").exists()
+    # Moved away: the build goes, twice (its own files are in its manifest), the office's page stays.
+    shutil.rmtree(out / "stats")
+    for _ in range(2):
+        env.run("publish", "--out", str(out), "--now", "2026-01-05T11:00:00+07:00")
+    manifest = json.loads((out / ".mailintake-site.json").read_text(encoding="utf-8"))
+    assert "index.html" in manifest["files"] and "own.html" not in manifest["files"]
+    assert (out / "own.html").read_text(encoding="utf-8") == "the office's own page"
+    # On a phone the service tables stack, each cell under its label, no Thai word split.
+    css = (out / "site.css").read_text(encoding="utf-8")
+    assert re.search(r"@media \(max-width: 600px\) \{[^@]*table\.stack tr[^@]*display: block", css)
+    assert "td::before { content: attr(data-label)" in css and "word-break: normal; line-break: strict" in css
+    for page in ("index.html", "services/index.html"):
+        home = (out / page).read_text(encoding="utf-8")
+        assert home.count('<table class="stack">') == 2 and '<td data-label="บริการ">' in home and '<td data-label="Fee"' in home
+    # status names the latest month the build published.
+    assert (
+        "(" in env.run("status", "--no-live").stdout and "pages, statistics to 2025-12)" in env.run("status", "--no-live").stdout
+    )
+    assert env.json("status", "--no-live")["publish"]["manual"]["month"] == "2025-12"
+
+
+def test_a_now_far_from_the_data_is_refused_in_one_line(tmp_path: Path) -> None:
+    env = Env(tmp_path, None, None)
+    add_event(load(env.config), datetime(2025, 12, 10, 10, tzinfo=BKK))
+    out = tmp_path / "www"
+    for now, said in (
+        ("9999-12-31T23:00+07:00", "is 95688 months after the first data (2025-12)"),
+        ("2036-01-05T11:00+07:00", "is 121 months after the first data (2025-12)"),
+        ("0001-01-01T00:00+07:00", "out of the calendar's range"),
+    ):
+        bad = env.run("publish", "--out", str(out), "--now", now, ok=False)
+        assert bad.exit_code == 1 and bad.output.count("\n") == 1 and "Traceback" not in bad.output, bad.output
+        assert said in bad.output and "check --now" in bad.output, bad.output
+        assert not out.exists()
+    assert "no month of statistics" not in env.run("status", "--no-live").stdout  # nothing was built

@@ -34,6 +34,7 @@ from pypdf import PdfReader
 
 from mailintake.base.config import load, shipped
 from mailintake.base.deployment import open_registry
+from mailintake.desk import months
 from mailintake.desk.statistics import months_with_data
 from mailintake.ops import charts
 from mailintake.ops.monthly import write_monthly
@@ -264,7 +265,8 @@ def test_a_month_not_begun_is_refused_and_one_not_over_is_partial(deploy: Env, t
     for month, now in (("2027-05", NOW), ("2026-02", "2026-01-31T23:59:00+07:00"), ("2568-12", "2025-11-30T10:00:00+07:00")):
         r = deploy.run("report", "monthly", "--month", month, "--out", str(tmp_path / "x"), "--now", now, ok=False)
         assert r.exit_code == 1 and r.output.count("\n") == 1, r.output
-        assert r.output.startswith(f"Error: --month {month.replace('2568', '2025')} has not begun"), r.output
+        named = f"{month} (2025-12)" if month.startswith("2568") else month  # as typed, and in C.E.
+        assert r.output.startswith(f"Error: --month {named} has not begun"), r.output
     assert not (tmp_path / "x").exists()
 
     # Friday 9 Jan 14:10: what happened by then, and no more.
@@ -388,3 +390,102 @@ def test_charts_with_nine_long_named_services_keep_colours_apart_and_nothing_cut
     assert len(labels) == len(sids)
     assert all(low.y1 <= high.y0 for low, high in zip(labels, labels[1:], strict=False))
     assert drawn[2]["height"] > 495 * 1.5
+
+
+def test_months_before_1900_are_a_usage_error_and_the_trend_stays_in_year_one(tmp_path: Path) -> None:
+    env = Env(tmp_path, None, None)
+    now = "2026-01-05T12:00:00+07:00"
+    for bad in ("0000-01", "0001-01", "1899-12", "2442-12"):
+        r = env.run("report", "monthly", "--month", bad, "--out", str(tmp_path / "x"), "--now", now, ok=False)
+        assert r.exit_code == 2 and r.output.strip().splitlines()[-1].startswith("Error: Invalid value for '--month'"), r.output
+        assert f"{bad!r}" in r.output and "1900" in r.output and "Traceback" not in r.output, r.output
+    assert not (tmp_path / "x").exists()
+    assert report(env, "2443-01", tmp_path / "floor", now=now)["month"] == "1900-01"
+    r = env.run(
+        "report", "monthly", "--month", "2026-01", "--out", str(tmp_path / "y"), "--now", "0001-01-01T00:00+07:00", ok=False
+    )
+    assert r.exit_code == 1 and r.output.count("\n") == 1 and r.output.startswith("Error: --month 2026-01 has not begun"), (
+        r.output
+    )
+    assert months.months_back("0001-03", 12) == ["0001-01", "0001-02", "0001-03"]
+    assert months.months_back("1900-02", 3) == ["1899-12", "1900-01", "1900-02"]
+
+
+def test_a_buddhist_era_year_is_converted_once(tmp_path: Path) -> None:
+    env = Env(tmp_path, None, None)
+    now = "2026-01-05T12:00:00+07:00"
+    for typed, meant in (
+        ("9999-12", "9456-12"),
+        ("3000-01", "2457-01"),
+        ("2570-01", "2027-01"),
+        ("2400-01", "2400-01"),
+        ("2026-02", "2026-02"),
+    ):
+        r = env.run("report", "monthly", "--month", typed, "--out", str(tmp_path / "x"), "--now", now, ok=False)
+        assert r.exit_code == 1 and r.output.count("\n") == 1, r.output
+        named = typed if typed == meant else f"{typed} ({meant})"
+        assert r.output.startswith(f"Error: --month {named} has not begun (it is 2026-01-05)"), r.output
+    assert not (tmp_path / "x").exists()
+    assert report(env, "2499-01", tmp_path / "a", now=now)["month"] == "1956-01"
+    for typed, meant in (("2499-01", "1956-01"), ("2569-01", "2026-01"), ("2026-01", "2026-01"), ("1956-01", "1956-01")):
+        assert report(env, typed, tmp_path / typed, now=now)["month"] == meant, typed
+    # A month already in the common era is not converted again on the way down.
+    cfg = load(env.config)
+    reg = open_registry(cfg)
+    try:
+        later = datetime.fromisoformat("2500-01-01T00:00+07:00")
+        assert write_monthly(cfg, reg, "2457-01", tmp_path / "c", now=later)["month"] == "2457-01"
+    finally:
+        reg.close()
+
+
+def test_an_empty_out_is_a_usage_error(tmp_path: Path, monkeypatch: Any) -> None:
+    env = Env(tmp_path, None, None)
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    for out in ("", "  "):
+        r = env.run("report", "monthly", "--month", "2026-01", "--out", out, "--now", NOW, ok=False)
+        assert r.exit_code == 2 and r.output.strip().splitlines()[-1].startswith("Error: Invalid value for '--out'"), r.output
+    assert list(here.iterdir()) == []
+
+
+def test_a_partial_month_says_working_days_so_far(tmp_path: Path) -> None:
+    env = Env(tmp_path, None, None)
+    now = "2025-12-12T12:00:00+07:00"
+    data = report(env, "2025-12", tmp_path / "p", now=now)
+    assert data["partial"] is True and data["figures"]["working_days"] == 8
+    rows = {r["key"]: r for r in csv.DictReader(io.StringIO((tmp_path / "p" / "report.csv").read_bytes().decode("utf-8-sig")))}
+    label_th, label_en = rows["working_days"]["label_th"], rows["working_days"]["label_en"]
+    assert "so far" in label_en and "in the month" not in label_en and "จนถึงขณะนี้" in label_th, (label_th, label_en)
+    page = (tmp_path / "p" / "index.html").read_text(encoding="utf-8")
+    assert label_en in page and label_th in page and "Working days in the month" not in page
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO((tmp_path / "p" / "report.pdf").read_bytes())).pages)
+    assert "so far" in text and "Working days in the month" not in text
+    whole = report(env, "2025-11", tmp_path / "w", now=now)
+    rows = {r["key"]: r for r in csv.DictReader(io.StringIO((tmp_path / "w" / "report.csv").read_bytes().decode("utf-8-sig")))}
+    assert whole["partial"] is False and rows["working_days"]["label_en"] == "Working days in the month"
+
+
+def test_a_service_finished_in_no_working_days_is_drawn(tmp_path: Path) -> None:
+    def data_with(median: float, p90: int) -> dict[str, Any]:
+        return {
+            "month": MONTH,
+            "month_names": {"th": "มกราคม 2569", "en": "January 2026", "be": MONTH_BE},
+            "services": {"s": {"code": "S", "name_th": "บริการ", "name_en": "Service", "time_limit_days": 1}},
+            "finished": {"by_service": {"s": {"finished": 1, "days_median": median, "days_p90": p90, "limit_days": [1]}}},
+        }
+
+    zero, one = tmp_path / "zero.png", tmp_path / "one.png"
+    assert charts.days_to_finish(data_with(0.0, 0), zero) is True
+    assert charts.days_to_finish(data_with(1.0, 1), one) is True
+
+    def plotted(path: Path) -> int:  # coloured pixels above the legend (which is below the plot)
+        pixels = numpy.asarray(Image.open(path).convert("RGB"), dtype=numpy.int16)[: int(0.7 * 495)]
+        return int(((pixels.max(axis=2) - pixels.min(axis=2)) > 60).sum())
+
+    assert plotted(one) > 1000, plotted(one)
+    assert plotted(zero) > 150, plotted(zero)  # a visible marker for each of the two zero bars
+    blank = data_with(0.0, 0)
+    blank["finished"]["by_service"] = {}
+    assert charts.days_to_finish(blank, tmp_path / "none.png") is False

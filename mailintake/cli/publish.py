@@ -52,4 +52,11 @@ def publish(ctx: click.Context, out_dir: str | None, base_url: str | None, now: 
             "sitemap.xml left out: no [publish] base_url (or --base-url), and the sitemap protocol needs absolute addresses; "
             "sitemap.html lists every page"
         )
-    record_manual(dep.cfg, when, identity.current().login, str(site.out.absolute()), len(site.pages))
+    record_manual(
+        dep.cfg,
+        when,
+        identity.current().login,
+        str(site.out.absolute()),
+        len(site.pages),
+        site.months[-1] if site.months else None,
+    )

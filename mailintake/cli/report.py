@@ -12,7 +12,7 @@ import click
 from mailintake.base.errors import UserError
 from mailintake.cli.common import deployment, moment, now_option
 from mailintake.cli.output import CSV, JSON, NL, emit, json_option, output_options, print_json
-from mailintake.desk.months import parse_month
+from mailintake.desk.months import begun, parse_month
 from mailintake.desk.satisfaction import counted
 from mailintake.desk.watchdog import on_time
 from mailintake.ops.monthly import write_monthly
@@ -31,10 +31,19 @@ def _month(ctx: click.Context, param: click.Parameter, value: str | None) -> str
     B.E. or C.E., any script's digits); a bad one is a usage error (exit 2)."""
     if value is None:
         return None
+    ctx.meta["report.month_typed"] = value  # messages name the month as typed
     try:
         return parse_month(value)
     except UserError as e:
         raise click.BadParameter(str(e).removeprefix("--month: "), ctx=ctx, param=param) from None
+
+
+def _out(ctx: click.Context, param: click.Parameter, value: str) -> Path:
+    """``--out`` as a path; an empty one (which would be the current
+    directory) is a usage error (exit 2)."""
+    if not value.strip():
+        raise click.BadParameter("empty: name the directory to write the report into", ctx=ctx, param=param)
+    return Path(value)
 
 
 def _acks_lines(data: dict[str, Any]) -> list[str]:
@@ -97,7 +106,12 @@ def report_satisfaction(ctx: click.Context, month: str | None, fmt: str) -> None
     help="The month, YYYY-MM; a Buddhist-era year (2569-01) is read as such, Thai digits too. Not one still to come.",
 )
 @click.option(
-    "--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path), help="The directory to write into."
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(file_okay=False),
+    callback=_out,
+    help="The directory to write into (not empty).",
 )
 @now_option
 @json_option
@@ -113,7 +127,9 @@ def report_monthly(ctx: click.Context, month: str, out: Path, now: str | None, a
     Example: mailintake report monthly --month 2569-01 --out /srv/stats/2026-01
     """
     dep = deployment(ctx)
-    data = write_monthly(dep.cfg, dep.registry, month, out, now=moment(ctx, now))
+    when = moment(ctx, now)
+    begun(month, when, dep.calendar.tz, ctx.meta.get("report.month_typed"))  # named as typed, and in C.E.
+    data = write_monthly(dep.cfg, dep.registry, month, out, now=when)
     if as_json:
         print_json(data)
         return

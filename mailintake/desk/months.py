@@ -14,6 +14,8 @@ from mailintake.base import thaitext
 from mailintake.base.errors import UserError
 
 BE_OFFSET = 543
+BE_FROM = 2400  # a year over this is in the Buddhist era
+FLOOR_YEAR = 1900  # no statistics before 1900 C.E. (2443 B.E.)
 
 
 def ascii_digits(text: str) -> str:
@@ -25,20 +27,47 @@ def ascii_digits(text: str) -> str:
 
 def parse_month(value: str | None) -> str:
     """``YYYY-MM``, the year in the common era or (over 2400) the Buddhist era,
-    in any script's decimal digits; returns the common-era ``YYYY-MM``, or
-    raises ``UserError``."""
+    in any script's decimal digits; returns the common-era ``YYYY-MM``, the
+    year converted exactly once, or raises ``UserError`` (a month before
+    1900 C.E., 2443 B.E., too). Call it once, on what the user typed: what it
+    returns is checked with ``ce_month``, never parsed again."""
     m = re.fullmatch(r"\s*([0-9]{4})-(0[1-9]|1[0-2])\s*", ascii_digits(value or ""))
     if m is None:
         raise UserError(f"--month: expected YYYY-MM (or a Buddhist-era year, e.g. 2569-01), got {value!r}")
     year = int(m.group(1))
-    return f"{year - BE_OFFSET if year > 2400 else year:04d}-{m.group(2)}"
+    ce = year - BE_OFFSET if year > BE_FROM else year
+    if ce < FLOOR_YEAR:
+        raise UserError(
+            f"--month: no statistics before {FLOOR_YEAR}-01 ({FLOOR_YEAR + BE_OFFSET}-01 in the Buddhist era), got {value!r}"
+        )
+    return f"{ce:04d}-{m.group(2)}"
 
 
-def begun(month: str, now: datetime, tz: tzinfo | None) -> None:
-    """Refuse (``UserError``) a month that has not begun at ``now``."""
-    today = (now.astimezone(tz) if tz is not None and now.tzinfo is not None else now).date()
+def ce_month(month: str) -> str:
+    """``month`` as given, a common-era ``YYYY-MM`` (what ``parse_month``
+    returned: no year is converted here), or ``UserError``."""
+    m = re.fullmatch(r"([0-9]{4})-(0[1-9]|1[0-2])", month)
+    if m is None or int(m.group(1)) < FLOOR_YEAR:
+        raise UserError(f"month: expected a common-era YYYY-MM from {FLOOR_YEAR}-01 on, got {month!r}")
+    return month
+
+
+def named(month: str, typed: str | None = None) -> str:
+    """The month as the user typed it, and the common-era month it means when that differs."""
+    if typed is None or typed.strip() == month:
+        return month
+    return f"{typed.strip()} ({month})"
+
+
+def begun(month: str, now: datetime, tz: tzinfo | None, typed: str | None = None) -> None:
+    """Refuse (``UserError``) a month that has not begun at ``now``; the
+    message names the month as typed (``typed``) and the common-era month."""
+    try:
+        today = (now.astimezone(tz) if tz is not None and now.tzinfo is not None else now).date()
+    except OverflowError:  # a moment at the edge of year 1 (or 9999): the agency's day is its own
+        today = now.date()
     if days_of(month)[0] > today:
-        raise UserError(f"--month {month} has not begun (it is {today.isoformat()}): nothing to report yet")
+        raise UserError(f"--month {named(month, typed)} has not begun (it is {today.isoformat()}): nothing to report yet")
 
 
 def days_of(month: str) -> tuple[date, date]:
@@ -49,11 +78,13 @@ def days_of(month: str) -> tuple[date, date]:
 
 
 def months_back(month: str, n: int) -> list[str]:
-    """The ``n`` months ending with ``month``, oldest first."""
+    """The ``n`` months ending with ``month``, oldest first (none before 0001-01)."""
     year, mon = (int(x) for x in month.split("-"))
     out = []
     for _ in range(n):
         out.append(f"{year:04d}-{mon:02d}")
+        if (year, mon) == (1, 1):  # never before January of year 1
+            break
         year, mon = (year - 1, 12) if mon == 1 else (year, mon - 1)
     return out[::-1]
 

@@ -54,7 +54,7 @@ from mailintake.base.data import statistics as rows
 from mailintake.base.data.db import to_iso
 from mailintake.base.deployment import Deployment
 from mailintake.desk import clock
-from mailintake.desk.months import begun, days_of, month_names, months_back, parse_month
+from mailintake.desk.months import begun, ce_month, days_of, month_names, months_back
 
 DECIDED = ("approved", "rejected")
 COUNTED = (
@@ -273,10 +273,11 @@ def _gone(sid: str) -> dict[str, Any]:
 
 
 def monthly(dep: Deployment, month: str, now: datetime) -> dict[str, Any]:
-    """The figures of ``month`` (``YYYY-MM``, or Buddhist era) as they stood
-    at ``now``, as a plain, JSON-ready dict (see the module for what each
-    counts); ``UserError`` for a month that has not begun."""
-    month = parse_month(month)
+    """The figures of ``month`` (a common-era ``YYYY-MM``: ``desk.months.parse_month``
+    converts what a user typed, once) as they stood at ``now``, as a plain,
+    JSON-ready dict (see the module for what each counts); ``UserError`` for
+    a month that has not begun."""
+    month = ce_month(month)
     begun(month, now, dep.calendar.tz)
     st = Statistics(dep, set(months_back(month, TREND_MONTHS)), now)
     partial = dep.calendar.local(now).date() <= days_of(month)[1]

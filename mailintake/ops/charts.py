@@ -173,7 +173,8 @@ def trend(data: dict[str, Any], path: Path) -> bool:
 
 def days_to_finish(data: dict[str, Any], path: Path) -> bool:
     """Working days to finish per service: median and 90th percentile bars,
-    the citizen manual's time limit named beside each."""
+    the citizen manual's time limit named beside each; a bar of 0 days
+    (finished the day it was received) is a thin one labelled "0", not a gap."""
     by_service = data["finished"]["by_service"]
     title = "วันทำการที่ใช้จนแล้วเสร็จ / Working days to finish"
     with _figure(height=max(4.5, 1.9 + 0.62 * len(by_service))) as fig:
@@ -189,8 +190,17 @@ def days_to_finish(data: dict[str, Any], path: Path) -> bool:
         height = 0.38
         medians = [by_service[s]["days_median"] or 0 for s in sids]
         p90s = [by_service[s]["days_p90"] or 0 for s in sids]
-        ax.barh([y + height / 2 for y in ys], medians, height, color=PALETTE[2], label="มัธยฐาน / Median")
-        ax.barh([y - height / 2 for y in ys], p90s, height, color=PALETTE[3], label="เปอร์เซ็นไทล์ที่ 90 / 90th percentile")
+        top = max([*p90s, *medians, 1]) + 1
+        least = top * 0.012  # a bar of 0 days (finished the same day) is drawn this wide, and labelled "0"
+        for shift, values, colour, label in (
+            (height / 2, medians, PALETTE[2], "มัธยฐาน / Median"),
+            (-height / 2, p90s, PALETTE[3], "เปอร์เซ็นไทล์ที่ 90 / 90th percentile"),
+        ):
+            at = [y + shift for y in ys]
+            ax.barh(at, [v or least for v in values], height, color=colour, label=label)
+            for y, v in zip(at, values, strict=True):
+                if not v:
+                    ax.annotate("0", (least, y), xytext=(4, 0), textcoords="offset points", va="center", fontsize=9)
         names = []
         for s in sids:
             n, limits = by_service[s]["finished"], by_service[s].get("limit_days") or []
@@ -201,7 +211,7 @@ def days_to_finish(data: dict[str, Any], path: Path) -> bool:
             )
         ax.set_yticks(ys, names, fontsize=9)
         ax.set_xlabel("วันทำการ / Working days")
-        ax.set_xlim(0, max([*p90s, *medians, 1]) + 1)
+        ax.set_xlim(0, top)
         ax.xaxis.get_major_locator().set_params(integer=True)
         fig.suptitle(f"{title}\n{data['month_names']['th']} / {data['month_names']['en']}", fontsize=13)
         _legend_below(fig, 2)

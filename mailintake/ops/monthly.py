@@ -39,8 +39,10 @@ from mailintake.base.deployment import Deployment
 from mailintake.base.errors import UserError
 from mailintake.base.rules import load_rules, load_services
 from mailintake.base.store import Store
+from mailintake.base.thaitext import english_date, thai_date
 from mailintake.base.wording import Renderer, Wording
-from mailintake.desk.statistics import monthly, parse_month
+from mailintake.desk.months import ce_month
+from mailintake.desk.statistics import monthly
 from mailintake.ops import charts as drawing
 from mailintake.permits.statsprint import render_statistics
 
@@ -85,7 +87,8 @@ def rows_of(data: dict[str, Any]) -> list[dict[str, Any]]:
     """One row per figure (key, Thai label, English label, value, and its
     ``section``: head, summary, service, score, day): the CSV, the page's
     table and the PDF's; per service and per working day after the totals. A
-    month not over adds ``partial`` and ``up_to`` after ``month``."""
+    month not over adds ``partial`` and ``up_to`` after ``month``, and labels
+    its working days "so far" (those up to ``up_to``)."""
     out = [{"key": "month", "label_th": "เดือน", "label_en": "Month", "value": data["month"], "section": "head"}]
     if data["partial"]:  # a month not over says so, and up to when (a whole month has neither row)
         out.append(
@@ -99,6 +102,8 @@ def rows_of(data: dict[str, Any]) -> list[dict[str, Any]]:
         )
         out.append({"key": "up_to", "label_th": "ข้อมูลถึง", "label_en": "Figures up to", "value": data["up_to"], "section": "head"})
     for key, (th, en) in FIGURES.items():
+        if key == "working_days" and data["partial"]:  # the days elapsed, not the month's
+            th, en = _working_days_so_far(data["up_to"])
         out.append({"key": key, "label_th": th, "label_en": en, "value": data["figures"][key], "section": "summary"})
     services = data["services"]
     for sid, n in data["received"]["by_service"].items():
@@ -152,6 +157,15 @@ def rows_of(data: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def _working_days_so_far(up_to: str) -> tuple[str, str]:
+    """The working-days label of a month not over: the days up to ``up_to``."""
+    day = datetime.fromisoformat(up_to)
+    return (
+        f"วันทำการจนถึงขณะนี้ (ถึงวันที่ {thai_date(day, with_time=False, with_weekday=False)})",
+        f"Working days so far (up to {english_date(day, with_time=False)})",
+    )
+
+
 def deployment_with(cfg: Config, reg: Registry) -> Deployment:
     """The deployment of ``cfg`` around an open registry (as ``Deployment.build``
     loads it, without opening a second one)."""
@@ -196,13 +210,13 @@ def write_monthly(
     titles, whether data was drawn, size in pixels) and ``"files"``: the
     paths written, relative to ``out`` (``report.csv``, ``report.json``,
     ``charts/*.png``, ``index.html``, ``report.pdf``, then ``fonts/*``).
-    ``month`` is ``YYYY-MM``, or a Buddhist-era ``YYYY-MM`` (a year over
-    2400); a bad one, a month not begun at ``now`` or an ``out`` that cannot
+    ``month`` is a common-era ``YYYY-MM`` (``desk.months.parse_month``
+    converts a Buddhist-era one, once, where the user typed it); a bad one, a month not begun at ``now`` or an ``out`` that cannot
     be written raises ``UserError``. ``stylesheet`` and ``home``: relative
     links the public site passes, a ``<link rel=stylesheet>`` and a link back
     to its home page; ``fonts``: a relative URL (ending in ``/``) of a folder
     already holding the Sarabun fonts, else they are copied into ``fonts/``."""
-    month = parse_month(month)
+    month = ce_month(month)
     dep = deployment_with(cfg, reg)
     data = monthly(dep, month, now)
     rows = rows_of(data)

@@ -15,7 +15,8 @@ publish --out DIR`` and, monthly, by the daemon (``ops.publishing``).
   needs absolute addresses);
 - ``.mailintake-site.json``: the manifest of the files this build wrote; the
   next build removes those of the last one it did not write again (a removed
-  service's manual), never a file the site did not write.
+  service's manual), never a file the site did not write (one it would
+  overwrite refuses the build); at most ``MAX_MONTHS`` months of statistics.
 
 The pages are Jinja2 templates in ``templates/site/`` (sandboxed, HTML
 escaped). Every link is relative and names a file (``index.html``, never a bare
@@ -27,9 +28,10 @@ register with holders' names masked; no applicant's address, name or file.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 from xml.sax.saxutils import escape as xml_escape
@@ -125,6 +127,8 @@ def build_site(dep: Deployment, out: Path, now: datetime, *, base_url: str | Non
     touched. A directory that cannot be written is a ``UserError``, one line."""
     try:
         return _build(dep, out, now, base_url=base_url, include=include)
+    except OverflowError:  # --now 0001-01-01T00:00+07:00: the year before 1 in the office's zone
+        raise UserError(f"--now {now.isoformat(timespec='minutes')} is out of the calendar's range: check --now") from None
     except OSError as exc:
         where = f"{exc.filename}: " if exc.filename else ""
         why = "a file is in the way of a directory" if isinstance(exc, (FileExistsError, NotADirectoryError)) else exc.strerror
@@ -137,9 +141,13 @@ def _build(dep: Deployment, out: Path, now: datetime, *, base_url: str | None, i
     site = Site(out)
     if out.exists() and not out.is_dir():
         raise UserError(f"cannot write the site into {out}: it is a file, not a directory")
-    out.mkdir(parents=True, exist_ok=True)
     earlier = _manifest(out)
     services = manuals.manuals(cfg, dep.services, now.year)
+    done = _months(dep, now, include, earlier.get("months", []))
+    url = base_url if base_url is not None else cfg.publish.base_url
+    writes = [f"services/{s['page']}" for s in services] + (["sitemap.xml"] if url else [])
+    _refuse_collisions(out, earlier.get("files", []), done, writes)
+    out.mkdir(parents=True, exist_ok=True)
     facts = manuals.office_facts(cfg)
     common = {
         "agency": cfg.agency,
@@ -155,7 +163,7 @@ def _build(dep: Deployment, out: Path, now: datetime, *, base_url: str | None, i
     w.binary("favicon.png", favicon("PNG"))
     w.binary("favicon.ico", favicon("ICO"))  # where browsers look on their own, at a server's top
 
-    months = _statistics(dep, w, now, include, earlier.get("months", []))
+    months = _statistics(dep, w, now, done)
     w.page("stats/index.html", "stats.html.j2", "สถิติการให้บริการรายเดือน", "Monthly service statistics", months=months)
     w.page("index.html", "home.html.j2", "บริการรับคำขอทางอีเมล", "Applying by email", months=months)
     w.page("services/index.html", "services.html.j2", "คู่มือสำหรับประชาชน", "Citizen manuals")
@@ -169,7 +177,6 @@ def _build(dep: Deployment, out: Path, now: datetime, *, base_url: str | None, i
     site.titles["sitemap.html"] = ("แผนผังเว็บไซต์", "Site map")
     pages = [{"path": p, "title_th": site.titles[p][0], "title_en": site.titles[p][1]} for p in sorted(site.titles)]
     w.page("sitemap.html", "sitemap.html.j2", "แผนผังเว็บไซต์", "Site map", entries=pages)
-    url = base_url if base_url is not None else cfg.publish.base_url
     if url:  # the sitemap protocol takes absolute addresses only
         w.text("sitemap.xml", sitemap(site.pages, now, url))
         site.sitemap_xml = True
@@ -250,19 +257,64 @@ def month_range(first: str, last: str) -> list[str]:
     return found
 
 
-def _statistics(dep: Deployment, w: _Writer, now: datetime, include: str | None, earlier: list[str]) -> list[dict[str, Any]]:
-    """Every finished month from the first with data (or published before)
-    to the last, a quiet one too: its report (``ops.monthly``) under
-    ``stats/YYYY-MM/``, its page in the site's layout (``stats_month.html.j2``,
-    over the report's own), and its JSON and CSV copied to ``open-data/``."""
-    from mailintake.desk.statistics import month_names, months_with_data
-    from mailintake.ops.monthly import DOWNLOADS, rows_of, write_monthly
+MAX_MONTHS = 120  # ten years of statistics: more means a --now far off, not an office's history
+
+
+def _months(dep: Deployment, now: datetime, include: str | None, earlier: list[str]) -> list[str]:
+    """Every finished month from the first with data (or published before, or
+    ``include``) to the last one before ``now``; more than ``MAX_MONTHS`` is
+    a ``UserError`` (a ``--now`` far in the future would write for hours)."""
+    from mailintake.desk.statistics import months_with_data
 
     current = f"{now:%Y-%m}"
-    last = f"{now.replace(day=1).date() - timedelta(days=1):%Y-%m}"
+    last = f"{now.year - 1:04d}-12" if now.month == 1 else f"{now.year:04d}-{now.month - 1:02d}"
     found = set(months_with_data(dep.registry, dep.cfg.hours.timezone)) | set(earlier) | ({include} if include else set())
-    found = {m for m in found if m < current}
-    done = month_range(min(found), last) if found else []
+    found = {m for m in found if re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", m) and m < current}
+    if not found:
+        return []
+    first = min(found)
+    span = (int(last[:4]) - int(first[:4])) * 12 + int(last[5:]) - int(first[5:]) + 1
+    if span > MAX_MONTHS:
+        raise UserError(
+            f"--now {now.isoformat(timespec='minutes')} is {span} months after the first data ({first}); "
+            f"the site publishes at most {MAX_MONTHS} months: check --now"
+        )
+    return month_range(first, last)
+
+
+def _refuse_collisions(out: Path, earlier: list[str], months: list[str], pages: list[str]) -> None:
+    """Refuse, before writing anything, a build that would overwrite a file not
+    in the last build's manifest (the office's own ``index.html`` in a web root)."""
+    if not out.is_dir():
+        return
+    mine = set(earlier)
+    fixed = {"site.css", "favicon.png", "favicon.ico", "index.html", "e-service.html", "verify.html", "feedback.html"}
+    fixed |= {"sitemap.html", "stats/index.html", "services/index.html", "register/index.html"}
+    fixed |= {"register/permits.json"} | {f"fonts/{n}" for n in FONT_FILES} | set(pages)
+    fixed |= {f"open-data/{m}.{ext}" for m in months for ext in ("json", "csv")}
+    clash = sorted(n for n in fixed if n not in mine and (out / n).is_file())
+    for m in months:  # a month's report writes files of its own choosing: its folder is the site's
+        folder = out / "stats" / m
+        if folder.is_dir():
+            clash += sorted(
+                str(p.relative_to(out)) for p in folder.rglob("*") if p.is_file() and str(p.relative_to(out)) not in mine
+            )
+    if clash:
+        shown = ", ".join(clash[:5]) + (f" and {len(clash) - 5} more" if len(clash) > 5 else "")
+        raise UserError(
+            f"{out} holds files the site did not write and would overwrite: {shown}; "
+            "publish into a subdirectory, or move or remove them"
+        )
+
+
+def _statistics(dep: Deployment, w: _Writer, now: datetime, done: list[str]) -> list[dict[str, Any]]:
+    """Every month of ``done`` (``_months``), a quiet one too: its report
+    (``ops.monthly``) under ``stats/YYYY-MM/``, its page in the site's layout
+    (``stats_month.html.j2``, over the report's own), and its JSON and CSV
+    copied to ``open-data/``."""
+    from mailintake.desk.statistics import month_names
+    from mailintake.ops.monthly import DOWNLOADS, rows_of, write_monthly
+
     months = []
     for month in done:
         folder = f"stats/{month}"
@@ -307,9 +359,6 @@ def _data_file(folder: Path, written: list[str], ext: str) -> Path | None:
         return folder / f"report.{ext}"
     found = [n for n in written if n.endswith(f".{ext}") and "/" not in n]
     return folder / found[0] if len(found) == 1 else None
-
-
-STATUS_EN = {"valid": "valid", "expired": "expired", "revoked": "revoked"}
 
 
 def _register(dep: Deployment, w: _Writer, now: datetime) -> None:

@@ -96,15 +96,16 @@ def record(reg: Registry, now: datetime, entry: dict[str, Any]) -> None:
             )
 
 
-def record_manual(cfg: Config, now: datetime, by: str, out: str, pages: int) -> dict[str, Any]:
-    """Keep a build by hand (``mailintake publish``): who, when, where, as the
-    ``kv`` row ``manual_publish`` and a ``site_built`` audit event."""
-    entry: dict[str, Any] = {"at": to_iso(now), "by": by, "out": out, "pages": pages, "ok": True}
+def record_manual(cfg: Config, now: datetime, by: str, out: str, pages: int, month: str | None = None) -> dict[str, Any]:
+    """Keep a build by hand (``mailintake publish``): who, when, where and
+    the latest month of statistics it published (``month``, None when none),
+    as the ``kv`` row ``manual_publish`` and a ``site_built`` audit event."""
+    entry: dict[str, Any] = {"at": to_iso(now), "by": by, "out": out, "pages": pages, "month": month, "ok": True}
     reg = open_registry(cfg)
     try:
         with reg.transaction():
             reg.set_kv(MANUAL_KEY, json.dumps(entry, ensure_ascii=False, sort_keys=True))
-            reg.add_event(at=now, actor=by, action="site_built", detail={"out": out, "pages": pages})
+            reg.add_event(at=now, actor=by, action="site_built", detail={"out": out, "pages": pages, "month": month})
     finally:
         reg.close()
     return entry
@@ -177,7 +178,8 @@ def describe(data: dict[str, Any]) -> str:
     if latest is None:
         what = "not built yet"
     elif latest.get("kind") == "manual":
-        what = f"built by hand by {latest['by']} {latest['at'][:16].replace('T', ' ')} into {latest['out']} ({latest['pages']} pages)"
+        month = f"statistics to {latest['month']}" if latest.get("month") else "no month of statistics"
+        what = f"built by hand by {latest['by']} {latest['at'][:16].replace('T', ' ')} into {latest['out']} ({latest['pages']} pages, {month})"
     elif latest.get("ok"):
         what = f"{latest['month']} published {latest['at'][:16].replace('T', ' ')} into {latest['out']} ({latest['pages']} pages) by the daemon"
     else:

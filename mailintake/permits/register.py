@@ -185,8 +185,8 @@ def _signature_status(cfg: Config, data: bytes, password: str) -> dict[str, Any]
 # --- the published register ----------------------------------------------------------------
 def publish(reg: Registry, out: Path, now: datetime, agency: Agency) -> list[Path]:
     """A static bilingual register for the agency's website: number, service,
-    dates and status; the holder's name only masked."""
-    rows = [public_status(p, now) for p in register.list_permits(reg)]
+    dates and status as they stood at ``now``; the holder's name only masked."""
+    rows = [public_status(p, now) for p in register.list_permits(reg, as_of=now)]
     public = [
         {k: r[k] for k in ("number", "service", "status", "issued_at", "valid_from", "valid_until", "holder")} for r in rows
     ]

@@ -6,6 +6,7 @@ writes happen inside the caller's transaction (``Registry.transaction()``).
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -61,9 +62,19 @@ def awaiting_delivery(reg: Registry) -> list[Permit]:
     return [Permit.from_row(r) for r in reg.all("SELECT * FROM permits WHERE status = 'issued' AND pdf_message_id IS NOT NULL")]
 
 
-def list_permits(reg: Registry) -> list[Permit]:
-    """The register in the order permits were issued."""
-    return [Permit.from_row(r) for r in reg.all("SELECT * FROM permits ORDER BY issued_at, number")]
+def list_permits(reg: Registry, as_of: datetime | None = None) -> list[Permit]:
+    """The register in the order permits were issued; with ``as_of``, as it
+    stood then: permits issued by then, a revocation only once made."""
+    found = [Permit.from_row(r) for r in reg.all("SELECT * FROM permits ORDER BY issued_at, number")]
+    if as_of is None:
+        return found
+    then = [p for p in found if datetime.fromisoformat(p.issued_at) <= as_of]
+    return [
+        replace(p, status="delivered" if p.delivered_at else "issued", revoked_at=None, revoke_reason=None)
+        if p.revoked_at and datetime.fromisoformat(p.revoked_at) > as_of
+        else p
+        for p in then
+    ]
 
 
 def listed(permit: Permit) -> dict[str, Any]:
