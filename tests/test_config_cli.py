@@ -132,6 +132,20 @@ def test_rules_check(tmp_path: Path) -> None:
     assert code == 0 and "mail.toml: ok" in out and "tm30.toml: ok (TM30" in out
 
 
+def test_rules_check_reads_the_page_templates_too(tmp_path: Path) -> None:
+    """An office's edited page of the public site (templates/site/) or of the
+    monthly report (templates/report/) is checked with the mail templates."""
+    site = tmp_path / "templates" / "site"
+    site.mkdir(parents=True)
+    (site / "home.html.j2").write_text("{% extends 'base.html.j2' %}\n{% block th %}{{ agency.name_th }\n", encoding="utf-8")
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f'[storage]\npath = "{tmp_path}/var"\n')
+    r = CliRunner().invoke(cli, ["--config", str(cfg), "rules", "check"])
+    assert r.exit_code == 1
+    assert f"{site / 'home.html.j2'}:2: unexpected '}}'" in r.output
+    assert "report/monthly.html.j2: ok" in r.output  # the shipped page, found where the office has none
+
+
 # --- checked configuration (issue 15) --------------------------------------------------------
 @pytest.mark.parametrize(
     "text,message",

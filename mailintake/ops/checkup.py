@@ -272,6 +272,21 @@ def check_templates(places: TemplatePlaces, service: Any) -> tuple[list[str], li
         problems = _check_one(env, source, template_contexts(name.split(".")[0], service), places.agency, str(path))
         errors += problems
         ok += [] if problems else [f"{path}: ok"]
+    # The pages (templates/site/, templates/report/): their syntax; they are
+    # rendered with the site's data at `publish` and `report monthly`.
+    pages: dict[str, Path] = {}
+    for d in dirs:
+        for path in sorted(d.glob("*/*.j2")):
+            pages.setdefault(str(path.relative_to(d)), path)
+    for path in pages.values():
+        try:
+            env.parse(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:
+            errors.append(f"{path}: cannot read: {exc}")
+        except jinja2.TemplateSyntaxError as exc:
+            errors.append(f"{path}:{exc.lineno}: {exc.message}")
+        else:
+            ok.append(f"{path}: ok")
     for check in (_check_notices, _check_problems):
         try:
             path, problems = check(places, env, service)
