@@ -109,13 +109,7 @@ def send_reminders(dep: Deployment, now: datetime) -> list[dict[str, Any]]:
                 continue
             app = office.app(appt.transaction_id)
             mid = mail.send(office, app, "reminder", mail.context(office, appt), now)
-            office.reg.add_event(
-                at=now,
-                actor="system",
-                action="appointment_reminded",
-                transaction_id=appt.transaction_id,
-                detail={"appointment": appt.id, "queue": appt.queue_number, "day": appt.day, "time": appt.slot},
-            )
+            _event(office, appt, "appointment_reminded", now)
         done.append({"kind": "appointment_reminder", "transaction_id": appt.transaction_id, "day": day, "sent": bool(mid)})
     return done
 
@@ -155,20 +149,17 @@ def mark_missed(dep: Deployment, now: datetime) -> list[dict[str, Any]]:
             # Closed after all (a holiday added late, the daemon down meanwhile): not missed.
             with office.reg.transaction():
                 if rows.mark_cancelled(office.reg, appt.id, to_iso(now) or "", "system", CLOSED, None):
-                    office.reg.add_event(
-                        at=now, actor="system", action="appointment_cancelled", transaction_id=appt.transaction_id,
-                        detail={"appointment": appt.id, "queue": appt.queue_number, "day": appt.day, "time": appt.slot, "reason": CLOSED},
-                    )  # fmt: skip
+                    _event(office, appt, "appointment_cancelled", now, reason=CLOSED)
             continue
         with office.reg.transaction():
             if not rows.mark_missed(office.reg, appt.id):
                 continue
-            office.reg.add_event(
-                at=now,
-                actor="system",
-                action="appointment_missed",
-                transaction_id=appt.transaction_id,
-                detail={"appointment": appt.id, "queue": appt.queue_number, "day": appt.day, "time": appt.slot},
-            )
+            _event(office, appt, "appointment_missed", now)
         done.append({"kind": "appointment_missed", "transaction_id": appt.transaction_id, "day": appt.day, "time": appt.slot})
     return done
+
+
+def _event(office: Office, appt: Appointment, action: str, now: datetime, **more: str) -> None:
+    """The system's audit event on a booking: its id, queue number, day and time."""
+    detail = {"appointment": appt.id, "queue": appt.queue_number, "day": appt.day, "time": appt.slot, **more}
+    office.reg.add_event(at=now, actor="system", action=action, transaction_id=appt.transaction_id, detail=detail)
