@@ -70,6 +70,12 @@ def be_year(year: int) -> int:
     return year + 543
 
 
+def ce_year(year: int) -> int:
+    """A year as a clerk types it, in the common era: one over 2400 is in the
+    Buddhist era (2568 -> 2025), converted once; any other is as given."""
+    return year - 543 if year > 2400 else year
+
+
 def thai_digits(text: str) -> str:
     return text.translate(_THAI_DIGITS)
 

@@ -18,6 +18,7 @@ from typing import Any
 import click
 
 from mailintake.base.errors import UserError
+from mailintake.base.thaitext import ce_year
 from mailintake.cli.common import deployment, moment, now_option
 from mailintake.cli.output import CSV, JSON, NL, emit, json_option, output_options, print_json
 from mailintake.desk import book, retention
@@ -33,18 +34,13 @@ def book_group() -> None:
     """
 
 
-def _year(value: int) -> int:
-    """A year as typed: Buddhist era (2569) or common era (2026)."""
-    return value - 543 if value > 2400 else value
-
-
 def parse_day_option(text: str, option: str) -> date:
     """A day as the counter types it: YYYY-MM-DD, the year B.E. or C.E. (``book``, ``appointments``)."""
     found = re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})", text.strip())
     try:
         if found is None:
             raise ValueError
-        return date(_year(int(found.group(1))), int(found.group(2)), int(found.group(3)))
+        return date(ce_year(int(found.group(1))), int(found.group(2)), int(found.group(3)))
     except ValueError:
         raise click.BadParameter(f"expected YYYY-MM-DD (B.E. or C.E. year), got {text!r}", param_hint=option) from None
 
@@ -56,7 +52,7 @@ def _span(day: str | None, month: str | None, today: date) -> tuple[date, date]:
         found = re.fullmatch(r"(\d{4})-(\d{2})", month.strip())
         if found is None or not 1 <= int(found.group(2)) <= 12:
             raise click.BadParameter(f"expected YYYY-MM, got {month!r}", param_hint="--month")
-        year, m = _year(int(found.group(1))), int(found.group(2))
+        year, m = ce_year(int(found.group(1))), int(found.group(2))
         return date(year, m, 1), date(year, m, calendar.monthrange(year, m)[1])
     one = parse_day_option(day, "--date") if day else today
     return one, one
@@ -120,7 +116,7 @@ def book_check(ctx: click.Context, year: int | None, fmt: str) -> None:
 
     Example: mailintake book check --year 2569
     """
-    found = book.check(deployment(ctx).registry, _year(year) if year else None)
+    found = book.check(deployment(ctx).registry, ce_year(year) if year else None)
     emit(
         found,
         fmt,

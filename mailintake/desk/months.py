@@ -13,8 +13,6 @@ from datetime import date, datetime, timedelta, tzinfo
 from mailintake.base import thaitext
 from mailintake.base.errors import UserError
 
-BE_OFFSET = 543
-BE_FROM = 2400  # a year over this is in the Buddhist era
 FLOOR_YEAR = 1900  # no statistics before 1900 C.E. (2443 B.E.)
 
 
@@ -35,10 +33,10 @@ def parse_month(value: str | None) -> str:
     if m is None:
         raise UserError(f"--month: expected YYYY-MM (or a Buddhist-era year, e.g. 2569-01), got {value!r}")
     year = int(m.group(1))
-    ce = year - BE_OFFSET if year > BE_FROM else year
+    ce = thaitext.ce_year(year)
     if ce < FLOOR_YEAR:
         raise UserError(
-            f"--month: no statistics before {FLOOR_YEAR}-01 ({FLOOR_YEAR + BE_OFFSET}-01 in the Buddhist era), got {value!r}"
+            f"--month: no statistics before {FLOOR_YEAR}-01 ({thaitext.be_year(FLOOR_YEAR)}-01 in the Buddhist era), got {value!r}"
         )
     return f"{ce:04d}-{m.group(2)}"
 
